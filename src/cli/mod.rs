@@ -1,0 +1,142 @@
+//! The command line (SPEC.md "Command line"): parse, load the configuration, dispatch.
+//! Exit codes: 0 success, 1 failure, 2 bad usage or bad configuration.
+
+mod admin;
+mod check;
+mod views;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::daemon::{self, App};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "buzon",
+    version,
+    about = "A support-case desk whose whole interface is email"
+)]
+pub struct Cli {
+    /// Configuration file (default: $BUZON_CONFIG, else ./buzon.toml)
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: fetch, process and send until SIGTERM or Ctrl-C
+    Run,
+    /// Validate the configuration and connect to the database, IMAP and SMTP
+    Check,
+    /// Apply database migrations (run does it too)
+    Migrate,
+    /// List cases
+    Cases {
+        #[arg(long, default_value = "all", value_parser = ["open", "closed", "all"])]
+        status: String,
+        /// Words that must all appear in the subject (case and accents ignored)
+        #[arg(long)]
+        search: Option<String>,
+        /// Cases this address takes part in
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case with its activity history
+    Case {
+        number: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One history entry; --raw prints the exact bytes
+    Email {
+        id: i64,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Customers who may open cases
+    #[command(subcommand)]
+    Customer(admin::CustomerCommand),
+    /// Organisations: every address at their domain may open cases
+    #[command(subcommand)]
+    Org(admin::OrgCommand),
+    /// Agents of the support team
+    #[command(subcommand)]
+    Agent(admin::AgentCommand),
+    /// Mails that could not be processed, and outgoing mail that was refused
+    Failed,
+    /// Put a failed mail (or, with --outbox, a refused outgoing mail) back in line
+    Retry {
+        id: i64,
+        #[arg(long)]
+        outbox: bool,
+    },
+}
+
+/// Run the command; print errors once, here at the edge.
+pub async fn execute(cli: Cli) -> ExitCode {
+    let path = config::config_path(cli.config.as_deref());
+    let config = match config::load(&path) {
+        Ok(c) => c,
+        Err(errors) => {
+            for line in &errors.0 {
+                eprintln!("buzon: {line}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match dispatch(cli.command, config).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("buzon: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    if let Command::Check = command {
+        return Ok(check::check(config).await);
+    }
+    let app = App::build(config).await?;
+    match command {
+        Command::Run => {
+            let shutdown = daemon::shutdown_on_signals();
+            daemon::run(app, shutdown).await?;
+        }
+        Command::Migrate => println!("database is up to date"),
+        Command::Cases {
+            status,
+            search,
+            customer,
+            json,
+        } => views::cases(&app, &status, search, customer, json).await?,
+        Command::Case { number, json } => return views::case(&app, number, json).await,
+        Command::Email { id, raw } => return views::email(&app, id, raw).await,
+        Command::Customer(c) => return admin::customer(&app, c).await,
+        Command::Org(c) => return admin::org(&app, c).await,
+        Command::Agent(c) => return admin::agent(&app, c).await,
+        Command::Failed => views::failed(&app).await?,
+        Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
+        Command::Check => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-11-28 12:00` (UTC) from Unix milliseconds.
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = crate::compose::mime::civil_from_days(secs.div_euclid(86_400));
+    let day_secs = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        day_secs / 3600,
+        day_secs % 3600 / 60
+    )
+}

@@ -1,0 +1,229 @@
+//! Read-only views for the admin: cases, one case with its history, one email, failures.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::format_time;
+use crate::daemon::App;
+use crate::store::CaseFilter;
+use crate::text::fold_words;
+
+pub async fn cases(
+    app: &App,
+    status: &str,
+    search: Option<String>,
+    customer: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let filter = CaseFilter {
+        status: (status != "all").then(|| status.to_string()),
+        words: search
+            .map(|s| {
+                fold_words(&s)
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        customer: customer.map(|c| c.trim().to_lowercase()),
+        limit: 0,
+    };
+    let cases = app.store.cases(&filter).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&cases)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    for c in &cases {
+        writeln!(
+            out,
+            "#{:<6} {:<6} sev {}{} {}  {:<28} {}",
+            c.number,
+            c.status,
+            c.severity,
+            if c.production_down { "!" } else { " " },
+            format_time(c.updated_at),
+            c.requester,
+            c.subject
+        )?;
+    }
+    if cases.is_empty() {
+        eprintln!("no cases");
+    }
+    Ok(())
+}
+
+pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitCode> {
+    let Some(case) = app.store.case_by_number(number).await? else {
+        eprintln!("buzon: no case #{number}");
+        return Ok(ExitCode::from(1));
+    };
+    let participants = app.store.case_participants(case.id).await?;
+    let attachments = app.store.case_attachments(case.id).await?;
+    let history = app.store.case_emails(case.id).await?;
+    if as_json {
+        let value = json!({
+            "case": case,
+            "participants": participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>(),
+            "attachments": attachments,
+            "history": history,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Caso #{}  {}", case.number, case.subject)?;
+    writeln!(out, "  status:     {}", case.status)?;
+    writeln!(
+        out,
+        "  product:    {}",
+        case.product.as_deref().unwrap_or("-")
+    )?;
+    writeln!(
+        out,
+        "  severity:   {}{}",
+        case.severity,
+        if case.production_down {
+            " (Producción Caída)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out, "  requester:  {}", case.requester)?;
+    for (email, role) in participants.iter().filter(|(_, r)| r != "requester") {
+        writeln!(out, "  {role}: {email}")?;
+    }
+    writeln!(out, "  opened:     {}", format_time(case.created_at))?;
+    writeln!(out, "  activity:   {}", format_time(case.updated_at))?;
+    for a in &attachments {
+        writeln!(
+            out,
+            "  attachment: {} ({}, {} bytes) from email {}",
+            a.filename, a.content_type, a.size, a.email_id
+        )?;
+    }
+    writeln!(out, "\nDescription:\n{}\n\nHistory:", case.description)?;
+    for e in &history {
+        writeln!(
+            out,
+            "  [{}] {} {:<3} {:<16} {} -> {}: {}{}",
+            e.id,
+            format_time(e.created_at),
+            e.direction,
+            e.kind,
+            e.from_addr,
+            e.to_addrs,
+            e.subject,
+            e.delivery
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
+    let Some(email) = app.store.email(id).await? else {
+        eprintln!("buzon: no email {id}");
+        return Ok(ExitCode::from(1));
+    };
+    let bytes = app.blobs.get(&email.raw_hash)?;
+    let mut out = std::io::stdout().lock();
+    if raw {
+        out.write_all(&bytes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let case = match email.case_id {
+        Some(case_id) => app
+            .store
+            .cases(&CaseFilter::default())
+            .await?
+            .into_iter()
+            .find(|c| c.id == case_id)
+            .map(|c| c.number),
+        None => None,
+    };
+    writeln!(
+        out,
+        "Email {}  ({} {}, {})",
+        email.id,
+        email.direction,
+        email.kind,
+        format_time(email.created_at)
+    )?;
+    if let Some(n) = case {
+        writeln!(out, "Case:       #{n}")?;
+    }
+    writeln!(out, "From:       {}", email.from_addr)?;
+    writeln!(out, "To:         {}", email.to_addrs)?;
+    writeln!(out, "Subject:    {}", email.subject)?;
+    writeln!(
+        out,
+        "Message-ID: {}",
+        email.message_id.as_deref().unwrap_or("-")
+    )?;
+    if let Some(d) = &email.delivery {
+        writeln!(out, "Delivery:   {d}")?;
+    }
+    writeln!(
+        out,
+        "Size:       {} bytes (buzon email {} --raw prints them)\n",
+        email.raw_size, email.id
+    )?;
+    let text = match crate::parse::parse(&bytes) {
+        Ok(m) => m.text,
+        Err(e) => format!("(cannot parse: {e})"),
+    };
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn failed(app: &App) -> anyhow::Result<()> {
+    let inbound = app.store.failed_inbound().await?;
+    let outbox = app.store.outbox_by_state("failed").await?;
+    let mut out = std::io::stdout().lock();
+    for m in &inbound {
+        writeln!(
+            out,
+            "mail {}\t{}\tuid {}\t{}\t{}",
+            m.id,
+            format_time(m.fetched_at),
+            m.uid,
+            m.message_id.as_deref().unwrap_or("-"),
+            m.error.as_deref().unwrap_or("")
+        )?;
+    }
+    for o in &outbox {
+        writeln!(
+            out,
+            "outbox {}\temail {}\tto {}\t{}",
+            o.id,
+            o.email_id,
+            o.recipients.join(","),
+            o.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    if inbound.is_empty() && outbox.is_empty() {
+        eprintln!("nothing failed");
+    }
+    Ok(())
+}
+
+pub async fn retry(app: &App, id: i64, outbox: bool) -> anyhow::Result<ExitCode> {
+    let (found, what) = if outbox {
+        (app.store.retry_outbox(id).await?, "refused outgoing mail")
+    } else {
+        (app.store.retry_inbound(id).await?, "failed mail")
+    };
+    if found {
+        println!("{what} {id} is queued again; a running buzon takes it within seconds");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("buzon: no {what} {id}");
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,291 @@
+//! Turning an event into the exact bytes of a mail: template context, rendering, headers.
+//! Pure given the clock and the nonce; the apply stage stores what comes out in the outbox.
+
+pub mod mime;
+pub mod msgid;
+pub mod templates;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::SupportConfig;
+use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox, Severity};
+pub use templates::{MailKind, TemplateError, Templates};
+
+/// A mail ready for the outbox: what SMTP needs, and the bytes stored in the history.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub kind: MailKind,
+    pub message_id: String,
+    pub envelope_from: EmailAddress,
+    pub recipients: Vec<EmailAddress>,
+    pub subject: String,
+    pub raw: Vec<u8>,
+}
+
+/// What the mail answers, so the recipient's client threads it under their own mail.
+#[derive(Debug, Clone, Default)]
+pub struct Threading {
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+impl Threading {
+    /// In answer to a mail with this id and these references.
+    pub fn answering(message_id: Option<&str>, references: &[String]) -> Self {
+        let mut refs: Vec<String> = references.to_vec();
+        if let Some(id) = message_id {
+            refs.retain(|r| r != id);
+            refs.push(id.to_string());
+        }
+        // Keep the first and the latest ids, as RFC 5322 suggests when trimming.
+        if refs.len() > 20 {
+            let tail = refs.split_off(refs.len() - 19);
+            refs.truncate(1);
+            refs.extend(tail);
+        }
+        Threading {
+            in_reply_to: message_id.map(str::to_string),
+            references: refs,
+        }
+    }
+}
+
+/// The case as the templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseFacts {
+    pub number: i64,
+    pub subject: String,
+    pub description: String,
+    pub product: Option<String>,
+    pub severity: i64,
+    pub production_down: bool,
+    pub status: String,
+    pub participants: Vec<String>,
+    pub attachments: Vec<AttachmentFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentFacts {
+    pub filename: String,
+    pub size: u64,
+}
+
+pub fn severity_label(severity: Severity, language: Language) -> &'static str {
+    match (severity.level(), language) {
+        (1, Language::Es) => "crítica",
+        (2, Language::Es) => "mayor",
+        (_, Language::Es) => "menor",
+        (1, Language::En) => "critical",
+        (2, Language::En) => "major",
+        (_, Language::En) => "minor",
+    }
+}
+
+pub fn person(m: &Mailbox) -> Value {
+    json!({
+        "name": m.name.clone().unwrap_or_else(|| m.address.local_part().to_string()),
+        "email": m.address.as_str(),
+    })
+}
+
+/// The context every case mail shares; callers add what their kind needs.
+pub fn case_context(case: &CaseFacts, language: Language, support: &SupportConfig) -> Value {
+    let severity = Severity::new(case.severity).unwrap_or_default();
+    let mut case_value = serde_json::to_value(case).expect("case facts serialize");
+    case_value["severity_label"] = json!(severity_label(severity, language));
+    json!({
+        "support": { "name": support.name, "address": support.address.as_str() },
+        "case": case_value,
+        "products": support.products,
+        "product_unknown": Value::Null,
+    })
+}
+
+/// A full context with made-up values, for checking templates.
+pub fn sample_context(subject: &str) -> Value {
+    json!({
+        "support": { "name": "Soporte", "address": "soporte@example.test" },
+        "case": {
+            "number": 1042, "subject": subject, "description": "No arranca.",
+            "product": Value::Null, "severity": 1, "severity_label": "crítica",
+            "production_down": true, "status": "open",
+            "participants": ["luis@cliente.test"],
+            "attachments": [{ "filename": "log.txt", "size": 12 }],
+        },
+        "products": ["Harmony", "API Manager"],
+        "product_unknown": "Widget",
+        "person": { "name": "Ana", "email": "ana@cliente.test" },
+        "requester": { "name": "Ana", "email": "ana@cliente.test" },
+        "original_subject": subject,
+    })
+}
+
+pub struct Composer {
+    templates: Templates,
+    support: Mailbox,
+    secret: crate::config::Secret,
+}
+
+/// One mail to compose.
+pub struct Request<'a> {
+    pub kind: MailKind,
+    pub language: Language,
+    pub data: &'a Value,
+    pub to: &'a [Mailbox],
+    pub case: Option<CaseNumber>,
+    pub threading: &'a Threading,
+    pub urgent: bool,
+    pub attachments: &'a [mime::Part],
+}
+
+impl Composer {
+    pub fn new(templates: Templates, support: &SupportConfig) -> Self {
+        Composer {
+            templates,
+            support: Mailbox {
+                name: Some(support.name.clone()),
+                address: support.address.clone(),
+            },
+            secret: support.secret.clone(),
+        }
+    }
+
+    pub fn support_address(&self) -> &EmailAddress {
+        &self.support.address
+    }
+
+    pub fn compose(
+        &self,
+        request: Request<'_>,
+        now_unix: i64,
+    ) -> Result<OutgoingMail, TemplateError> {
+        let rendered = self
+            .templates
+            .render(request.kind, request.language, request.data)?;
+        let message_id = msgid::new_message_id(
+            self.secret.expose(),
+            request.case,
+            self.support.address.domain(),
+        );
+        let to = request
+            .to
+            .iter()
+            .map(mime::mailbox)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut headers: Vec<mime::Header> = vec![
+            ("Date", mime::rfc5322_date(now_unix)),
+            ("From", mime::mailbox(&self.support)),
+            ("To", to),
+            ("Subject", mime::unstructured(&rendered.subject)),
+            ("Message-ID", format!("<{message_id}>")),
+        ];
+        if let Some(parent) = &request.threading.in_reply_to {
+            headers.push(("In-Reply-To", format!("<{}>", clean(parent))));
+        }
+        if !request.threading.references.is_empty() {
+            let refs: Vec<String> = request
+                .threading
+                .references
+                .iter()
+                .map(|r| format!("<{}>", clean(r)))
+                .collect();
+            headers.push(("References", refs.join("\r\n ")));
+        }
+        headers.push(("Auto-Submitted", request.kind.auto_submitted().to_string()));
+        headers.push(("X-Auto-Response-Suppress", "All".to_string()));
+        if request.urgent {
+            headers.push(("Importance", "high".to_string()));
+            headers.push(("X-Priority", "1 (Highest)".to_string()));
+        }
+        if let Some(case) = request.case {
+            headers.push(("X-Buzon-Case", case.to_string()));
+        }
+        let raw = mime::write_message(&headers, &rendered.text, request.attachments);
+        Ok(OutgoingMail {
+            kind: request.kind,
+            message_id,
+            envelope_from: self.support.address.clone(),
+            recipients: request.to.iter().map(|m| m.address.clone()).collect(),
+            subject: rendered.subject,
+            raw,
+        })
+    }
+}
+
+/// A Message-ID from a mail, made safe to put back in a header.
+fn clean(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn composer() -> Composer {
+        let config =
+            crate::config::from_toml(include_str!("../../config/buzon.example.toml"), &[]).unwrap();
+        Composer::new(Templates::load().unwrap(), &config.support)
+    }
+
+    #[test]
+    fn acknowledgement_threads_under_the_customer_mail() {
+        let c = composer();
+        let data = sample_context("Producción caída");
+        let to = [Mailbox {
+            name: Some("Ana".into()),
+            address: EmailAddress::parse("ana@cliente.test").unwrap(),
+        }];
+        let threading =
+            Threading::answering(Some("orig@cliente.test"), &["older@cliente.test".into()]);
+        let mail = c
+            .compose(
+                Request {
+                    kind: MailKind::CaseCreated,
+                    language: Language::Es,
+                    data: &data,
+                    to: &to,
+                    case: Some(CaseNumber(1042)),
+                    threading: &threading,
+                    urgent: false,
+                    attachments: &[],
+                },
+                1_795_867_200,
+            )
+            .unwrap();
+        let parsed = crate::parse::parse(&mail.raw).unwrap();
+        assert_eq!(parsed.subject, "[Caso #1042] Producción caída");
+        assert_eq!(parsed.in_reply_to, vec!["orig@cliente.test"]);
+        assert_eq!(
+            parsed.references,
+            vec!["older@cliente.test", "orig@cliente.test"]
+        );
+        assert_eq!(
+            parsed.signals.auto_submitted.as_deref(),
+            Some("auto-replied")
+        );
+        assert!(parsed.signals.auto_response_suppress);
+        assert!(parsed.text.contains("Caso #1042"));
+        assert_eq!(
+            msgid::verify(&mail.message_id, &["change-me-to-a-long-random-string"]),
+            Some(CaseNumber(1042))
+        );
+    }
+
+    #[test]
+    fn every_template_renders_the_sample_in_both_languages() {
+        let t = Templates::load().unwrap();
+        for language in Language::ALL {
+            for kind in MailKind::ALL {
+                let r = t.render(kind, language, &sample_context("Asunto")).unwrap();
+                assert!(
+                    !r.subject.is_empty() && !r.text.is_empty(),
+                    "{kind:?} {language:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Handlebars templates, one file per kind of mail and language, shaped like the mail they
+//! make: a `Subject:` line, a blank line, the body. Defaults are compiled into the binary;
+//! strict mode turns a misspelt variable into an error at start, not a blank in a customer's
+//! inbox.
+
+use handlebars::Handlebars;
+use serde_json::Value;
+
+use crate::domain::Language;
+
+/// Every kind of mail buzon sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailKind {
+    CaseCreated,
+    AgentNewCase,
+    AccessDenied,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 3] = [
+        MailKind::CaseCreated,
+        MailKind::AgentNewCase,
+        MailKind::AccessDenied,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MailKind::CaseCreated => "case_created",
+            MailKind::AgentNewCase => "agent_new_case",
+            MailKind::AccessDenied => "access_denied",
+        }
+    }
+
+    /// Answers to a person's mail are `auto-replied`; notifications are `auto-generated`.
+    pub fn auto_submitted(self) -> &'static str {
+        match self {
+            MailKind::CaseCreated | MailKind::AccessDenied => "auto-replied",
+            MailKind::AgentNewCase => "auto-generated",
+        }
+    }
+
+    fn default_source(self, language: Language) -> &'static str {
+        macro_rules! pick {
+            ($name:literal) => {
+                match language {
+                    Language::Es => include_str!(concat!("../../templates/es/", $name, ".hbs")),
+                    Language::En => include_str!(concat!("../../templates/en/", $name, ".hbs")),
+                }
+            };
+        }
+        match self {
+            MailKind::CaseCreated => pick!("case_created"),
+            MailKind::AgentNewCase => pick!("agent_new_case"),
+            MailKind::AccessDenied => pick!("access_denied"),
+        }
+    }
+}
+
+/// A rendered subject and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {0}: must start with a 'Subject:' line followed by a blank line")]
+    Shape(String),
+    #[error("template {name}: {source}")]
+    Syntax {
+        name: String,
+        source: Box<handlebars::TemplateError>,
+    },
+    #[error("template {name}: {source}")]
+    Render {
+        name: String,
+        source: Box<handlebars::RenderError>,
+    },
+}
+
+pub struct Templates {
+    registry: Handlebars<'static>,
+}
+
+impl Templates {
+    /// The shipped templates, compiled and checked.
+    pub fn load() -> Result<Self, TemplateError> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(handlebars::no_escape);
+        for language in Language::ALL {
+            for kind in MailKind::ALL {
+                register(&mut registry, kind, language, kind.default_source(language))?;
+            }
+        }
+        Ok(Templates { registry })
+    }
+
+    pub fn render(
+        &self,
+        kind: MailKind,
+        language: Language,
+        data: &Value,
+    ) -> Result<Rendered, TemplateError> {
+        let render = |part: &str| {
+            let name = format!("{}/{}.{part}", language.code(), kind.name());
+            self.registry
+                .render(&name, data)
+                .map_err(|e| TemplateError::Render {
+                    name,
+                    source: Box::new(e),
+                })
+        };
+        Ok(Rendered {
+            subject: crate::text::single_line(&render("subject")?),
+            text: tidy(&render("text")?),
+        })
+    }
+}
+
+fn register(
+    registry: &mut Handlebars<'static>,
+    kind: MailKind,
+    language: Language,
+    source: &str,
+) -> Result<(), TemplateError> {
+    let name = format!("{}/{}", language.code(), kind.name());
+    let (subject, body) =
+        split_template(source).ok_or_else(|| TemplateError::Shape(name.clone()))?;
+    for (part, text) in [("subject", subject), ("text", body)] {
+        let full = format!("{name}.{part}");
+        registry
+            .register_template_string(&full, text)
+            .map_err(|e| TemplateError::Syntax {
+                name: full.clone(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(())
+}
+
+fn split_template(source: &str) -> Option<(&str, &str)> {
+    let source = source.strip_prefix("Subject:")?;
+    let (subject, body) = source.split_once('\n')?;
+    let body = body
+        .strip_prefix("\r\n")
+        .or_else(|| body.strip_prefix('\n'))?;
+    Some((subject.trim(), body))
+}
+
+/// Templates leave blank lines where a block was skipped; keep at most one in a row.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        blank_run = if line.is_empty() { blank_run + 1 } else { 0 };
+        if blank_run <= 1 {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.trim().to_string() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_templates_load_in_strict_mode() {
+        Templates::load().expect("templates must compile");
+    }
+
+    #[test]
+    fn missing_variables_are_errors() {
+        let t = Templates::load().unwrap();
+        let err = t.render(MailKind::AccessDenied, Language::Es, &serde_json::json!({}));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn values_are_data_not_templates() {
+        let t = Templates::load().unwrap();
+        let data = crate::compose::sample_context("{{support.name}}\r\nBcc: x@y.test");
+        let r = t
+            .render(MailKind::CaseCreated, Language::Es, &data)
+            .unwrap();
+        assert!(r.subject.contains("{{support.name}}"), "{}", r.subject);
+        assert!(!r.subject.contains('\n'));
+    }
+
+    #[test]
+    fn blank_runs_collapse() {
+        assert_eq!(tidy("a\n\n\n\nb\n\n"), "a\n\nb\n");
+    }
+}

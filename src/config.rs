@@ -1,0 +1,598 @@
+//! Configuration: a TOML file, overridden by `BUZON_<SECTION>__<KEY>` variables, checked into
+//! a [`Config`] whose every field is already valid. Problems are collected, not stopped at, so
+//! `buzon check` can print one line per problem.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::{EmailAddress, Language};
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// What buzon does to a mail in the IMAP mailbox once its effect is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnProcessed {
+    /// Set `\Seen` and the keyword `$Buzon` (the mail stays where it is).
+    Flag,
+    /// Move it to this mailbox (created if missing).
+    Move(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password: Secret,
+    pub mailbox: String,
+    pub idle: bool,
+    pub poll_interval: Duration,
+    pub ca_file: Option<PathBuf>,
+    pub on_processed: OnProcessed,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
+    /// Messages in flight at once, each on its own connection.
+    pub connections: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SupportConfig {
+    pub address: EmailAddress,
+    pub name: String,
+    pub language: Language,
+    pub products: Vec<String>,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentsConfig {
+    pub addresses: Vec<EmailAddress>,
+    pub notify: Vec<EmailAddress>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub dir: PathBuf,
+    /// fsync raw mail and attachments before the database row that names them commits.
+    pub fsync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub imap: ImapConfig,
+    pub smtp: SmtpConfig,
+    pub support: SupportConfig,
+    pub agents: AgentsConfig,
+    pub database_url: String,
+    pub storage: StorageConfig,
+}
+
+/// Every problem found, one line each.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    imap: RawImap,
+    smtp: RawSmtp,
+    support: RawSupport,
+    #[serde(default)]
+    agents: RawAgents,
+    #[serde(default)]
+    database: RawDatabase,
+    #[serde(default)]
+    storage: RawStorage,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: String,
+    port: Option<u16>,
+    security: Option<Security>,
+    username: String,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    mailbox: Option<String>,
+    idle: Option<bool>,
+    poll_interval_secs: Option<u64>,
+    ca_file: Option<PathBuf>,
+    on_processed: Option<String>,
+    processed_mailbox: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    security: Option<Security>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    connections: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSupport {
+    address: String,
+    name: Option<String>,
+    language: Option<String>,
+    #[serde(default)]
+    products: Vec<String>,
+    secret: Option<String>,
+    secret_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    #[serde(default)]
+    addresses: Vec<String>,
+    #[serde(default)]
+    notify: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    dir: Option<PathBuf>,
+    fsync: Option<bool>,
+}
+
+/// Keys whose override values are TOML literals (numbers, booleans, lists); every other
+/// override is taken as a string, so a password of digits stays a string.
+const LITERAL_KEYS: &[&str] = &[
+    "port",
+    "idle",
+    "poll_interval_secs",
+    "connections",
+    "products",
+    "addresses",
+    "notify",
+    "fsync",
+];
+
+/// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
+pub fn config_path(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("BUZON_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("buzon.toml"))
+}
+
+/// Read, override from the environment and validate.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    from_toml(&text, &env).map_err(|ConfigErrors(lines)| {
+        ConfigErrors(
+            lines
+                .into_iter()
+                .map(|l| format!("{}: {l}", path.display()))
+                .collect(),
+        )
+    })
+}
+
+/// The pure part of [`load`]: text and environment in, a valid config or every problem out.
+pub fn from_toml(text: &str, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigErrors(vec![one_line(&e.to_string())]))?;
+    apply_env_overrides(&mut table, env)?;
+    let raw: RawConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigErrors(vec![one_line(&e.to_string())]))?;
+    validate(raw)
+}
+
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|'))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: &[(String, String)],
+) -> Result<(), ConfigErrors> {
+    let mut problems = Vec::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("BUZON_") else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        let (section, key) = (section.to_lowercase(), key.to_lowercase());
+        let parsed = if LITERAL_KEYS.contains(&key.as_str()) {
+            match format!("v = {value}").parse::<toml::Table>() {
+                Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(value.clone())),
+                Err(_) => {
+                    problems.push(format!("{name}: '{value}' is not a valid value for {key}"));
+                    continue;
+                }
+            }
+        } else {
+            toml::Value::String(value.clone())
+        };
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry.as_table_mut() {
+            Some(section_table) => {
+                section_table.insert(key, parsed);
+            }
+            None => problems.push(format!("{name}: [{section}] is not a section")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
+fn secret(
+    what: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            problems.push(format!(
+                "{what}: give either the value or the _file, not both"
+            ));
+            None
+        }
+        (Some(v), None) => Some(Secret(v)),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_string())),
+            Err(e) => {
+                problems.push(format!("{what}_file: cannot read {}: {e}", path.display()));
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+fn address(what: &str, value: &str, problems: &mut Vec<String>) -> Option<EmailAddress> {
+    EmailAddress::parse(value)
+        .map_err(|e| problems.push(format!("{what}: {e}")))
+        .ok()
+}
+
+fn check_ca_file(what: &str, path: &Option<PathBuf>, problems: &mut Vec<String>) {
+    if let Some(path) = path {
+        if !path.is_file() {
+            problems.push(format!("{what}: {} does not exist", path.display()));
+        }
+    }
+}
+
+fn default_port(security: Security, plain: u16, starttls: u16, tls: u16) -> u16 {
+    match security {
+        Security::None => plain,
+        Security::Starttls => starttls,
+        Security::Tls => tls,
+    }
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
+    let mut p = Vec::new();
+    let imap = validate_imap(raw.imap, &mut p);
+    let smtp = validate_smtp(raw.smtp, &mut p);
+    let support = validate_support(raw.support, &mut p);
+    let agents = validate_agents(raw.agents, &mut p);
+    let database_url = raw
+        .database
+        .url
+        .unwrap_or_else(|| "sqlite://buzon.db".to_string());
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres://")
+        || database_url.starts_with("postgresql://"))
+    {
+        p.push(format!(
+            "database.url: '{database_url}' is neither sqlite:// nor postgres://"
+        ));
+    }
+    let storage = StorageConfig {
+        dir: raw.storage.dir.unwrap_or_else(|| PathBuf::from("data")),
+        fsync: raw.storage.fsync.unwrap_or(true),
+    };
+    match (imap, smtp, support, p.is_empty()) {
+        (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
+            imap,
+            smtp,
+            support,
+            agents,
+            database_url,
+            storage,
+        }),
+        _ => Err(ConfigErrors(p)),
+    }
+}
+
+fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
+    let security = raw.security.unwrap_or(Security::Starttls);
+    let password = secret("imap.password", raw.password, raw.password_file, p);
+    if password.is_none() {
+        p.push("imap.password: missing (set password or password_file)".into());
+    }
+    if raw.host.trim().is_empty() {
+        p.push("imap.host: empty".into());
+    }
+    check_ca_file("imap.ca_file", &raw.ca_file, p);
+    let poll = raw.poll_interval_secs.unwrap_or(30);
+    if poll == 0 {
+        p.push("imap.poll_interval_secs: must be at least 1".into());
+    }
+    let on_processed = match raw.on_processed.as_deref().unwrap_or("flag") {
+        "flag" => OnProcessed::Flag,
+        "move" => OnProcessed::Move(
+            raw.processed_mailbox
+                .unwrap_or_else(|| "Procesados".to_string()),
+        ),
+        other => {
+            p.push(format!("imap.on_processed: '{other}' is not flag or move"));
+            OnProcessed::Flag
+        }
+    };
+    Some(ImapConfig {
+        port: raw.port.unwrap_or(default_port(security, 143, 143, 993)),
+        host: raw.host,
+        security,
+        username: raw.username,
+        password: password?,
+        mailbox: raw.mailbox.unwrap_or_else(|| "INBOX".to_string()),
+        idle: raw.idle.unwrap_or(true),
+        poll_interval: Duration::from_secs(poll.max(1)),
+        ca_file: raw.ca_file,
+        on_processed,
+    })
+}
+
+fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
+    let security = raw.security.unwrap_or(Security::Starttls);
+    let password = secret("smtp.password", raw.password, raw.password_file, p);
+    if raw.username.is_some() != password.is_some() {
+        p.push("smtp: username and password go together (give both or neither)".into());
+    }
+    if raw.username.is_some() && security == Security::None {
+        p.push("smtp: refusing to send a password without TLS (security = \"none\")".into());
+    }
+    if raw.host.trim().is_empty() {
+        p.push("smtp.host: empty".into());
+    }
+    check_ca_file("smtp.ca_file", &raw.ca_file, p);
+    let connections = raw.connections.unwrap_or(4);
+    if !(1..=64).contains(&connections) {
+        p.push("smtp.connections: must be between 1 and 64".into());
+    }
+    Some(SmtpConfig {
+        port: raw.port.unwrap_or(default_port(security, 25, 587, 465)),
+        host: raw.host,
+        security,
+        username: raw.username,
+        password,
+        ca_file: raw.ca_file,
+        connections: connections.clamp(1, 64),
+    })
+}
+
+fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfig> {
+    let address = address("support.address", &raw.address, p);
+    let language = match raw.language.as_deref().unwrap_or("es").parse::<Language>() {
+        Ok(l) => l,
+        Err(e) => {
+            p.push(format!("support.language: {e}"));
+            Language::Es
+        }
+    };
+    let secret = secret("support.secret", raw.secret, raw.secret_file, p);
+    match &secret {
+        None => p.push("support.secret: missing (set secret or secret_file)".into()),
+        Some(s) if s.expose().len() < 16 => {
+            p.push("support.secret: too short (use at least 16 characters)".into())
+        }
+        Some(_) => {}
+    }
+    if raw.products.iter().any(|x| x.trim().is_empty()) {
+        p.push("support.products: a product name is empty".into());
+    }
+    Some(SupportConfig {
+        address: address?,
+        name: raw.name.unwrap_or_else(|| "Soporte".to_string()),
+        language,
+        products: raw.products,
+        secret: secret?,
+    })
+}
+
+fn validate_agents(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {
+    let addresses = raw
+        .addresses
+        .iter()
+        .filter_map(|a| address("agents.addresses", a, p))
+        .collect();
+    let notify = raw
+        .notify
+        .iter()
+        .filter_map(|a| address("agents.notify", a, p))
+        .collect();
+    AgentsConfig { addresses, notify }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[imap]
+host = "127.0.0.1"
+username = "soporte@example.test"
+password = "secret"
+[smtp]
+host = "127.0.0.1"
+[support]
+address = "soporte@example.test"
+secret = "0123456789abcdef0123"
+"#;
+
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../config/buzon.example.toml");
+        let config = from_toml(text, &[]).expect("example config must be valid");
+        assert_eq!(config.support.address.as_str(), "soporte@example.test");
+        assert_eq!(config.support.products.len(), 3);
+    }
+
+    #[test]
+    fn defaults_fill_the_gaps() {
+        let c = from_toml(MINIMAL, &[]).unwrap();
+        assert_eq!(c.imap.port, 143);
+        assert_eq!(c.smtp.port, 587);
+        assert_eq!(c.imap.mailbox, "INBOX");
+        assert_eq!(c.database_url, "sqlite://buzon.db");
+        assert_eq!(c.imap.on_processed, OnProcessed::Flag);
+        assert_eq!(c.support.language, Language::Es);
+    }
+
+    #[test]
+    fn environment_overrides_keys() {
+        let env = vec![
+            ("BUZON_IMAP__PORT".to_string(), "10143".to_string()),
+            ("BUZON_IMAP__PASSWORD".to_string(), "12345".to_string()),
+            (
+                "BUZON_SUPPORT__PRODUCTS".to_string(),
+                r#"["A", "B"]"#.to_string(),
+            ),
+            (
+                "BUZON_DATABASE__URL".to_string(),
+                "postgres://x@h/db".to_string(),
+            ),
+        ];
+        let c = from_toml(MINIMAL, &env).unwrap();
+        assert_eq!(c.imap.port, 10143);
+        assert_eq!(c.imap.password.expose(), "12345");
+        assert_eq!(c.support.products, vec!["A", "B"]);
+        assert_eq!(c.database_url, "postgres://x@h/db");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let text = format!("{MINIMAL}\nsurprise = 1\n");
+        let err = from_toml(&text, &[]).unwrap_err();
+        assert!(err.to_string().contains("surprise"), "{err}");
+        assert_eq!(err.0.len(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_one_line() {
+        let text = r#"
+[imap]
+host = ""
+username = "x"
+security = "starttls"
+on_processed = "delete"
+[smtp]
+host = "h"
+username = "u"
+[support]
+address = "not-an-address"
+secret = "short"
+language = "fr"
+"#;
+        let err = from_toml(text, &[]).unwrap_err();
+        let lines = &err.0;
+        for expected in [
+            "imap.password: missing",
+            "imap.host: empty",
+            "imap.on_processed",
+            "smtp: username and password go together",
+            "support.address",
+            "support.secret: too short",
+            "support.language",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(expected)),
+                "missing '{expected}' in {lines:?}"
+            );
+        }
+        assert!(lines.iter().all(|l| !l.contains('\n')));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_hide_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imap");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let text = MINIMAL.replace(
+            "password = \"secret\"",
+            &format!("password_file = \"{}\"", file.display()),
+        );
+        let c = from_toml(&text, &[]).unwrap();
+        assert_eq!(c.imap.password.expose(), "from-file");
+        assert!(!format!("{:?}", c.imap).contains("from-file"));
+    }
+}

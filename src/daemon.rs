@@ -1,0 +1,159 @@
+//! `buzon run`: the three stages as tasks joined by committed rows, woken by in-memory
+//! pokes (a lost poke only delays work; the rows are the truth). One cancellation token
+//! stops them all; in-flight work finishes or stays uncommitted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::apply::{Processor, Step};
+use crate::backoff::Backoff;
+use crate::blobs::BlobStore;
+use crate::compose::{Composer, Templates};
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::send::Sender;
+use crate::store::Store;
+
+/// Everything the stages share, built once at start.
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub composer: Arc<Composer>,
+}
+
+impl App {
+    /// Connect the database (migrating it), open storage, load and check the templates.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        std::fs::create_dir_all(&config.storage.dir)
+            .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", config.storage.dir.display()))?;
+        let blobs = BlobStore::new(&config.storage.dir, config.storage.fsync);
+        let composer = Arc::new(Composer::new(Templates::load()?, &config.support));
+        Ok(App {
+            config: Arc::new(config),
+            store,
+            blobs,
+            composer,
+        })
+    }
+
+    pub fn processor(&self) -> Processor {
+        Processor::new(
+            self.store.clone(),
+            self.blobs.clone(),
+            self.composer.clone(),
+            self.config.clone(),
+        )
+    }
+}
+
+/// How long in-flight work may take to finish after a stop was asked for.
+const STOP_DEADLINE: Duration = Duration::from_secs(8);
+
+pub async fn run(app: App, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let stored = Arc::new(Notify::new());
+    let processed = Arc::new(Notify::new());
+    let ready = Arc::new(Notify::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    let fetcher = Fetcher {
+        config: app.config.clone(),
+        store: app.store.clone(),
+        blobs: app.blobs.clone(),
+        stored: stored.clone(),
+        processed: processed.clone(),
+    };
+    tasks.spawn(fetcher.run(shutdown.clone()));
+    let processor = app.processor();
+    tasks.spawn(process_loop(
+        processor,
+        stored,
+        processed,
+        ready.clone(),
+        shutdown.clone(),
+    ));
+    let sender = Sender {
+        config: app.config.clone(),
+        store: app.store.clone(),
+        blobs: app.blobs.clone(),
+        ready: ready.clone(),
+    };
+    // Mail committed before a restart is waiting already.
+    ready.notify_one();
+    tasks.spawn(sender.run(shutdown.clone()));
+    info!(address = %app.config.support.address, "buzon running");
+    shutdown.cancelled().await;
+    info!("stopping");
+    let joined = tokio::time::timeout(STOP_DEADLINE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if joined.is_err() {
+        warn!("stages did not stop in time; abandoning uncommitted work");
+        tasks.abort_all();
+    }
+    app.store.close().await;
+    Ok(())
+}
+
+async fn process_loop(
+    processor: Processor,
+    stored: Arc<Notify>,
+    processed: Arc<Notify>,
+    ready: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    while !shutdown.is_cancelled() {
+        let pause = match processor.process_next().await {
+            Ok(Step::Idle) => {
+                tokio::select! {
+                    _ = stored.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                None
+            }
+            Ok(Step::Done { .. }) | Ok(Step::Failed { .. }) => {
+                backoff.reset();
+                ready.notify_one();
+                processed.notify_one();
+                None
+            }
+            Ok(Step::Deferred { .. }) => Some(backoff.next_delay()),
+            Err(e) => {
+                warn!(error = %e, "database unavailable");
+                Some(backoff.next_delay())
+            }
+        };
+        if let Some(delay) = pause {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+    info!("processor stopped");
+}
+
+/// A token cancelled by SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        trigger.cancel();
+    });
+    token
+}

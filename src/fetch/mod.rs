@@ -1,0 +1,326 @@
+//! The first stage: watch the support mailbox over IMAP and store every new mail raw, with
+//! its (mailbox, UIDVALIDITY, UID), before anything is decided about it. The IMAP side effect
+//! (flag or move) is applied only to mails whose effect is already committed.
+
+mod connect;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use futures::TryStreamExt;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::backoff::Backoff;
+use crate::blobs::{BlobHash, BlobStore};
+use crate::config::{Config, ImapConfig, OnProcessed};
+use crate::store::{FetchedMail, Store, StoreError};
+pub use connect::{connect, ConnectError, ImapSession};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("IMAP: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("IMAP: {0}")]
+    Protocol(String),
+}
+
+/// Mails fetched per UID FETCH: bounds memory while keeping round trips few.
+const FETCH_BATCH: usize = 50;
+/// RFC 2177: re-issue IDLE before the server's 30-minute inactivity limit.
+const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
+
+pub struct Fetcher {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub blobs: BlobStore,
+    /// Poked after new mail is stored.
+    pub stored: Arc<Notify>,
+    /// Poked by the processor after it commits, so side effects follow soon.
+    pub processed: Arc<Notify>,
+}
+
+/// How the cursor and rows name this mailbox: the account and folder.
+pub fn mailbox_key(config: &ImapConfig) -> String {
+    format!("{}/{}", config.username, config.mailbox)
+}
+
+impl Fetcher {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+        while !shutdown.is_cancelled() {
+            match self.session(&shutdown, &mut backoff).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "IMAP connection lost");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            }
+        }
+        info!("fetcher stopped");
+    }
+
+    async fn session(
+        &self,
+        shutdown: &CancellationToken,
+        backoff: &mut Backoff,
+    ) -> Result<(), FetchError> {
+        let imap = &self.config.imap;
+        let mut session = connect(imap).await?;
+        let idle = imap.idle && session.capabilities().await?.has_str("IDLE");
+        let selected = session.select(&imap.mailbox).await?;
+        let uidvalidity = selected.uid_validity.unwrap_or(0);
+        if let OnProcessed::Move(target) = &imap.on_processed {
+            // Already there is fine; anything else shows up when the first move fails.
+            let _ = session.create(target).await;
+        }
+        info!(mailbox = %imap.mailbox, uidvalidity, idle, "IMAP session ready");
+        backoff.reset();
+        loop {
+            self.sync(&mut session, uidvalidity).await?;
+            self.apply_side_effects(&mut session, uidvalidity).await?;
+            drain_unsolicited(&session);
+            if shutdown.is_cancelled() {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+            session = if idle {
+                self.idle(session, shutdown).await?
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(imap.poll_interval) => {}
+                    _ = self.processed.notified() => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                session
+            };
+        }
+    }
+
+    /// Fetch and store every mail above the cursor, in batches.
+    async fn sync(&self, session: &mut ImapSession, uidvalidity: u32) -> Result<(), FetchError> {
+        let key = mailbox_key(&self.config.imap);
+        let last = match self.store.imap_cursor(&key).await? {
+            Some((stored, last)) if stored == uidvalidity => last,
+            Some((stored, _)) => {
+                warn!(
+                    old = stored,
+                    new = uidvalidity,
+                    "UIDVALIDITY changed: rescanning the mailbox"
+                );
+                self.store.set_imap_cursor(&key, uidvalidity, 0).await?;
+                0
+            }
+            None => 0,
+        };
+        let mut uids: Vec<u32> = session
+            .uid_search(format!("UID {}:*", last.saturating_add(1)))
+            .await?
+            .into_iter()
+            .filter(|uid| *uid > last)
+            .collect();
+        uids.sort_unstable();
+        for chunk in uids.chunks(FETCH_BATCH) {
+            let mails = self.fetch_batch(session, chunk).await?;
+            let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
+            debug!(fetched = mails.len(), new, "stored");
+            self.stored.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn fetch_batch(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+    ) -> Result<Vec<FetchedMail>, FetchError> {
+        let set = uid_set(uids);
+        let fetched: Vec<(u32, Vec<u8>)> = {
+            let stream = session.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
+            stream
+                .try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) })
+                .try_collect()
+                .await?
+        };
+        let mut mails = Vec::with_capacity(fetched.len());
+        for (uid, raw) in fetched {
+            if !uids.contains(&uid) {
+                continue;
+            }
+            mails.push(self.store_raw(uid, raw).await?);
+        }
+        if mails.len() < uids.len() {
+            // A cut connection has looked like a short answer; expunged mail vanishes from
+            // the next search, so asking again after a reconnect is always right.
+            return Err(FetchError::Protocol(format!(
+                "asked for {} mails, got {}",
+                uids.len(),
+                mails.len()
+            )));
+        }
+        Ok(mails)
+    }
+
+    async fn store_raw(&self, uid: u32, raw: Vec<u8>) -> Result<FetchedMail, FetchError> {
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            let hash = blobs.put(&raw)?;
+            let message_id = crate::parse::message_id(&raw);
+            Ok::<_, std::io::Error>(fetched_mail(uid, &raw, hash, message_id))
+        })
+        .await
+        .map_err(|e| FetchError::Protocol(e.to_string()))?
+        .map_err(FetchError::Io)
+    }
+
+    async fn apply_side_effects(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+    ) -> Result<(), FetchError> {
+        let key = mailbox_key(&self.config.imap);
+        loop {
+            let pending = self.store.awaiting_imap_effect(&key, uidvalidity).await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let uids: Vec<u32> = pending.iter().map(|(_, uid)| *uid).collect();
+            let set = uid_set(&uids);
+            let result = match &self.config.imap.on_processed {
+                OnProcessed::Flag => match session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Seen $Buzon)")
+                    .await
+                {
+                    Ok(stream) => stream.try_collect::<Vec<_>>().await.map(|_| ()),
+                    Err(e) => Err(e),
+                },
+                OnProcessed::Move(target) => session.uid_mv(&set, target).await,
+            };
+            match result {
+                Ok(()) => {}
+                Err(async_imap::error::Error::No(why))
+                | Err(async_imap::error::Error::Bad(why)) => {
+                    // The server will not flag or move these; the mail is safe either way.
+                    warn!(why, "IMAP side effect refused");
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+            self.store.mark_imap_done(&ids).await?;
+        }
+    }
+
+    /// Wait in IDLE until the server reports something, the processor has committed mail
+    /// (side effects to apply), the poll interval passes, or shutdown.
+    async fn idle(
+        &self,
+        session: ImapSession,
+        shutdown: &CancellationToken,
+    ) -> Result<ImapSession, FetchError> {
+        let mut handle = session.idle();
+        handle.init().await?;
+        let limit = self.config.imap.poll_interval.min(IDLE_MAX);
+        let mut interrupted = false;
+        let response = {
+            let (fut, stop) = handle.wait_with_timeout(limit);
+            tokio::pin!(fut);
+            let response = tokio::select! {
+                r = &mut fut => r,
+                _ = self.processed.notified() => { interrupted = true; Ok(IdleResponse::ManualInterrupt) }
+                _ = shutdown.cancelled() => { interrupted = true; Ok(IdleResponse::ManualInterrupt) }
+            };
+            drop(stop);
+            if interrupted {
+                let _ = fut.await;
+            }
+            response
+        };
+        match response? {
+            IdleResponse::ManualInterrupt if !interrupted => {
+                // async-imap reports a socket the server closed as an interrupt.
+                return Err(FetchError::Protocol(
+                    "server closed the connection during IDLE".into(),
+                ));
+            }
+            _ => {}
+        }
+        Ok(handle.done().await?)
+    }
+}
+
+fn fetched_mail(uid: u32, raw: &[u8], hash: BlobHash, message_id: Option<String>) -> FetchedMail {
+    let dedupe_key = match &message_id {
+        Some(id) => format!("mid:{id}"),
+        None => format!("sha256:{}", hash.0),
+    };
+    FetchedMail {
+        uid,
+        message_id,
+        dedupe_key,
+        raw_hash: hash.0,
+        raw_size: raw.len(),
+    }
+}
+
+/// `1:3,7,9:10` from sorted UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Unsolicited responses queue in a bounded channel that drops past 100: empty it.
+fn drain_unsolicited(session: &ImapSession) {
+    while session.unsolicited_responses.try_recv().is_ok() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[3, 1, 2, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn dedupe_key_prefers_the_message_id() {
+        let raw = b"Message-ID: <a@b>\r\n\r\nx";
+        let m = fetched_mail(1, raw, BlobHash::of(raw), crate::parse::message_id(raw));
+        assert_eq!(m.dedupe_key, "mid:a@b");
+        let raw = b"Subject: none\r\n\r\nx";
+        let m = fetched_mail(1, raw, BlobHash::of(raw), crate::parse::message_id(raw));
+        assert!(m.dedupe_key.starts_with("sha256:"));
+    }
+}

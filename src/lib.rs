@@ -1,0 +1,32 @@
+//! buzon: a support-case desk whose whole interface is email.
+//!
+//! The code follows the journey of a mail, one module a stage:
+//!
+//! ```text
+//! fetch    IMAP: connect, IDLE/poll, UID cursor; stores raw mail, commits  (I/O)
+//! parse    bytes -> InboundMessage                                          (pure)
+//! classify new case / stranger / automatic mail                             (pure)
+//! apply    case, history, attachments, outbox rows: one transaction         (store)
+//! compose  templates + MIME -> the exact bytes of each outgoing mail         (pure)
+//! send     outbox -> SMTP, leases, retries with backoff                     (I/O)
+//! ```
+//!
+//! Stages hand work to each other as committed database rows, so a crash at any instant
+//! loses nothing. Only `fetch` imports async-imap, only `send` imports lettre, only `store`
+//! speaks SQL, and only `parse` knows mail-parser.
+
+pub mod apply;
+pub mod backoff;
+pub mod blobs;
+pub mod classify;
+pub mod cli;
+pub mod compose;
+pub mod config;
+pub mod daemon;
+pub mod domain;
+pub mod fetch;
+pub mod parse;
+pub mod send;
+pub mod store;
+pub mod text;
+pub mod tls;

@@ -1,0 +1,330 @@
+//! Bytes → [`InboundMessage`]. The only module that knows mail-parser, so the rest of buzon
+//! speaks its own types and a move to another parser stays local.
+
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{
+    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
+
+use crate::domain::{EmailAddress, Mailbox};
+
+/// What buzon needs from one received mail; owned, so it can cross threads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InboundMessage {
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    /// The text part, or the HTML part turned into readable text.
+    pub text: String,
+    pub attachments: Vec<InboundAttachment>,
+    pub signals: AutoSignals,
+}
+
+/// Header facts that tell a machine's mail from a person's (RFC 3834 and common practice).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AutoSignals {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub list_id: bool,
+    pub list_unsubscribe: bool,
+    pub auto_response_suppress: bool,
+    pub x_autoreply: bool,
+    pub delivery_report: bool,
+    pub return_path_empty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundAttachment {
+    /// For display only (sanitised); never used as a path.
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub inline: bool,
+    pub content_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not an email: no From, Subject, Message-ID or Date header")]
+    NotAnEmail,
+}
+
+pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotAnEmail)?;
+    let has_any = message.from().is_some()
+        || message.subject().is_some()
+        || message.message_id().is_some()
+        || message.date().is_some();
+    if !has_any {
+        return Err(ParseError::NotAnEmail);
+    }
+    Ok(InboundMessage {
+        message_id: message.message_id().map(clean_id).filter(|s| !s.is_empty()),
+        in_reply_to: id_list(message.in_reply_to()),
+        references: id_list(message.references()),
+        from: message.from().and_then(first_mailbox),
+        reply_to: message.reply_to().and_then(first_mailbox),
+        to: message.to().map(mailboxes).unwrap_or_default(),
+        cc: message.cc().map(mailboxes).unwrap_or_default(),
+        subject: message.subject().unwrap_or_default().trim().to_string(),
+        text: body_text(&message),
+        attachments: attachments(&message),
+        signals: signals(&message),
+    })
+}
+
+/// The Message-ID alone, from the header section only: what the fetcher needs to spot a
+/// second copy of a mail before anything else is done with it.
+pub fn message_id(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::new().parse_headers(raw)?;
+    message.message_id().map(clean_id).filter(|s| !s.is_empty())
+}
+
+fn clean_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => vec![clean_id(t)],
+        HeaderValue::TextList(list) => list.iter().map(|t| clean_id(t)).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect()
+}
+
+fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
+    let address = EmailAddress::parse(addr.address()?).ok()?;
+    let name = addr
+        .name()
+        .map(crate::text::single_line)
+        .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(address.as_str()));
+    Some(Mailbox { name, address })
+}
+
+fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
+    address.iter().find_map(to_mailbox)
+}
+
+fn mailboxes(address: &Address<'_>) -> Vec<Mailbox> {
+    address.iter().filter_map(to_mailbox).collect()
+}
+
+fn body_text(message: &Message<'_>) -> String {
+    let mut text = String::new();
+    for part in message.text_bodies() {
+        let chunk = match &part.body {
+            PartType::Html(html) => html_to_text(html),
+            PartType::Text(t) => t.to_string(),
+            _ => continue,
+        };
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&chunk);
+    }
+    text.replace("\r\n", "\n").trim().to_string()
+}
+
+/// Readable text from HTML; wide lines so that sentences are not re-wrapped mid-word.
+pub fn html_to_text(html: &str) -> String {
+    html2text::from_read(html.as_bytes(), 100)
+        .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
+}
+
+fn attachments(message: &Message<'_>) -> Vec<InboundAttachment> {
+    message
+        .attachments()
+        .map(|part| InboundAttachment {
+            filename: display_filename(part),
+            content_type: content_type(part),
+            bytes: original_bytes(message, part),
+            inline: part.content_disposition().is_some_and(|d| d.is_inline())
+                || part.content_id().is_some(),
+            content_id: part.content_id().map(clean_id),
+        })
+        .collect()
+}
+
+fn content_type(part: &MessagePart<'_>) -> String {
+    part.content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_string())
+        .to_lowercase()
+}
+
+/// The bytes as the sender attached them. mail-parser hands text parts back re-decoded to
+/// UTF-8; a support desk must keep a customer's Latin-1 log file exactly as it was sent.
+fn original_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<u8> {
+    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return part.contents().to_vec();
+    }
+    let raw = message.raw_message();
+    let (start, end) = (
+        part.raw_body_offset() as usize,
+        part.raw_end_offset() as usize,
+    );
+    let Some(encoded) = raw.get(start..end.min(raw.len())) else {
+        return part.contents().to_vec();
+    };
+    let encoding = part
+        .content_transfer_encoding()
+        .unwrap_or("7bit")
+        .to_ascii_lowercase();
+    let decoded = match encoding.as_str() {
+        "base64" => base64_decode(encoded),
+        "quoted-printable" => quoted_printable_decode(encoded),
+        _ => Some(encoded.to_vec()),
+    };
+    decoded.unwrap_or_else(|| part.contents().to_vec())
+}
+
+fn display_filename(part: &MessagePart<'_>) -> String {
+    let name = part
+        .attachment_name()
+        .map(str::to_string)
+        .or_else(|| {
+            part.message()
+                .and_then(|m| m.subject())
+                .map(|s| format!("{s}.eml"))
+        })
+        .unwrap_or_default();
+    sanitize_filename(&name, &content_type(part))
+}
+
+/// A name safe to show and to offer as a download name: no path, no controls, bounded.
+pub fn sanitize_filename(name: &str, content_type: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if "<>:\"|?*".contains(c) { '_' } else { c })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    if cleaned.is_empty() {
+        let ext = content_type.rsplit('/').next().unwrap_or("bin");
+        return format!("adjunto.{}", if ext.len() <= 8 { ext } else { "bin" });
+    }
+    cleaned.chars().take(200).collect()
+}
+
+fn header_text(message: &Message<'_>, name: &str) -> Option<String> {
+    message
+        .header_raw(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+fn signals(message: &Message<'_>) -> AutoSignals {
+    let content_type = message.root_part().content_type().map(|ct| {
+        (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().map(str::to_ascii_lowercase),
+        )
+    });
+    AutoSignals {
+        auto_submitted: header_text(message, "Auto-Submitted"),
+        precedence: header_text(message, "Precedence"),
+        list_id: message.header_raw("List-Id").is_some(),
+        list_unsubscribe: message.header_raw("List-Unsubscribe").is_some(),
+        auto_response_suppress: message.header_raw("X-Auto-Response-Suppress").is_some(),
+        x_autoreply: message.header_raw("X-Autoreply").is_some()
+            || message.header_raw("X-Autorespond").is_some(),
+        delivery_report: matches!(content_type, Some((ref t, Some(ref s))) if t == "multipart" && s == "report"),
+        return_path_empty: message
+            .header_raw("Return-Path")
+            .is_some_and(|v| v.trim() == "<>"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIMPLE: &[u8] = b"From: Ana Cliente <Ana@Cliente.test>\r\n\
+To: soporte@example.test, Otro <otro@cliente.test>\r\n\
+Cc: jefe@cliente.test\r\n\
+Subject: =?utf-8?q?Producci=C3=B3n_ca=C3=ADda?=\r\n\
+Message-ID: <abc@cliente.test>\r\n\
+References: <r1@x> <r2@x>\r\n\
+In-Reply-To: <r2@x>\r\n\
+Auto-Submitted: auto-replied\r\n\
+\r\n\
+Hola,\r\nno funciona.\r\n";
+
+    #[test]
+    fn headers_become_our_types() {
+        let m = parse(SIMPLE).unwrap();
+        assert_eq!(m.message_id.as_deref(), Some("abc@cliente.test"));
+        assert_eq!(m.references, vec!["r1@x", "r2@x"]);
+        assert_eq!(m.in_reply_to, vec!["r2@x"]);
+        let from = m.from.unwrap();
+        assert_eq!(from.address.as_str(), "ana@cliente.test");
+        assert_eq!(from.name.as_deref(), Some("Ana Cliente"));
+        assert_eq!(m.to.len(), 2);
+        assert_eq!(m.cc[0].address.as_str(), "jefe@cliente.test");
+        assert_eq!(m.subject, "Producción caída");
+        assert_eq!(m.text, "Hola,\nno funciona.");
+        assert_eq!(m.signals.auto_submitted.as_deref(), Some("auto-replied"));
+    }
+
+    #[test]
+    fn html_only_mail_becomes_text() {
+        let raw = b"From: a@b.test\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hola <b>mundo</b></p><p>Segunda l&iacute;nea</p>";
+        let m = parse(raw).unwrap();
+        assert!(
+            m.text.contains("Hola **mundo**") || m.text.contains("Hola mundo"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("Segunda línea"), "{}", m.text);
+        assert!(!m.text.contains('<'));
+    }
+
+    #[test]
+    fn latin1_text_attachment_keeps_its_bytes() {
+        let raw = b"From: a@b.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nbody\r\n\
+--XX\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+Content-Disposition: attachment; filename=\"../../etc/a\xf1o.log\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nYfFv\r\n--XX--\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].bytes, b"a\xf1o");
+        assert!(!m.attachments[0].filename.contains('/'));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse(b"").is_err());
+        assert!(parse(b"\x00\x01\x02").is_err());
+    }
+
+    #[test]
+    fn filenames_are_sanitised() {
+        assert_eq!(
+            sanitize_filename("..\\..\\win.ini", "text/plain"),
+            "win.ini"
+        );
+        assert_eq!(sanitize_filename("", "image/png"), "adjunto.png");
+        assert_eq!(sanitize_filename(".hidden", "text/plain"), "hidden");
+        assert_eq!(sanitize_filename("a\r\nb.txt", "text/plain"), "ab.txt");
+    }
+}

@@ -1,0 +1,446 @@
+//! Cases, their participants, history (emails) and attachments: written in one apply
+//! transaction per mail, read by the command line and later by the customers' commands.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use super::{get, now_ms, Result, Store};
+
+/// The transaction in which one received mail becomes its effects. Nothing is visible to
+/// anyone until [`CaseTx::finish`] commits; dropping it rolls everything back.
+pub struct CaseTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    inbound_id: i64,
+    now: i64,
+}
+
+pub struct NewCaseRow<'a> {
+    pub subject: &'a str,
+    pub subject_folded: &'a str,
+    pub description: &'a str,
+    pub product: Option<&'a str>,
+    pub severity: i64,
+    pub production_down: bool,
+    pub requester: &'a str,
+    pub requester_name: Option<&'a str>,
+    pub language: &'a str,
+}
+
+pub struct NewEmail<'a> {
+    pub case_id: Option<i64>,
+    pub from_inbound: bool,
+    pub direction: &'a str,
+    pub kind: &'a str,
+    pub from_addr: &'a str,
+    pub to_addrs: &'a str,
+    pub subject: &'a str,
+    pub message_id: Option<&'a str>,
+    pub body_text: Option<&'a str>,
+    pub raw_hash: &'a str,
+    pub raw_size: usize,
+}
+
+pub struct NewAttachment<'a> {
+    pub case_id: i64,
+    pub email_id: i64,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size: usize,
+    pub blob_hash: &'a str,
+    pub inline: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub number: i64,
+    pub subject: String,
+    pub description: String,
+    pub product: Option<String>,
+    pub severity: i64,
+    pub production_down: bool,
+    pub status: String,
+    pub requester: String,
+    pub requester_name: Option<String>,
+    pub language: String,
+    pub related_case: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailRow {
+    pub id: i64,
+    #[serde(skip)]
+    pub case_id: Option<i64>,
+    pub direction: String,
+    pub kind: String,
+    pub from_addr: String,
+    pub to_addrs: String,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub body_text: Option<String>,
+    #[serde(skip)]
+    pub raw_hash: String,
+    pub raw_size: i64,
+    pub created_at: i64,
+    /// Outgoing only: pending | sent | failed.
+    pub delivery: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub email_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub blob_hash: String,
+    pub inline: bool,
+}
+
+/// What `buzon cases` (and a customer's "mis casos") asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<String>,
+    /// Folded words that must all appear in the folded subject.
+    pub words: Vec<String>,
+    pub customer: Option<String>,
+    pub limit: i64,
+}
+
+macro_rules! case_columns {
+    () => {
+        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at"
+    };
+}
+
+macro_rules! email_columns {
+    () => {
+        "e.id, e.case_id, e.direction, e.kind, e.from_addr, e.to_addrs, e.subject, e.message_id, e.body_text, e.raw_hash, e.raw_size, e.created_at, o.state AS delivery"
+    };
+}
+
+fn case_row(row: &AnyRow) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: get(row, "id")?,
+        number: get(row, "number")?,
+        subject: get(row, "subject")?,
+        description: get(row, "description")?,
+        product: get(row, "product")?,
+        severity: get(row, "severity")?,
+        production_down: get::<i64>(row, "production_down")? != 0,
+        status: get(row, "status")?,
+        requester: get(row, "requester")?,
+        requester_name: get(row, "requester_name")?,
+        language: get(row, "language")?,
+        related_case: get(row, "related_case")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        closed_at: get(row, "closed_at")?,
+    })
+}
+
+fn email_row(row: &AnyRow) -> Result<EmailRow> {
+    Ok(EmailRow {
+        id: get(row, "id")?,
+        case_id: get(row, "case_id")?,
+        direction: get(row, "direction")?,
+        kind: get(row, "kind")?,
+        from_addr: get(row, "from_addr")?,
+        to_addrs: get(row, "to_addrs")?,
+        subject: get(row, "subject")?,
+        message_id: get(row, "message_id")?,
+        body_text: get(row, "body_text")?,
+        raw_hash: get(row, "raw_hash")?,
+        raw_size: get(row, "raw_size")?,
+        created_at: get(row, "created_at")?,
+        delivery: get(row, "delivery")?,
+    })
+}
+
+fn like_pattern(word: &str) -> String {
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// Start applying inbound mail `inbound_id`. `None` when it is no longer pending
+    /// (another process applied it first), so its effects are never made twice.
+    pub async fn begin_apply(&self, inbound_id: i64) -> Result<Option<CaseTx>> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE inbound_mail SET state = 'done', processed_at = $1, lease_until = NULL, error = NULL
+             WHERE id = $2 AND state = 'pending'",
+        )
+        .bind(now)
+        .bind(inbound_id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(CaseTx {
+            tx,
+            inbound_id,
+            now,
+        }))
+    }
+
+    pub async fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
+        // The database narrows by the longest word; Rust checks that every word is there.
+        let longest = filter
+            .words
+            .iter()
+            .max_by_key(|w| w.len())
+            .map(|w| like_pattern(w));
+        let sql = concat!(
+            "SELECT ",
+            case_columns!(),
+            " FROM cases
+             WHERE ($1 IS NULL OR status = $1)
+               AND ($2 IS NULL OR subject_folded LIKE $2 ESCAPE '\\')
+               AND ($3 IS NULL OR id IN (SELECT case_id FROM participants WHERE email = $3))
+             ORDER BY updated_at DESC, number DESC
+             LIMIT $4"
+        );
+        let rows = sqlx::query(sql)
+            .bind(filter.status.clone())
+            .bind(longest)
+            .bind(filter.customer.clone())
+            .bind(if filter.limit > 0 {
+                filter.limit
+            } else {
+                i64::MAX
+            })
+            .fetch_all(&self.pool)
+            .await?;
+        let mut cases = rows.iter().map(case_row).collect::<Result<Vec<_>>>()?;
+        if filter.words.len() > 1 {
+            cases.retain(|c| {
+                let folded = crate::text::fold(&c.subject);
+                filter.words.iter().all(|w| folded.contains(w.as_str()))
+            });
+        }
+        Ok(cases)
+    }
+
+    pub async fn case_by_number(&self, number: i64) -> Result<Option<CaseRow>> {
+        let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
+        let row = sqlx::query(sql)
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(case_row).transpose()
+    }
+
+    /// The activity history: every mail in and out, oldest first.
+    pub async fn case_emails(&self, case_id: i64) -> Result<Vec<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id = $1 ORDER BY e.id"
+        );
+        let rows = sqlx::query(sql).bind(case_id).fetch_all(&self.pool).await?;
+        rows.iter().map(email_row).collect()
+    }
+
+    pub async fn email(&self, id: i64) -> Result<Option<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.id = $1"
+        );
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(email_row).transpose()
+    }
+
+    /// History entries that belong to no case (strangers' mail, and the answers to them).
+    pub async fn emails_without_case(&self, limit: i64) -> Result<Vec<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id IS NULL ORDER BY e.id DESC LIMIT $1"
+        );
+        let rows = sqlx::query(sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(email_row).collect()
+    }
+
+    pub async fn case_attachments(&self, case_id: i64) -> Result<Vec<AttachmentRow>> {
+        let rows = sqlx::query(
+            "SELECT id, email_id, filename, content_type, size, blob_hash, inline
+             FROM attachments WHERE case_id = $1 ORDER BY id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttachmentRow {
+                    id: get(r, "id")?,
+                    email_id: get(r, "email_id")?,
+                    filename: get(r, "filename")?,
+                    content_type: get(r, "content_type")?,
+                    size: get(r, "size")?,
+                    blob_hash: get(r, "blob_hash")?,
+                    inline: get::<i64>(r, "inline")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// (address, role) of everyone on a case, the requester first.
+    pub async fn case_participants(&self, case_id: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT email, role FROM participants WHERE case_id = $1
+             ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
+            .collect()
+    }
+}
+
+impl CaseTx {
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Take the mail's dedupe key. False when another copy of the same mail already made
+    /// its effect: this one must make none.
+    pub async fn claim_dedupe_key(&mut self, key: &str) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO processed_keys (dedupe_key, inbound_id) VALUES ($1, $2) ON CONFLICT (dedupe_key) DO NOTHING")
+            .bind(key)
+            .bind(self.inbound_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A new case with the next number. Returns (id, number).
+    pub async fn create_case(&mut self, case: &NewCaseRow<'_>) -> Result<(i64, i64)> {
+        let number: i64 = get(
+            &sqlx::query(
+                "UPDATE counters SET value = value + 1 WHERE name = 'case_number' RETURNING value",
+            )
+            .fetch_one(&mut *self.tx)
+            .await?,
+            "value",
+        )?;
+        let row = sqlx::query(
+            "INSERT INTO cases (number, subject, subject_folded, description, product, severity, production_down,
+                                status, requester, requester_name, language, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $11)
+             RETURNING id",
+        )
+        .bind(number)
+        .bind(case.subject)
+        .bind(case.subject_folded)
+        .bind(case.description)
+        .bind(case.product)
+        .bind(case.severity)
+        .bind(i64::from(case.production_down))
+        .bind(case.requester)
+        .bind(case.requester_name)
+        .bind(case.language)
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok((get(&row, "id")?, number))
+    }
+
+    pub async fn add_participant(&mut self, case_id: i64, email: &str, role: &str) -> Result<()> {
+        sqlx::query("INSERT INTO participants (case_id, email, role) VALUES ($1, $2, $3) ON CONFLICT (case_id, email) DO NOTHING")
+            .bind(case_id)
+            .bind(email)
+            .bind(role)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_email(&mut self, e: &NewEmail<'_>) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO emails (case_id, inbound_id, direction, kind, from_addr, to_addrs, subject, message_id,
+                                 body_text, raw_hash, raw_size, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             RETURNING id",
+        )
+        .bind(e.case_id)
+        .bind(e.from_inbound.then_some(self.inbound_id))
+        .bind(e.direction)
+        .bind(e.kind)
+        .bind(e.from_addr)
+        .bind(e.to_addrs)
+        .bind(e.subject)
+        .bind(e.message_id)
+        .bind(e.body_text)
+        .bind(e.raw_hash)
+        .bind(e.raw_size as i64)
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        get(&row, "id")
+    }
+
+    pub async fn add_attachment(&mut self, a: &NewAttachment<'_>) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO attachments (case_id, email_id, filename, content_type, size, blob_hash, inline, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             RETURNING id",
+        )
+        .bind(a.case_id)
+        .bind(a.email_id)
+        .bind(a.filename)
+        .bind(a.content_type)
+        .bind(a.size as i64)
+        .bind(a.blob_hash)
+        .bind(i64::from(a.inline))
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        get(&row, "id")
+    }
+
+    /// Queue a stored outgoing mail for the sender.
+    pub async fn enqueue(
+        &mut self,
+        email_id: i64,
+        envelope_from: &str,
+        recipients: &[String],
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO outbox (email_id, envelope_from, recipients, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $4)
+             RETURNING id",
+        )
+        .bind(email_id)
+        .bind(envelope_from)
+        .bind(recipients.join(","))
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        get(&row, "id")
+    }
+
+    /// Record what the mail came to and commit everything.
+    pub async fn finish(mut self, outcome: &str, duplicate: bool) -> Result<()> {
+        sqlx::query("UPDATE inbound_mail SET outcome = $1, state = $2 WHERE id = $3")
+            .bind(outcome)
+            .bind(if duplicate { "duplicate" } else { "done" })
+            .bind(self.inbound_id)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

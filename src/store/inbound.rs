@@ -1,0 +1,277 @@
+//! Mail as fetched: rows written by the fetcher, claimed by the processor, and the IMAP
+//! cursor that says where fetching resumes.
+
+use sqlx::any::AnyRow;
+
+use super::{get, now_ms, Result, Store};
+
+/// One mail the fetcher got from IMAP, its bytes already in the blob store.
+#[derive(Debug, Clone)]
+pub struct FetchedMail {
+    pub uid: u32,
+    pub message_id: Option<String>,
+    pub dedupe_key: String,
+    pub raw_hash: String,
+    pub raw_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct InboundRow {
+    pub id: i64,
+    pub mailbox: String,
+    pub uid: i64,
+    pub message_id: Option<String>,
+    pub dedupe_key: String,
+    pub raw_hash: String,
+    pub raw_size: i64,
+    pub state: String,
+    pub outcome: Option<String>,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub fetched_at: i64,
+}
+
+/// The columns [`inbound_row`] reads, as a literal so queries stay `concat!`-built constants.
+macro_rules! inbound_columns {
+    () => {
+        "id, mailbox, uid, message_id, dedupe_key, raw_hash, raw_size, state, outcome, error, attempts, fetched_at"
+    };
+}
+
+fn inbound_row(row: &AnyRow) -> Result<InboundRow> {
+    Ok(InboundRow {
+        id: get(row, "id")?,
+        mailbox: get(row, "mailbox")?,
+        uid: get(row, "uid")?,
+        message_id: get(row, "message_id")?,
+        dedupe_key: get(row, "dedupe_key")?,
+        raw_hash: get(row, "raw_hash")?,
+        raw_size: get(row, "raw_size")?,
+        state: get(row, "state")?,
+        outcome: get(row, "outcome")?,
+        error: get(row, "error")?,
+        attempts: get(row, "attempts")?,
+        fetched_at: get(row, "fetched_at")?,
+    })
+}
+
+/// How long a processor may hold a mail before another may take it over.
+const PROCESS_LEASE_MS: i64 = 5 * 60 * 1000;
+
+impl Store {
+    /// The UIDVALIDITY and last UID seen in a mailbox, if any.
+    pub async fn imap_cursor(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM imap_cursors WHERE mailbox = $1")
+            .bind(mailbox)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                get::<i64>(&r, "uidvalidity")? as u32,
+                get::<i64>(&r, "last_uid")? as u32,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Record a batch of fetched mails and move the cursor, in one transaction. A mail
+    /// already recorded (same mailbox, UIDVALIDITY and UID) is left as it was. Returns how
+    /// many rows were new.
+    pub async fn record_fetched(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        mails: &[FetchedMail],
+    ) -> Result<usize> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let mut new = 0;
+        for mail in mails {
+            let done = sqlx::query(
+                "INSERT INTO inbound_mail (mailbox, uidvalidity, uid, message_id, dedupe_key, raw_hash, raw_size, fetched_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
+            )
+            .bind(mailbox)
+            .bind(i64::from(uidvalidity))
+            .bind(i64::from(mail.uid))
+            .bind(mail.message_id.clone())
+            .bind(&mail.dedupe_key)
+            .bind(&mail.raw_hash)
+            .bind(mail.raw_size as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            new += done.rows_affected() as usize;
+        }
+        if let Some(last) = mails.iter().map(|m| m.uid).max() {
+            Self::advance_cursor(&mut tx, mailbox, uidvalidity, last).await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// Set the cursor (also on a UIDVALIDITY change, where it restarts from `last_uid`).
+    pub async fn set_imap_cursor(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3)
+             ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(last_uid))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn advance_cursor(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        mailbox: &str,
+        uidvalidity: u32,
+        last: u32,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imap_cursors (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3)
+             ON CONFLICT (mailbox) DO UPDATE SET last_uid = excluded.last_uid
+             WHERE imap_cursors.uidvalidity = excluded.uidvalidity AND imap_cursors.last_uid < excluded.last_uid",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(last))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Take the oldest pending mail for processing, under a lease so that another process
+    /// on the same database does not take it at the same time.
+    pub async fn claim_inbound(&self) -> Result<Option<InboundRow>> {
+        let now = now_ms();
+        let sql = concat!(
+            "UPDATE inbound_mail SET lease_until = $1, attempts = attempts + 1
+             WHERE id = (SELECT id FROM inbound_mail
+                         WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+                         ORDER BY id LIMIT 1)
+               AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+             RETURNING ",
+            inbound_columns!()
+        );
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(sql)
+            .bind(now + PROCESS_LEASE_MS)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.as_ref().map(inbound_row).transpose()
+    }
+
+    /// Give a claimed mail back (a retryable problem): it will be taken again later.
+    pub async fn release_inbound(&self, id: i64, error: &str) -> Result<()> {
+        sqlx::query("UPDATE inbound_mail SET lease_until = $1, error = $2 WHERE id = $3 AND state = 'pending'")
+            .bind(now_ms() + 5_000)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Park a mail that cannot be processed; it stays stored and listed until retried.
+    pub async fn fail_inbound(&self, id: i64, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbound_mail SET state = 'failed', error = $1, lease_until = NULL, processed_at = $2
+             WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn failed_inbound(&self) -> Result<Vec<InboundRow>> {
+        let sql = concat!(
+            "SELECT ",
+            inbound_columns!(),
+            " FROM inbound_mail WHERE state = 'failed' ORDER BY id"
+        );
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(inbound_row).collect()
+    }
+
+    /// Put a failed mail back in line. False when there is no failed mail with that id.
+    pub async fn retry_inbound(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL
+             WHERE id = $1 AND state = 'failed'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Processed mails whose IMAP side effect (flag or move) is still to do.
+    pub async fn awaiting_imap_effect(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+    ) -> Result<Vec<(i64, u32)>> {
+        let rows = sqlx::query(
+            "SELECT id, uid FROM inbound_mail
+             WHERE mailbox = $1 AND uidvalidity = $2 AND imap_done = 0 AND state <> 'pending'
+             ORDER BY uid LIMIT 500",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "id")?, get::<i64>(r, "uid")? as u32)))
+            .collect()
+    }
+
+    pub async fn mark_imap_done(&self, ids: &[i64]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE inbound_mail SET imap_done = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn inbound(&self, id: i64) -> Result<Option<InboundRow>> {
+        let sql = concat!(
+            "SELECT ",
+            inbound_columns!(),
+            " FROM inbound_mail WHERE id = $1"
+        );
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(inbound_row).transpose()
+    }
+
+    /// Counts of mail by state, for progress and health.
+    pub async fn inbound_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM inbound_mail GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "state")?, get(r, "n")?)))
+            .collect()
+    }
+}

@@ -1,0 +1,139 @@
+//! The outbox: mails committed with the change that caused them, delivered by the sender
+//! under a lease, retried with backoff, parked after a permanent refusal.
+
+use serde::Serialize;
+
+use super::{get, now_ms, Result, Store};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub email_id: i64,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw_hash: String,
+    pub attempts: i64,
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
+    let recipients: String = get(row, "recipients")?;
+    Ok(OutboxJob {
+        id: get(row, "id")?,
+        email_id: get(row, "email_id")?,
+        envelope_from: get(row, "envelope_from")?,
+        recipients: recipients
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        raw_hash: get(row, "raw_hash")?,
+        attempts: get(row, "attempts")?,
+        state: get(row, "state")?,
+        last_error: get(row, "last_error")?,
+    })
+}
+
+impl Store {
+    /// Lease the oldest due message, if any, for `lease_ms`.
+    pub async fn claim_outbox(&self, lease_ms: i64) -> Result<Option<OutboxJob>> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
+             WHERE id = (SELECT id FROM outbox
+                         WHERE state = 'pending' AND next_attempt_at <= $2
+                           AND (lease_until IS NULL OR lease_until < $2)
+                         ORDER BY next_attempt_at, id LIMIT 1)
+               AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+             RETURNING id",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let job_row = match claimed {
+            Some(row) => {
+                let id: i64 = get(&row, "id")?;
+                Some(
+                    sqlx::query(
+                        "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
+                         FROM outbox o JOIN emails e ON e.id = o.email_id WHERE o.id = $1",
+                    )
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                )
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        job_row.as_ref().map(job).transpose()
+    }
+
+    pub async fn outbox_sent(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A temporary failure: try again at `next_attempt_at`.
+    pub async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, lease_until = NULL WHERE id = $3 AND state = 'pending'")
+            .bind(next_attempt_at)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A permanent refusal: parked, listed, retried only by an admin.
+    pub async fn outbox_failed(&self, id: i64, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'failed', last_error = $1, lease_until = NULL WHERE id = $2",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn outbox_by_state(&self, state: &str) -> Result<Vec<OutboxJob>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
+             FROM outbox o JOIN emails e ON e.id = o.email_id WHERE o.state = $1 ORDER BY o.id",
+        )
+        .bind(state)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job).collect()
+    }
+
+    /// Put a parked message back in line. False when there is none with that id.
+    pub async fn retry_outbox(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND state = 'failed'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Milliseconds until the next pending message is due (None: nothing pending).
+    pub async fn next_outbox_due_in(&self) -> Result<Option<i64>> {
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        let due: Option<i64> = get(&row, "due")?;
+        Ok(due.map(|d| (d - now_ms()).max(0)))
+    }
+}

@@ -1,0 +1,46 @@
+//! Text helpers shared by the pure stages: folding for accent- and case-blind matching.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Lowercase and strip combining accents, so "Producción Caída" matches "produccion caida".
+pub fn fold(input: &str) -> String {
+    input
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Fold and collapse every run of whitespace to one space, trimming the ends.
+pub fn fold_words(input: &str) -> String {
+    fold(input).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Remove characters that could break a header or a terminal (CR, LF, other controls).
+pub fn single_line(input: &str) -> String {
+    let cleaned: String = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_strips_accents_and_case() {
+        assert_eq!(fold("Producción CAÍDA"), "produccion caida");
+        assert_eq!(fold("Ñandú"), "nandu");
+        assert_eq!(
+            fold_words("  Mis   Casos \t abiertos "),
+            "mis casos abiertos"
+        );
+    }
+
+    #[test]
+    fn single_line_removes_header_breakers() {
+        assert_eq!(single_line("a\r\nBcc: x@y\tz"), "a Bcc: x@y z");
+    }
+}
