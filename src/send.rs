@@ -176,7 +176,10 @@ impl Sender {
             ));
         }
         let (conn, last_used) = connection.as_mut().expect("connection was just opened");
-        conn.send(&envelope, &raw).await?;
+        // lettre ends DATA with CRLF "." CRLF whatever the message ends with; hand it the
+        // message without its final CRLF so the server receives exactly the stored bytes.
+        let body = raw.strip_suffix(b"\r\n").unwrap_or(&raw);
+        conn.send(&envelope, body).await?;
         *last_used = Instant::now();
         Ok(())
     }

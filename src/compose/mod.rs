@@ -84,7 +84,7 @@ pub fn severity_label(severity: Severity, language: Language) -> &'static str {
 
 pub fn person(m: &Mailbox) -> Value {
     json!({
-        "name": m.name.clone().unwrap_or_else(|| m.address.local_part().to_string()),
+        "name": m.name.clone(),
         "email": m.address.as_str(),
     })
 }

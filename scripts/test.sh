@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, starts a private Dovecot +
+# Postfix and makes sure PostgreSQL answers, then formatting, lints, unit, golden and
+# integration tests (SQLite and PostgreSQL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+
+scripts/install-deps.sh
+
+export MAILTEST_DIR
+MAILTEST_DIR=$(mktemp -d /tmp/buzon-test-mail.XXXXXX)
+cleanup() {
+    scripts/mailserver.sh stop --fast >/dev/null 2>&1 || true
+    rm -rf "$MAILTEST_DIR"
+}
+trap cleanup EXIT
+for base in 31000 32000 33000 34000 35000 36000 37000 38000; do
+    if MAILTEST_PORT_BASE=$base scripts/mailserver.sh start >/dev/null 2>"$MAILTEST_DIR.err"; then
+        export MAILTEST_PORT_BASE=$base
+        break
+    fi
+done
+[ -n "${MAILTEST_PORT_BASE:-}" ] || { cat "$MAILTEST_DIR.err" >&2; echo "test.sh: no mail server" >&2; exit 1; }
+echo "test.sh: mail server on ports $MAILTEST_PORT_BASE+{25,143,465,587,993}"
+
+eval "export $(scripts/postgres.sh start)"
+echo "test.sh: PostgreSQL at $BUZON_TEST_POSTGRES"
+# Databases left by earlier runs of the suite.
+psql "$BUZON_TEST_POSTGRES" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'buzon_t_%'" 2>/dev/null |
+    while read -r db; do psql "$BUZON_TEST_POSTGRES" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked

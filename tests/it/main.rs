@@ -1,0 +1,7 @@
+//! buzon's integration tests, one binary: real Dovecot + Postfix, real SQLite and
+//! PostgreSQL. See support.rs for the harness.
+
+mod cli;
+mod new_case;
+mod store;
+mod support;

@@ -1,0 +1,445 @@
+//! Test support: a real Dovecot + Postfix (scripts/mailserver.sh), a fresh database per
+//! test (SQLite file or a new PostgreSQL database), buzon running against them, and helpers
+//! to send mail in and read mail out. No mocks: every test talks to the real servers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use buzon::config::{self, Config};
+use buzon::daemon::{self, App};
+use buzon::store::Store;
+use futures::TryStreamExt;
+use lettre::address::Envelope;
+use tokio_util::sync::CancellationToken;
+
+/// The mail server all tests of this process share; each test uses its own mailboxes.
+#[derive(Debug, Clone)]
+pub struct MailServer {
+    pub base: u16,
+    pub ca: PathBuf,
+}
+
+impl MailServer {
+    pub fn imap(&self) -> u16 {
+        self.base + 143
+    }
+    pub fn imaps(&self) -> u16 {
+        self.base + 993
+    }
+    pub fn smtp(&self) -> u16 {
+        self.base + 25
+    }
+    pub fn submission(&self) -> u16 {
+        self.base + 587
+    }
+    pub fn smtps(&self) -> u16 {
+        self.base + 465
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Start (once) a private mail server; a watchdog stops it when this test process exits.
+pub fn mail_server() -> &'static MailServer {
+    static SERVER: OnceLock<MailServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if let (Ok(dir), Ok(base)) = (
+            std::env::var("MAILTEST_DIR"),
+            std::env::var("MAILTEST_PORT_BASE"),
+        ) {
+            let dir = PathBuf::from(dir);
+            return MailServer {
+                ca: dir.join("tls/ca.pem"),
+                base: base.parse().expect("MAILTEST_PORT_BASE"),
+            };
+        }
+        start_private_server()
+    })
+}
+
+fn start_private_server() -> MailServer {
+    let script = repo_root().join("scripts/mailserver.sh");
+    let first = 30 + (std::process::id() % 20) as u16;
+    for slot in (first..50).chain(30..first) {
+        let base = slot * 1000;
+        let dir =
+            std::env::temp_dir().join(format!("buzon-mailtest-{}-{base}", std::process::id()));
+        let status = Command::new(&script)
+            .arg("start")
+            .env("MAILTEST_DIR", &dir)
+            .env("MAILTEST_PORT_BASE", base.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run scripts/mailserver.sh");
+        if status.success() {
+            let watchdog = format!(
+                "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; MAILTEST_DIR='{dir}' MAILTEST_PORT_BASE={base} '{script}' stop --fast; rm -rf '{dir}'",
+                pid = std::process::id(),
+                dir = dir.display(),
+                script = script.display(),
+            );
+            // Detached: the shell starts the watchdog in the background and returns.
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("({watchdog}) </dev/null >/dev/null 2>&1 &"))
+                .status()
+                .expect("watchdog");
+            return MailServer {
+                ca: dir.join("tls/ca.pem"),
+                base,
+            };
+        }
+    }
+    panic!("could not start the test mail server (are dovecot and postfix installed? run scripts/install-deps.sh as root)");
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The server where tests create their PostgreSQL databases.
+pub fn postgres_admin_url() -> String {
+    std::env::var("BUZON_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A URL to a brand-new empty database.
+pub async fn fresh_database(db: Db, dir: &Path) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}", dir.join("buzon.db").display()),
+        Db::Postgres => {
+            use sqlx::Connection;
+            let admin = postgres_admin_url();
+            let name = format!("buzon_t_{}_{:08x}", std::process::id(), fastrand::u32(..));
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test ({e}); scripts/test.sh starts one"));
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (prefix, _) = admin.rsplit_once('/').expect("database URL has a path");
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+/// Names unique to one test, so tests share the mail server without seeing each other.
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub tag: String,
+}
+
+impl Names {
+    pub fn new(test: &str) -> Self {
+        Names {
+            tag: format!("{test}-{:06x}", fastrand::u32(..0xff_ffff)),
+        }
+    }
+    pub fn addr(&self, who: &str) -> String {
+        format!("{who}-{}@example.test", self.tag)
+    }
+    pub fn support(&self) -> String {
+        self.addr("soporte")
+    }
+}
+
+/// One buzon installation under test: its own database, storage and support mailbox.
+pub struct Desk {
+    pub names: Names,
+    /// Database, storage and configuration live here until the desk is dropped.
+    _tempdir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub app: App,
+    running: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+}
+
+pub struct DeskOptions {
+    pub db: Db,
+    pub imap_security: &'static str,
+    pub smtp_security: &'static str,
+    pub extra: String,
+}
+
+impl Default for DeskOptions {
+    fn default() -> Self {
+        DeskOptions {
+            db: Db::Sqlite,
+            imap_security: "none",
+            smtp_security: "none",
+            extra: String::new(),
+        }
+    }
+}
+
+impl Desk {
+    pub async fn new(test: &str) -> Desk {
+        Self::with(test, DeskOptions::default()).await
+    }
+
+    pub async fn with(test: &str, options: DeskOptions) -> Desk {
+        let server = mail_server();
+        let names = Names::new(test);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = fresh_database(options.db, dir.path()).await;
+        let (imap_port, smtp_port) = ports(server, options.imap_security, options.smtp_security);
+        let smtp_auth = if options.smtp_security == "none" {
+            String::new()
+        } else {
+            format!(
+                "username = \"{}\"\npassword = \"secret\"\n",
+                names.support()
+            )
+        };
+        let text = format!(
+            r#"
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+security = "{imap_sec}"
+username = "{support}"
+password = "secret"
+ca_file = "{ca}"
+poll_interval_secs = 30
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "{smtp_sec}"
+ca_file = "{ca}"
+{smtp_auth}
+[support]
+address = "{support}"
+name = "Soporte Test"
+products = ["Harmony", "Integration Studio", "API Manager"]
+secret = "test-secret-0123456789abcdef"
+
+[agents]
+addresses = ["{agent}"]
+
+[database]
+url = "{url}"
+
+[storage]
+dir = "{storage}"
+{extra}
+"#,
+            imap_sec = options.imap_security,
+            smtp_sec = options.smtp_security,
+            support = names.support(),
+            ca = server.ca.display(),
+            agent = names.addr("agente"),
+            storage = dir.path().join("data").display(),
+            extra = options.extra,
+        );
+        let config_path = dir.path().join("buzon.toml");
+        std::fs::write(&config_path, &text).expect("write config");
+        let config = config::from_toml(&text, &[]).expect("test config is valid");
+        let app = App::build(config).await.expect("build app");
+        Desk {
+            names,
+            _tempdir: dir,
+            config_path,
+            app,
+            running: None,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.app.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    /// Start the daemon in this process.
+    pub fn start(&mut self) {
+        let token = CancellationToken::new();
+        let app = self.app.clone();
+        let t = token.clone();
+        let handle = tokio::spawn(async move {
+            daemon::run(app, t).await.expect("daemon");
+        });
+        self.running = Some((token, handle));
+    }
+
+    /// Stop the daemon and wait for it (as SIGTERM would).
+    pub async fn stop(&mut self) {
+        if let Some((token, handle)) = self.running.take() {
+            token.cancel();
+            handle.await.expect("daemon task");
+        }
+        // The daemon closes the pool on the way out; open it again for assertions.
+        let app = App::build(self.app.config.as_ref().clone())
+            .await
+            .expect("rebuild app");
+        self.app = app;
+    }
+
+    pub async fn customer(&self, email: &str, language: Option<&str>) {
+        self.store()
+            .add_customer(&buzon::store::CustomerRow {
+                email: email.to_string(),
+                name: None,
+                org_domain: None,
+                language: language.map(str::to_string),
+            })
+            .await
+            .expect("add customer");
+    }
+
+    /// Run the `buzon` binary against this desk's configuration.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_buzon"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("BUZON_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run buzon")
+    }
+}
+
+fn ports(server: &MailServer, imap: &str, smtp: &str) -> (u16, u16) {
+    let imap_port = if imap == "tls" {
+        server.imaps()
+    } else {
+        server.imap()
+    };
+    let smtp_port = match smtp {
+        "tls" => server.smtps(),
+        "starttls" => server.submission(),
+        _ => server.smtp(),
+    };
+    (imap_port, smtp_port)
+}
+
+/// Hand a message to Postfix (port 25, no AUTH: loopback is trusted) as a mail client would.
+pub async fn send_mail(from: &str, to: &[&str], raw: &[u8]) {
+    let server = mail_server();
+    let config = buzon::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: server.smtp(),
+        security: buzon::config::Security::None,
+        username: None,
+        password: None,
+        ca_file: None,
+        connections: 1,
+    };
+    let mut conn = buzon::send::open(&config, "client.example.test")
+        .await
+        .expect("SMTP connect");
+    let envelope = Envelope::new(
+        Some(from.parse().expect("from")),
+        to.iter().map(|t| t.parse().expect("to")).collect(),
+    )
+    .expect("envelope");
+    conn.send(&envelope, raw)
+        .await
+        .expect("SMTP accepted the test mail");
+    let _ = conn.quit().await;
+}
+
+/// Every message in a user's INBOX, raw, oldest first.
+pub async fn mailbox(user: &str) -> Vec<Vec<u8>> {
+    let server = mail_server();
+    let config = imap_config(server, user);
+    let mut session = buzon::fetch::connect(&config).await.expect("IMAP login");
+    let selected = session.select("INBOX").await.expect("select");
+    let mut out = Vec::new();
+    if selected.exists > 0 {
+        let fetched: Vec<_> = session
+            .uid_fetch("1:*", "(UID BODY.PEEK[])")
+            .await
+            .expect("fetch")
+            .try_collect()
+            .await
+            .expect("fetch stream");
+        let mut pairs: Vec<(u32, Vec<u8>)> = fetched
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .collect();
+        pairs.sort_by_key(|(uid, _)| *uid);
+        out = pairs.into_iter().map(|(_, b)| b).collect();
+    }
+    let _ = session.logout().await;
+    out
+}
+
+pub fn imap_config(server: &MailServer, user: &str) -> buzon::config::ImapConfig {
+    buzon::config::ImapConfig {
+        host: "127.0.0.1".into(),
+        port: server.imap(),
+        security: buzon::config::Security::None,
+        username: user.into(),
+        password: buzon::config::Secret::new("secret"),
+        mailbox: "INBOX".into(),
+        idle: false,
+        poll_interval: Duration::from_secs(30),
+        ca_file: None,
+        on_processed: buzon::config::OnProcessed::Flag,
+    }
+}
+
+/// Wait until `user`'s INBOX holds at least `count` messages; return them all.
+pub async fn wait_for_mail(user: &str, count: usize) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mails = mailbox(user).await;
+        if mails.len() >= count {
+            return mails;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{user} has {} of {count} expected mails after 20 s",
+            mails.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait until a condition on the store holds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A plain customer mail.
+pub fn plain_mail(from: &str, to: &str, subject: &str, message_id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+pub fn parsed(raw: &[u8]) -> buzon::parse::InboundMessage {
+    buzon::parse::parse(raw).expect("buzon's own mail parses")
+}
+
+/// A raw header value, unfolded.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
