@@ -195,6 +195,8 @@ default_process_limit = 10
 lmtp_destination_concurrency_limit = 4
 message_size_limit = 104857600
 biff = no
+# Dovecot 2.3 LMTP does not offer SMTPUTF8; pass 8-bit headers through as they come.
+smtputf8_enable = no
 CONF
     cat > "$pf/master.cf" <<CONF
 127.0.0.1:$P_SMTP inet n - n - - smtpd

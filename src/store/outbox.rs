@@ -127,6 +127,17 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Counts of outgoing mail by state, for progress and health.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "state")?, get(r, "n")?)))
+            .collect()
+    }
+
     /// Milliseconds until the next pending message is due (None: nothing pending).
     pub async fn next_outbox_due_in(&self) -> Result<Option<i64>> {
         let row =

@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 /// The mail server all tests of this process share; each test uses its own mailboxes.
 #[derive(Debug, Clone)]
 pub struct MailServer {
+    #[allow(dead_code)] // read by maildir_new
+    pub dir: PathBuf,
     pub base: u16,
     pub ca: PathBuf,
 }
@@ -37,6 +39,15 @@ impl MailServer {
     pub fn smtps(&self) -> u16 {
         self.base + 465
     }
+    /// Where Dovecot keeps new mail for `user@example.test` (read directly by benchmarks).
+    #[allow(dead_code)] // used by benches/pipeline.rs, which includes this file
+    pub fn maildir_new(&self, user: &str) -> PathBuf {
+        let local = user.split('@').next().unwrap_or(user);
+        self.dir
+            .join("mail/example.test")
+            .join(local)
+            .join("Maildir/new")
+    }
 }
 
 pub fn repo_root() -> PathBuf {
@@ -54,6 +65,7 @@ pub fn mail_server() -> &'static MailServer {
             let dir = PathBuf::from(dir);
             return MailServer {
                 ca: dir.join("tls/ca.pem"),
+                dir,
                 base: base.parse().expect("MAILTEST_PORT_BASE"),
             };
         }
@@ -92,6 +104,7 @@ fn start_private_server() -> MailServer {
                 .expect("watchdog");
             return MailServer {
                 ca: dir.join("tls/ca.pem"),
+                dir,
                 base,
             };
         }

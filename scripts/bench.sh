@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# buzon's benchmarks on this machine: starts its own Dovecot + Postfix, makes sure
+# PostgreSQL answers, builds in release mode and prints figures for SQLite and PostgreSQL.
+#   scripts/bench.sh [--latency N] [--backlog N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+scripts/install-deps.sh >/dev/null
+
+export MAILTEST_DIR
+MAILTEST_DIR=$(mktemp -d /tmp/buzon-bench-mail.XXXXXX)
+trap 'scripts/mailserver.sh stop --fast >/dev/null 2>&1 || true; rm -rf "$MAILTEST_DIR"' EXIT
+for base in 41000 42000 43000 44000; do
+    if MAILTEST_PORT_BASE=$base scripts/mailserver.sh start >/dev/null 2>&1; then
+        export MAILTEST_PORT_BASE=$base; break
+    fi
+done
+[ -n "${MAILTEST_PORT_BASE:-}" ] || { echo "bench.sh: no mail server" >&2; exit 1; }
+eval "export $(scripts/postgres.sh start)"
+
+cargo build --release --benches --quiet
+for db in sqlite postgres; do
+    BUZON_LOG=warn cargo bench --quiet --bench pipeline -- --db "$db" "$@"
+done
