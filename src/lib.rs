@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod domain;
 pub mod fetch;
 pub mod parse;
+pub mod quotes;
 pub mod send;
 pub mod store;
 pub mod text;
