@@ -20,6 +20,8 @@ pub struct OutgoingMail {
     pub envelope_from: EmailAddress,
     pub recipients: Vec<EmailAddress>,
     pub subject: String,
+    /// The rendered body, kept in the history so quoted copies can be recognised later.
+    pub text: String,
     pub raw: Vec<u8>,
 }
 
@@ -118,6 +120,12 @@ pub fn sample_context(subject: &str) -> Value {
         "person": { "name": "Ana", "email": "ana@cliente.test" },
         "requester": { "name": "Ana", "email": "ana@cliente.test" },
         "original_subject": subject,
+        "author": { "name": "Pepe Agente", "email": "pepe@example.test" },
+        "comment": "Pruebe a reiniciar el conector.",
+        "attachments": [{ "filename": "captura.png", "size": 2048 }],
+        "changed_by": "Ana <ana@cliente.test>",
+        "changes": [{ "field": "severidad", "before": "3", "after": "1" }],
+        "related_case": 1041,
     })
 }
 
@@ -193,8 +201,10 @@ impl Composer {
                 .collect();
             headers.push(("References", refs.join("\r\n ")));
         }
-        headers.push(("Auto-Submitted", request.kind.auto_submitted().to_string()));
-        headers.push(("X-Auto-Response-Suppress", "All".to_string()));
+        if let Some(auto) = request.kind.auto_submitted() {
+            headers.push(("Auto-Submitted", auto.to_string()));
+            headers.push(("X-Auto-Response-Suppress", "All".to_string()));
+        }
         if request.urgent {
             headers.push(("Importance", "high".to_string()));
             headers.push(("X-Priority", "1 (Highest)".to_string()));
@@ -209,6 +219,7 @@ impl Composer {
             envelope_from: self.support.address.clone(),
             recipients: request.to.iter().map(|m| m.address.clone()).collect(),
             subject: rendered.subject,
+            text: rendered.text,
             raw,
         })
     }

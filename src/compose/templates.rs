@@ -12,30 +12,51 @@ use crate::domain::Language;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailKind {
     CaseCreated,
-    AgentNewCase,
+    CaseReopenedAsNew,
+    CaseClosed,
+    CaseUpdated,
+    AgentReply,
     AccessDenied,
+    AgentNewCase,
+    AgentComment,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 3] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::CaseCreated,
-        MailKind::AgentNewCase,
+        MailKind::CaseReopenedAsNew,
+        MailKind::CaseClosed,
+        MailKind::CaseUpdated,
+        MailKind::AgentReply,
         MailKind::AccessDenied,
+        MailKind::AgentNewCase,
+        MailKind::AgentComment,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             MailKind::CaseCreated => "case_created",
-            MailKind::AgentNewCase => "agent_new_case",
+            MailKind::CaseReopenedAsNew => "case_reopened_as_new",
+            MailKind::CaseClosed => "case_closed",
+            MailKind::CaseUpdated => "case_updated",
+            MailKind::AgentReply => "agent_reply",
             MailKind::AccessDenied => "access_denied",
+            MailKind::AgentNewCase => "agent_new_case",
+            MailKind::AgentComment => "agent_comment",
         }
     }
 
-    /// Answers to a person's mail are `auto-replied`; notifications are `auto-generated`.
-    pub fn auto_submitted(self) -> &'static str {
+    /// Answers to a person's mail are `auto-replied`, notifications `auto-generated`; an
+    /// agent's reply relayed to the customer is a person's mail and carries nothing.
+    pub fn auto_submitted(self) -> Option<&'static str> {
         match self {
-            MailKind::CaseCreated | MailKind::AccessDenied => "auto-replied",
-            MailKind::AgentNewCase => "auto-generated",
+            MailKind::CaseCreated
+            | MailKind::CaseReopenedAsNew
+            | MailKind::AccessDenied
+            | MailKind::CaseClosed
+            | MailKind::CaseUpdated => Some("auto-replied"),
+            MailKind::AgentNewCase | MailKind::AgentComment => Some("auto-generated"),
+            MailKind::AgentReply => None,
         }
     }
 
@@ -50,8 +71,13 @@ impl MailKind {
         }
         match self {
             MailKind::CaseCreated => pick!("case_created"),
-            MailKind::AgentNewCase => pick!("agent_new_case"),
+            MailKind::CaseReopenedAsNew => pick!("case_reopened_as_new"),
+            MailKind::CaseClosed => pick!("case_closed"),
+            MailKind::CaseUpdated => pick!("case_updated"),
+            MailKind::AgentReply => pick!("agent_reply"),
             MailKind::AccessDenied => pick!("access_denied"),
+            MailKind::AgentNewCase => pick!("agent_new_case"),
+            MailKind::AgentComment => pick!("agent_comment"),
         }
     }
 }

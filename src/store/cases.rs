@@ -24,6 +24,8 @@ pub struct NewCaseRow<'a> {
     pub requester: &'a str,
     pub requester_name: Option<&'a str>,
     pub language: &'a str,
+    /// The closed case this one follows from (a new problem written on a closed case).
+    pub related_case: Option<i64>,
 }
 
 pub struct NewEmail<'a> {
@@ -231,6 +233,18 @@ impl Store {
         Ok(cases)
     }
 
+    /// The case on which buzon received a mail with this Message-ID, if any.
+    pub async fn case_of_received(&self, message_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT c.number FROM emails e JOIN cases c ON c.id = e.case_id
+             WHERE e.message_id = $1 AND e.direction = 'in' ORDER BY e.id LIMIT 1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| get(&r, "number")).transpose()
+    }
+
     pub async fn case_by_number(&self, number: i64) -> Result<Option<CaseRow>> {
         let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
         let row = sqlx::query(sql)
@@ -338,8 +352,8 @@ impl CaseTx {
         )?;
         let row = sqlx::query(
             "INSERT INTO cases (number, subject, subject_folded, description, product, severity, production_down,
-                                status, requester, requester_name, language, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $11)
+                                status, requester, requester_name, language, related_case, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12)
              RETURNING id",
         )
         .bind(number)
@@ -352,6 +366,7 @@ impl CaseTx {
         .bind(case.requester)
         .bind(case.requester_name)
         .bind(case.language)
+        .bind(case.related_case)
         .bind(self.now)
         .fetch_one(&mut *self.tx)
         .await?;
@@ -430,6 +445,46 @@ impl CaseTx {
         .fetch_one(&mut *self.tx)
         .await?;
         get(&row, "id")
+    }
+
+    /// Close the case now. False when it was closed already.
+    pub async fn close_case(&mut self, case_id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE cases SET status = 'closed', closed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'open'")
+            .bind(self.now)
+            .bind(case_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_severity(&mut self, case_id: i64, severity: i64) -> Result<()> {
+        sqlx::query("UPDATE cases SET severity = $1, updated_at = $2 WHERE id = $3")
+            .bind(severity)
+            .bind(self.now)
+            .bind(case_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_product(&mut self, case_id: i64, product: &str) -> Result<()> {
+        sqlx::query("UPDATE cases SET product = $1, updated_at = $2 WHERE id = $3")
+            .bind(product)
+            .bind(self.now)
+            .bind(case_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Mark new activity on the case (lists sort by it).
+    pub async fn touch(&mut self, case_id: i64) -> Result<()> {
+        sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
+            .bind(self.now)
+            .bind(case_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Record what the mail came to and commit everything.

@@ -2,6 +2,7 @@
 //! PostgreSQL. See support.rs for the harness.
 
 mod cli;
+mod conversation;
 mod new_case;
 mod store;
 mod support;

@@ -35,6 +35,7 @@ fn new_case<'a>(subject: &'a str, folded: &'a str, requester: &'a str) -> NewCas
         requester,
         requester_name: None,
         language: "es",
+        related_case: None,
     }
 }
 

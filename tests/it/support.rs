@@ -456,3 +456,36 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
         n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
 }
+
+/// A reply to `original` as a mail client writes it: `Re:` subject, threading headers,
+/// the new text on top and the original quoted below a Spanish Gmail attribution line.
+pub fn reply_to(original: &[u8], from: &str, to: &str, message_id: &str, new_text: &str) -> Vec<u8> {
+    let parent = parsed(original);
+    let parent_id = parent.message_id.clone().expect("original has a Message-ID");
+    let mut refs = parent.references.clone();
+    refs.push(parent_id.clone());
+    let refs = refs.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" ");
+    let quoted: String = parent.text.lines().map(|l| format!("> {l}\r\n")).collect();
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <{message_id}>\r\nIn-Reply-To: <{parent_id}>\r\nReferences: {refs}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{new_text}\r\n\r\nEl sáb, 28 nov 2026 a las 12:00, Soporte (<soporte@example.test>) escribió:\r\n{quoted}",
+        subject = parent.subject,
+    )
+    .into_bytes()
+}
+
+/// The same reply with one attachment.
+pub fn with_attachment(mail: &[u8], filename: &str, bytes: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(mail);
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers and body");
+    let head: String = head
+        .lines()
+        .filter(|l| !l.starts_with("Content-Type") && !l.starts_with("Content-Transfer-Encoding"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    format!(
+        "{head}Content-Type: multipart/mixed; boundary=\"ZZ\"\r\n\r\n--ZZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n--ZZ\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{filename}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--ZZ--\r\n"
+    )
+    .into_bytes()
+}

@@ -1,0 +1,119 @@
+//! Mail that opens a case (or is refused): SPEC.md "Mail in → 1", and "→ 4" for a new
+//! problem written on a closed case.
+
+use serde_json::json;
+
+use super::outgoing::{attachment_facts, Outgoing};
+use super::{Applied, Processor};
+use crate::classify::{NewCase, ProductChoice};
+use crate::compose::{self, CaseFacts, MailKind, Threading};
+use crate::domain::Mailbox;
+use crate::parse::InboundMessage;
+use crate::store::{CaseRow, InboundRow, NewCaseRow};
+
+impl Processor {
+    /// A stranger: the `access_denied` answer, the mail kept, no case.
+    pub(super) async fn deny(&self, row: &InboundRow, message: &InboundMessage, sender: &Mailbox) -> Applied {
+        let language = self.config.support.language;
+        let mut data = self.case_data(&empty_case(), language);
+        data["person"] = compose::person(sender);
+        data["original_subject"] = json!(crate::text::single_line(&message.subject));
+        let Some(mut tx) = self.begin(row).await? else {
+            return Ok(("duplicate".into(), None));
+        };
+        self.record_inbound(&mut tx, row, message, None, "access_denied", None).await?;
+        let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        let reply = Outgoing::new(MailKind::AccessDenied, language, data, vec![sender.clone()], None).answering(threading);
+        self.queue(&mut tx, reply).await?;
+        tx.finish("access_denied", false).await?;
+        Ok(("access_denied".into(), None))
+    }
+
+    /// A new case; `related` is the closed case it follows from, if any.
+    pub(super) async fn open_case(&self, row: &InboundRow, message: &InboundMessage, case: &NewCase, related: Option<&CaseRow>) -> Applied {
+        let hashes = self.store_attachments(message).await?;
+        let language = self.language_of(&case.requester.address).await?;
+        let notify = self.notify_list().await?;
+        let Some(mut tx) = self.begin(row).await? else {
+            return Ok(("duplicate".into(), None));
+        };
+        let product = match &case.product {
+            ProductChoice::Known(p) => Some(p.as_str()),
+            _ => None,
+        };
+        let (case_id, number) = tx
+            .create_case(&NewCaseRow {
+                subject: &case.subject,
+                subject_folded: &crate::text::fold_words(&case.subject),
+                description: &case.description,
+                product,
+                severity: case.severity.level(),
+                production_down: case.production_down,
+                requester: case.requester.address.as_str(),
+                requester_name: case.requester.name.as_deref(),
+                language: language.code(),
+                related_case: related.map(|r| r.number),
+            })
+            .await?;
+        tracing::Span::current().record("case", number);
+        tx.add_participant(case_id, case.requester.address.as_str(), "requester").await?;
+        for p in &case.participants {
+            tx.add_participant(case_id, p.as_str(), "participant").await?;
+        }
+        let email_id = self.record_inbound(&mut tx, row, message, Some(case_id), "new_case", Some(&case.description)).await?;
+        self.record_attachments(&mut tx, message, case_id, email_id, &hashes).await?;
+
+        let facts = CaseFacts {
+            number,
+            subject: case.subject.clone(),
+            description: case.description.clone(),
+            product: product.map(str::to_string),
+            severity: case.severity.level(),
+            production_down: case.production_down,
+            status: "open".into(),
+            participants: case.participants.iter().map(|p| p.to_string()).collect(),
+            attachments: attachment_facts(message),
+        };
+        let mut data = self.case_data(&facts, language);
+        data["person"] = compose::person(&case.requester);
+        data["requester"] = compose::person(&case.requester);
+        if let ProductChoice::Unknown(named) = &case.product {
+            data["product_unknown"] = json!(named);
+        }
+        let kind = match related {
+            Some(r) => {
+                data["related_case"] = json!(r.number);
+                MailKind::CaseReopenedAsNew
+            }
+            None => MailKind::CaseCreated,
+        };
+        let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        let ack = Outgoing::new(kind, language, data, vec![case.requester.clone()], Some((case_id, number))).answering(threading);
+        self.queue(&mut tx, ack).await?;
+
+        let agent_language = self.config.support.language;
+        let mut agent_data = self.case_data(&facts, agent_language);
+        agent_data["requester"] = compose::person(&case.requester);
+        agent_data["person"] = compose::person(&case.requester);
+        let mut note = Outgoing::new(MailKind::AgentNewCase, agent_language, agent_data, notify, Some((case_id, number)));
+        note.urgent = case.production_down;
+        self.queue(&mut tx, note).await?;
+        tx.finish("case_created", false).await?;
+        Ok(("case_created".into(), Some(number)))
+    }
+}
+
+/// For mail that has no case: templates still get a well-formed `case`.
+fn empty_case() -> CaseFacts {
+    CaseFacts {
+        number: 0,
+        subject: String::new(),
+        description: String::new(),
+        product: None,
+        severity: 3,
+        production_down: false,
+        status: "open".into(),
+        participants: vec![],
+        attachments: vec![],
+    }
+}

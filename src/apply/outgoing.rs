@@ -1,0 +1,122 @@
+//! Composing a mail inside the apply transaction: render, store the exact bytes, and queue
+//! them with their history entry, so the mail exists if and only if the change does.
+
+use serde_json::{json, Value};
+
+use super::{ApplyError, Processor};
+use crate::compose::{self, mime, AttachmentFacts, CaseFacts, MailKind, Request, Threading};
+use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
+use crate::store::{CaseRow, CaseTx, NewEmail};
+
+/// One mail to write to the outbox.
+pub(super) struct Outgoing {
+    pub kind: MailKind,
+    pub language: Language,
+    pub data: Value,
+    pub to: Vec<Mailbox>,
+    /// (database id, number) of the case, when the mail is about one.
+    pub case: Option<(i64, i64)>,
+    pub threading: Threading,
+    pub urgent: bool,
+    pub attachments: Vec<mime::Part>,
+}
+
+impl Outgoing {
+    pub fn new(kind: MailKind, language: Language, data: Value, to: Vec<Mailbox>, case: Option<(i64, i64)>) -> Self {
+        Outgoing { kind, language, data, to, case, threading: Threading::default(), urgent: false, attachments: Vec::new() }
+    }
+
+    pub fn answering(mut self, threading: Threading) -> Self {
+        self.threading = threading;
+        self
+    }
+}
+
+impl Processor {
+    /// Compose `out`, store its bytes, and add its history entry and outbox row to `tx`.
+    pub(super) async fn queue(&self, tx: &mut CaseTx, out: Outgoing) -> Result<(), ApplyError> {
+        if out.to.is_empty() {
+            return Ok(());
+        }
+        let mail = self
+            .composer
+            .compose(
+                Request {
+                    kind: out.kind,
+                    language: out.language,
+                    data: &out.data,
+                    to: &out.to,
+                    case: out.case.map(|(_, n)| CaseNumber(n)),
+                    threading: &out.threading,
+                    urgent: out.urgent,
+                    attachments: &out.attachments,
+                },
+                tx.now() / 1000,
+            )
+            .map_err(|e| ApplyError::Permanent(e.to_string()))?;
+        let hash = self.put_blob(mail.raw.clone()).await?;
+        let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_string()).collect();
+        let email_id = tx
+            .add_email(&NewEmail {
+                case_id: out.case.map(|(id, _)| id),
+                from_inbound: false,
+                direction: "out",
+                kind: mail.kind.name(),
+                from_addr: mail.envelope_from.as_str(),
+                to_addrs: &recipients.join(", "),
+                subject: &mail.subject,
+                message_id: Some(&mail.message_id),
+                body_text: Some(&mail.text),
+                raw_hash: &hash.0,
+                raw_size: mail.raw.len(),
+            })
+            .await?;
+        tx.enqueue(email_id, mail.envelope_from.as_str(), &recipients).await?;
+        Ok(())
+    }
+
+    /// The template context of a case, in a language.
+    pub(super) fn case_data(&self, case: &CaseFacts, language: Language) -> Value {
+        compose::case_context(case, language, &self.config.support)
+    }
+}
+
+/// What templates know of a stored case.
+pub(super) fn facts_of(case: &CaseRow, participants: &[String], attachments: Vec<AttachmentFacts>) -> CaseFacts {
+    CaseFacts {
+        number: case.number,
+        subject: case.subject.clone(),
+        description: case.description.clone(),
+        product: case.product.clone(),
+        severity: case.severity,
+        production_down: case.production_down,
+        status: case.status.clone(),
+        participants: participants.to_vec(),
+        attachments,
+    }
+}
+
+pub(super) fn attachment_facts(message: &crate::parse::InboundMessage) -> Vec<AttachmentFacts> {
+    message
+        .attachments
+        .iter()
+        .map(|a| AttachmentFacts { filename: a.filename.clone(), size: a.bytes.len() as u64 })
+        .collect()
+}
+
+/// `Name <address>` or the address, for "changed by" lines.
+pub(super) fn who(m: &Mailbox) -> String {
+    match &m.name {
+        Some(name) => format!("{name} <{}>", m.address),
+        None => m.address.to_string(),
+    }
+}
+
+pub(super) fn mailbox(address: &str) -> Option<Mailbox> {
+    EmailAddress::parse(address).ok().map(|address| Mailbox { name: None, address })
+}
+
+/// A field change for `case_updated`.
+pub(super) fn change(field: &str, before: impl ToString, after: impl ToString) -> Value {
+    json!({ "field": field, "before": before.to_string(), "after": after.to_string() })
+}

@@ -1,0 +1,258 @@
+//! Mail on an existing case (SPEC.md "Mail in → 2, 3, 4"): a customer's comment, an agent's
+//! reply relayed to the customer or kept as an internal note, commands in either, and what
+//! happens on a closed case.
+
+use serde_json::{json, Value};
+
+use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
+use super::{Applied, ApplyError, Processor};
+use crate::classify::{self, Facts, Route};
+use crate::commands::{self, ReplyCommands};
+use crate::compose::{self, mime, MailKind, Threading};
+use crate::domain::{Language, Mailbox};
+use crate::parse::InboundMessage;
+use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
+
+/// The people on a case and its history, read before the transaction starts.
+struct CaseContext {
+    participants: Vec<String>,
+    history: Vec<EmailRow>,
+}
+
+impl Processor {
+    pub(super) async fn on_case(&self, row: &InboundRow, message: &InboundMessage, case: &CaseRow, facts: &Facts) -> Applied {
+        let sender = message.from.clone().ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
+        let is_agent = facts.agents.contains(&sender.address);
+        let history = self.store.case_emails(case.id).await?;
+        let known: Vec<&str> = history.iter().rev().take(20).filter_map(|e| e.body_text.as_deref()).collect();
+        let new_text = crate::quotes::new_text(&message.text, &known);
+        let commands = commands::parse(&new_text, &self.config.support.products);
+        let participants = self.store.case_participants(case.id).await?.into_iter().map(|(e, _)| e).collect();
+        let context = CaseContext { participants, history };
+        if case.status == "closed" && !is_agent {
+            return self.on_closed_case(row, message, case, facts, &new_text).await;
+        }
+        if is_agent {
+            self.agent_message(row, message, case, &sender, &commands, &context).await
+        } else {
+            self.customer_comment(row, message, case, &sender, &commands, &context).await
+        }
+    }
+
+    /// Closing is final: thanks are logged, anything else opens a new, linked case.
+    async fn on_closed_case(&self, row: &InboundRow, message: &InboundMessage, case: &CaseRow, facts: &Facts, new_text: &str) -> Applied {
+        if commands::is_courtesy(new_text) {
+            let Some(mut tx) = self.begin(row).await? else {
+                return Ok(("duplicate".into(), None));
+            };
+            self.record_inbound(&mut tx, row, message, Some(case.id), "courtesy", Some(new_text)).await?;
+            tx.finish("logged_on_closed_case", false).await?;
+            return Ok(("logged_on_closed_case".into(), Some(case.number)));
+        }
+        match classify::classify(message, facts) {
+            Route::NewCase(mut new) => {
+                if !new_text.is_empty() {
+                    new.description = new_text.to_string();
+                }
+                new.subject = strip_reply_prefixes(&new.subject);
+                self.open_case(row, message, &new, Some(case)).await
+            }
+            Route::AccessDenied { sender } => self.deny(row, message, &sender).await,
+            Route::Ignore(reason) => self.log_only(row, message, reason, Some(case.id)).await,
+        }
+    }
+
+    async fn customer_comment(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: &CaseRow,
+        sender: &Mailbox,
+        commands: &ReplyCommands,
+        context: &CaseContext,
+    ) -> Applied {
+        let hashes = self.store_attachments(message).await?;
+        let notify = self.notify_list().await?;
+        let Some(mut tx) = self.begin(row).await? else {
+            return Ok(("duplicate".into(), None));
+        };
+        let email_id = self.record_inbound(&mut tx, row, message, Some(case.id), "comment", Some(&commands.comment)).await?;
+        self.record_attachments(&mut tx, message, case.id, email_id, &hashes).await?;
+        if !context.participants.iter().any(|p| p == sender.address.as_str()) {
+            tx.add_participant(case.id, sender.address.as_str(), "participant").await?;
+        }
+        let (updated, changes) = self.apply_commands(&mut tx, case, commands).await?;
+        tx.touch(case.id).await?;
+
+        let agent_language = self.config.support.language;
+        let mut data = self.case_data(&facts_of(&updated, &context.participants, vec![]), agent_language);
+        data["author"] = compose::person(sender);
+        data["comment"] = json!(commands.comment);
+        data["attachments"] = json!(attachment_facts(message));
+        data["changes"] = json!(changes);
+        data["changed_by"] = json!(who(sender));
+        self.queue(&mut tx, Outgoing::new(MailKind::AgentComment, agent_language, data, notify, Some((case.id, case.number))))
+            .await?;
+        let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        self.status_mail(&mut tx, &updated, context, &changes, sender, threading).await?;
+        tx.finish("comment", false).await?;
+        Ok(("comment".into(), Some(case.number)))
+    }
+
+    async fn agent_message(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: &CaseRow,
+        sender: &Mailbox,
+        commands: &ReplyCommands,
+        context: &CaseContext,
+    ) -> Applied {
+        let hashes = self.store_attachments(message).await?;
+        let Some(mut tx) = self.begin(row).await? else {
+            return Ok(("duplicate".into(), None));
+        };
+        let kind = if commands.internal { "internal_note" } else { "agent_reply" };
+        let email_id = self.record_inbound(&mut tx, row, message, Some(case.id), kind, Some(&commands.comment)).await?;
+        self.record_attachments(&mut tx, message, case.id, email_id, &hashes).await?;
+        tx.touch(case.id).await?;
+        if commands.internal {
+            tx.finish("internal_note", false).await?;
+            return Ok(("internal_note".into(), Some(case.number)));
+        }
+        let (updated, changes) = self.apply_commands(&mut tx, case, commands).await?;
+        let threading = thread_for_customers(&context.history);
+        if !commands.comment.is_empty() || !message.attachments.is_empty() {
+            let language = case_language(case);
+            let mut data = self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
+            data["author"] = compose::person(sender);
+            data["comment"] = json!(commands.comment);
+            let mut relay =
+                Outgoing::new(MailKind::AgentReply, language, data, self.customers(case, context), Some((case.id, case.number)))
+                    .answering(threading.clone());
+            relay.attachments = message
+                .attachments
+                .iter()
+                .map(|a| mime::Part { filename: a.filename.clone(), content_type: a.content_type.clone(), bytes: a.bytes.clone() })
+                .collect();
+            self.queue(&mut tx, relay).await?;
+        }
+        self.status_mail(&mut tx, &updated, context, &changes, sender, threading).await?;
+        tx.finish("agent_reply", false).await?;
+        Ok(("agent_reply".into(), Some(case.number)))
+    }
+
+    /// Apply `Severidad:`, `Producto:` and `cerrar`; the case as it is now and what changed.
+    async fn apply_commands(&self, tx: &mut CaseTx, case: &CaseRow, commands: &ReplyCommands) -> Result<(CaseRow, Vec<Value>), ApplyError> {
+        let spanish = case_language(case) == Language::Es;
+        let mut updated = case.clone();
+        let mut changes = Vec::new();
+        if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
+            tx.set_severity(case.id, severity.level()).await?;
+            changes.push(change(if spanish { "severidad" } else { "severity" }, case.severity, severity.level()));
+            updated.severity = severity.level();
+        }
+        if let Some(product) = commands.product.as_ref().filter(|p| case.product.as_ref() != Some(*p)) {
+            tx.set_product(case.id, product).await?;
+            let before = case.product.clone().unwrap_or_else(|| "-".into());
+            changes.push(change(if spanish { "producto" } else { "product" }, before, product));
+            updated.product = Some(product.clone());
+        }
+        if commands.close && tx.close_case(case.id).await? {
+            updated.status = "closed".into();
+        }
+        Ok((updated, changes))
+    }
+
+    /// `case_closed` or `case_updated` to the customers, when a command changed the case.
+    async fn status_mail(
+        &self,
+        tx: &mut CaseTx,
+        updated: &CaseRow,
+        context: &CaseContext,
+        changes: &[Value],
+        by: &Mailbox,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        let closed_now = updated.status == "closed";
+        if changes.is_empty() && !closed_now {
+            return Ok(());
+        }
+        let kind = if closed_now { MailKind::CaseClosed } else { MailKind::CaseUpdated };
+        let language = case_language(updated);
+        let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
+        data["person"] = compose::person(&requester(updated));
+        data["changes"] = json!(changes);
+        data["changed_by"] = json!(who(by));
+        let mail = Outgoing::new(kind, language, data, self.customers(updated, context), Some((updated.id, updated.number)))
+            .answering(threading);
+        self.queue(tx, mail).await
+    }
+
+    /// The requester and participants who are not agents: who hears from the case.
+    fn customers(&self, case: &CaseRow, context: &CaseContext) -> Vec<Mailbox> {
+        let agents = &self.config.agents.addresses;
+        let mut out = vec![requester(case)];
+        out.extend(
+            context
+                .participants
+                .iter()
+                .filter(|p| *p != &case.requester && *p != self.config.support.address.as_str())
+                .filter_map(|p| mailbox(p))
+                .filter(|m| !agents.contains(&m.address)),
+        );
+        out
+    }
+}
+
+fn requester(case: &CaseRow) -> Mailbox {
+    let mut m = mailbox(&case.requester).unwrap_or_else(|| Mailbox {
+        name: None,
+        address: crate::domain::EmailAddress::parse("invalid@invalid.invalid").expect("valid placeholder"),
+    });
+    m.name = case.requester_name.clone();
+    m
+}
+
+fn case_language(case: &CaseRow) -> Language {
+    case.language.parse().unwrap_or_default()
+}
+
+/// Agent replies answer the customer's latest mail and carry the case's thread, so the
+/// customer's client files them under the conversation.
+fn thread_for_customers(history: &[EmailRow]) -> Threading {
+    let ids: Vec<String> = history.iter().filter_map(|e| e.message_id.clone()).collect();
+    let parent = history
+        .iter()
+        .rev()
+        .find(|e| e.direction == "in" && matches!(e.kind.as_str(), "new_case" | "comment"))
+        .and_then(|e| e.message_id.clone());
+    let mut refs: Vec<String> = ids.iter().take(1).cloned().collect();
+    refs.extend(ids.iter().skip(1).rev().take(9).rev().cloned());
+    Threading::answering(parent.as_deref(), &refs)
+}
+
+/// "RE: Fwd: [Caso #3] x" → "x": a new case does not inherit the old one's tag.
+fn strip_reply_prefixes(subject: &str) -> String {
+    static PREFIX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)^\s*(?:(?:re|rv|fwd?|aw|sv|wg|tr|r)\s*:\s*|\[?\s*(?:caso|case)\s*#\s*\d+\s*\]?\s*)+").expect("prefix regex")
+    });
+    let stripped = PREFIX.replace(subject, "").trim().to_string();
+    if stripped.is_empty() {
+        subject.to_string()
+    } else {
+        stripped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_prefixes_and_old_tags_go() {
+        assert_eq!(strip_reply_prefixes("RE: Fwd: [Caso #3] Falla el login"), "Falla el login");
+        assert_eq!(strip_reply_prefixes("Re: Case #12 again"), "again");
+        assert_eq!(strip_reply_prefixes("Reunión mañana"), "Reunión mañana");
+    }
+}
