@@ -42,6 +42,9 @@ pub enum IgnoreReason {
 }
 
 impl IgnoreReason {
+    pub const ALL: [IgnoreReason; 4] =
+        [IgnoreReason::NoSender, IgnoreReason::OwnMail, IgnoreReason::Automatic, IgnoreReason::DeliveryReport];
+
     pub fn as_str(self) -> &'static str {
         match self {
             IgnoreReason::NoSender => "ignored_no_sender",

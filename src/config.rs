@@ -79,6 +79,56 @@ pub struct SupportConfig {
     pub language: Language,
     pub products: Vec<String>,
     pub secret: Secret,
+    /// Retired secrets: Message-IDs signed with them still thread replies.
+    pub previous_secrets: Vec<Secret>,
+}
+
+impl SupportConfig {
+    /// The current secret first, then the retired ones.
+    pub fn secrets(&self) -> Vec<&str> {
+        std::iter::once(&self.secret)
+            .chain(&self.previous_secrets)
+            .map(Secret::expose)
+            .collect()
+    }
+}
+
+/// Size and rate limits for a public address.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Automatic mails (acknowledgements, refusals, status mail) one address may get per hour.
+    pub auto_replies_per_hour: i64,
+    /// Larger mail is kept raw, but only its text is taken into the case.
+    pub max_message_bytes: usize,
+    pub max_attachment_bytes: usize,
+    pub max_attachments: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            auto_replies_per_hour: 10,
+            max_message_bytes: 50 * 1024 * 1024,
+            max_attachment_bytes: 25 * 1024 * 1024,
+            max_attachments: 50,
+        }
+    }
+}
+
+/// Whose mail must be authenticated (RFC 8601 results written by our own server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequireAuth {
+    None,
+    Customers,
+    Agents,
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// The authserv-id of our own receiving server; other Authentication-Results are ignored.
+    pub authserv_id: Option<String>,
+    pub require: RequireAuth,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +152,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     pub database_url: String,
     pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub security: SecurityConfig,
 }
 
 /// Every problem found, one line each.
@@ -128,6 +180,26 @@ struct RawConfig {
     database: RawDatabase,
     #[serde(default)]
     storage: RawStorage,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    security: RawSecurity,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    auto_replies_per_hour: Option<i64>,
+    max_message_bytes: Option<usize>,
+    max_attachment_bytes: Option<usize>,
+    max_attachments: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    authserv_id: Option<String>,
+    require_authentication: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -170,6 +242,8 @@ struct RawSupport {
     products: Vec<String>,
     secret: Option<String>,
     secret_file: Option<PathBuf>,
+    #[serde(default)]
+    previous_secrets: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -205,6 +279,11 @@ const LITERAL_KEYS: &[&str] = &[
     "addresses",
     "notify",
     "fsync",
+    "previous_secrets",
+    "auto_replies_per_hour",
+    "max_message_bytes",
+    "max_attachment_bytes",
+    "max_attachments",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -360,6 +439,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         dir: raw.storage.dir.unwrap_or_else(|| PathBuf::from("data")),
         fsync: raw.storage.fsync.unwrap_or(true),
     };
+    let limits = validate_limits(raw.limits, &mut p);
+    let security = validate_security(raw.security, &mut p);
     match (imap, smtp, support, p.is_empty()) {
         (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
             imap,
@@ -368,6 +449,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             agents,
             database_url,
             storage,
+            limits,
+            security,
         }),
         _ => Err(ConfigErrors(p)),
     }
@@ -466,7 +549,42 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
         language,
         products: raw.products,
         secret: secret?,
+        previous_secrets: raw.previous_secrets.into_iter().map(Secret).collect(),
     })
+}
+
+fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
+    let d = LimitsConfig::default();
+    let limits = LimitsConfig {
+        auto_replies_per_hour: raw.auto_replies_per_hour.unwrap_or(d.auto_replies_per_hour),
+        max_message_bytes: raw.max_message_bytes.unwrap_or(d.max_message_bytes),
+        max_attachment_bytes: raw.max_attachment_bytes.unwrap_or(d.max_attachment_bytes),
+        max_attachments: raw.max_attachments.unwrap_or(d.max_attachments),
+    };
+    if limits.auto_replies_per_hour < 1 {
+        p.push("limits.auto_replies_per_hour: must be at least 1".into());
+    }
+    if limits.max_message_bytes < 1024 {
+        p.push("limits.max_message_bytes: must be at least 1024".into());
+    }
+    limits
+}
+
+fn validate_security(raw: RawSecurity, p: &mut Vec<String>) -> SecurityConfig {
+    let require = match raw.require_authentication.as_deref().unwrap_or("none") {
+        "none" => RequireAuth::None,
+        "customers" => RequireAuth::Customers,
+        "agents" => RequireAuth::Agents,
+        "all" => RequireAuth::All,
+        other => {
+            p.push(format!("security.require_authentication: '{other}' is not none, customers, agents or all"));
+            RequireAuth::None
+        }
+    };
+    if require != RequireAuth::None && raw.authserv_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        p.push("security.authserv_id: required when require_authentication is not none (whose Authentication-Results to trust)".into());
+    }
+    SecurityConfig { authserv_id: raw.authserv_id.map(|s| s.trim().to_string()), require }
 }
 
 fn validate_agents(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {

@@ -16,6 +16,7 @@
 //! speaks SQL, and only `parse` knows mail-parser.
 
 pub mod apply;
+pub mod auth;
 pub mod backoff;
 pub mod blobs;
 pub mod classify;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod fetch;
+pub mod hostile;
 pub mod parse;
 pub mod quotes;
 pub mod send;

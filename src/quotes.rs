@@ -1,31 +1,248 @@
 //! The new words of a reply: quoted history, attribution lines, forwarded blocks and
 //! signatures removed. Pure text in, text out.
+//!
+//! The policy is Discourse's email_reply_trimmer's: a case comment holds only what the sender
+//! wrote this time; the raw mail keeps everything else. The work is line by line:
+//!
+//! 1. classify every line as blank, text, quoted (`>`) or code (inside a ``` fence);
+//! 2. mark as quoted whatever buzon itself sent on the case ([`known`]), however re-wrapped;
+//! 3. walk down removing quoted history: `>` lines, attributions ([`attribution`]), header
+//!    blocks and "Original Message" markers ([`headers`]);
+//! 4. cut the signature and tidy the ends ([`signature`]).
+//!
+//! Every rule looks at a line and a few neighbours, so the whole is linear in the input.
+
+mod attribution;
+mod headers;
+mod known;
+mod signature;
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod tests;
 
 /// The customer's or agent's new text in `body`. `known_quoted` holds texts buzon itself
 /// sent on the case (the mails being answered), removed first wherever they appear quoted.
 pub fn new_text(body: &str, known_quoted: &[&str]) -> String {
-    let _ = known_quoted;
-    body.trim().to_string()
+    let normalised = body.replace("\r\n", "\n").replace('\r', "\n");
+    let mut lines = classify(&normalised);
+    known::mark_quoted(&mut lines, known_quoted);
+    let mut kept = strip_history(&lines);
+    signature::strip(&mut kept);
+    tidy(&kept)
 }
 
-#[cfg(test)]
-mod dump {
-    #[test]
-    fn dump_inputs() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/quotes/mailgun-talon/fixtures");
-        for sub in ["standard_replies", "html_replies", ""] {
-            let dir = format!("{root}/{sub}");
-            let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-            entries.sort();
-            for p in entries {
-                let name = p.to_string_lossy().to_string();
-                let text = if name.ends_with(".eml") {
-                    crate::parse::parse(&std::fs::read(&p).unwrap()).unwrap().text
-                } else if name.ends_with(".html") {
-                    crate::parse::html_to_text(&std::fs::read_to_string(&p).unwrap())
-                } else { continue };
-                println!("=========== {name}\n{text}");
+/// Markers (attributions, headers, separators, signatures) are short lines; longer ones are
+/// the sender's text, and skipping them keeps a huge line from costing regex passes.
+const MAX_MARKER_LINE: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Blank,
+    Text,
+    /// Quoted by a mail client (`>`), or known to be text buzon sent.
+    Quote,
+    /// Inside a ``` or ~~~ fence: kept verbatim and never taken for a marker.
+    Code,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Line<'a> {
+    raw: &'a str,
+    kind: Kind,
+}
+
+/// A line that survives, or `None` where something was removed (so blank runs around a
+/// removal can be collapsed without touching the sender's own spacing).
+#[derive(Clone, Copy, Debug)]
+struct Kept<'a> {
+    text: &'a str,
+    code: bool,
+}
+
+type Output<'a> = Vec<Option<Kept<'a>>>;
+
+fn classify(text: &str) -> Vec<Line<'_>> {
+    let raws: Vec<&str> = text.split('\n').collect();
+    let fenced = fenced_lines(&raws);
+    let mut lines: Vec<Line> = raws
+        .iter()
+        .zip(fenced)
+        .map(|(raw, code)| Line {
+            raw,
+            kind: match raw.trim() {
+                _ if code => Kind::Code,
+                "" => Kind::Blank,
+                t if is_quoted(t) => Kind::Quote,
+                _ => Kind::Text,
+            },
+        })
+        .collect();
+    join_broken_quote_lines(&mut lines);
+    lines
+}
+
+/// Lines inside a closed code fence. An unclosed fence protects nothing: a stray ``` must
+/// not shield the quoted history below it.
+fn fenced_lines(raws: &[&str]) -> Vec<bool> {
+    let mut fenced = vec![false; raws.len()];
+    let mut open: Option<usize> = None;
+    for (i, raw) in raws.iter().enumerate() {
+        let t = raw.trim_start();
+        if !(t.starts_with("```") || t.starts_with("~~~")) {
+            continue;
+        }
+        match open.take() {
+            Some(start) => fenced[start..=i].iter_mut().for_each(|f| *f = true),
+            None => open = Some(i),
+        }
+    }
+    fenced
+}
+
+/// `>` at the start of a line is a quote marker (any depth), as is Supercite's "JD>". Not
+/// quotes: a `>` inside the line ("5 > 3"), and arrow decorations such as ">>> see <<<".
+fn is_quoted(trimmed: &str) -> bool {
+    if trimmed.starts_with('>') {
+        return !(trimmed.starts_with(">>") && trimmed.ends_with("<<"));
+    }
+    let initials = trimmed.bytes().take_while(u8::is_ascii_uppercase).count();
+    (1..=3).contains(&initials)
+        && trimmed[initials..].starts_with('>')
+        && trimmed[initials + 1..]
+            .chars()
+            .next()
+            .is_none_or(char::is_whitespace)
+}
+
+/// A client that wraps a long quoted URL can leave its tail without the `>` marker. Such a
+/// fragment sits tight between two quoted lines and looks like a link, not like a sentence,
+/// so a terse inline answer ("Yes.") between quotes is still the sender's.
+fn join_broken_quote_lines(lines: &mut [Line<'_>]) {
+    for i in 1..lines.len().saturating_sub(1) {
+        let sandwiched = lines[i].kind == Kind::Text
+            && lines[i - 1].kind == Kind::Quote
+            && lines[i + 1].kind == Kind::Quote;
+        if sandwiched && is_link_fragment(lines[i].raw.trim()) {
+            lines[i].kind = Kind::Quote;
+        }
+    }
+}
+
+fn is_link_fragment(t: &str) -> bool {
+    t.contains("://")
+        || (!t.contains(char::is_whitespace) && t.contains(['=', '/', '_', '%', '&', '#']))
+}
+
+/// Something that starts quoted history, found at a line: what to keep of its first line,
+/// where it ends, and whether it is an attribution (which may sit above a bottom-posted reply).
+struct Marker<'a> {
+    prefix: Option<&'a str>,
+    end: usize,
+    attribution: bool,
+}
+
+/// Top-down walk. Quoted lines go. At an attribution, header block or "Original Message"
+/// marker: if the sender already wrote something above, everything from there on is history
+/// (top-posting), unless an attribution introduces a `>` block, which is then removed alone
+/// so replies below or between the quotes survive. With nothing above, only the marker goes:
+/// the new text is below it (bottom-posting, or a plain forward).
+fn strip_history<'a>(lines: &[Line<'a>]) -> Output<'a> {
+    let attributions = attribution::find(lines);
+    let mut out = Vec::with_capacity(lines.len());
+    let mut text_above = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.kind == Kind::Text {
+            if let Some(marker) = history_marker(lines, i, &attributions) {
+                if let Some(prefix) = marker.prefix {
+                    out.push(Some(Kept { text: prefix, code: false }));
+                    text_above = true;
+                }
+                out.push(None);
+                let quote_follows = next_non_blank(lines, marker.end)
+                    .is_some_and(|k| lines[k].kind == Kind::Quote);
+                if text_above && !(marker.attribution && quote_follows) {
+                    break;
+                }
+                i = marker.end;
+                continue;
+            }
+        }
+        out.push(match line.kind {
+            Kind::Quote => None,
+            kind => Some(Kept { text: line.raw, code: kind == Kind::Code }),
+        });
+        text_above |= line.kind != Kind::Quote && has_words(line.raw);
+        i += 1;
+    }
+    out
+}
+
+fn history_marker<'a>(
+    lines: &[Line<'a>],
+    i: usize,
+    attributions: &[Option<attribution::Found>],
+) -> Option<Marker<'a>> {
+    if let Some(found) = &attributions[i] {
+        let prefix = found.prefix_len.map(|n| trim_joiner(&lines[i].raw[..n]));
+        return Some(Marker { prefix, end: found.end, attribution: true });
+    }
+    let (prefix, end) = headers::find(lines, i)?;
+    Some(Marker { prefix, end, attribution: false })
+}
+
+/// What precedes a marker sharing its line ("reply--- On …"): spaces, dashes and bold stars.
+fn trim_joiner(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c.is_whitespace() || c == '-' || c == '*')
+}
+
+fn next_non_blank(lines: &[Line<'_>], from: usize) -> Option<usize> {
+    (from..lines.len()).find(|&k| lines[k].kind != Kind::Blank)
+}
+
+fn has_words(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
+}
+
+/// Blank runs that touch a removal shrink to one blank line; the sender's own spacing
+/// elsewhere is kept. Link footnotes ("[1]: mailto:…", from HTML conversion) whose marker no
+/// longer appears in the kept text pointed into the removed quote, so they go too.
+fn tidy(kept: &Output<'_>) -> String {
+    let texts: Vec<&str> = kept.iter().flatten().map(|k| k.text).collect();
+    let mut out: Vec<&str> = Vec::new();
+    let mut gap = false;
+    let mut blanks = 0;
+    for entry in kept {
+        match entry {
+            None => gap = true,
+            Some(k) if k.text.trim().is_empty() => blanks += 1,
+            Some(k) if !k.code && is_orphan_footnote(k.text, &texts) => gap = true,
+            Some(k) => {
+                if !out.is_empty() {
+                    let n = if gap { 1 } else { blanks };
+                    out.extend(std::iter::repeat_n("", n));
+                }
+                out.push(k.text.trim_end());
+                gap = false;
+                blanks = 0;
             }
         }
     }
+    out.join("\n")
+}
+
+fn is_orphan_footnote(line: &str, texts: &[&str]) -> bool {
+    let t = line.trim();
+    let Some(rest) = t.strip_prefix('[') else { return false };
+    let Some((number, url)) = rest.split_once("]: ") else { return false };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || url.contains(' ') {
+        return false;
+    }
+    let marker = format!("[{number}]");
+    !texts
+        .iter()
+        .any(|other| other.contains(&marker) && !other.trim_start().starts_with(&marker))
 }

@@ -3,6 +3,8 @@
 //! outgoing mail — in one transaction. [`Processor::process_next`] is one step; the daemon
 //! loops over it and tests call it.
 
+mod guards;
+mod limits;
 mod new_case;
 mod outgoing;
 mod reply;
@@ -89,31 +91,40 @@ impl Processor {
 
     async fn process(&self, row: &InboundRow) -> Applied {
         let raw = self.read_blob(&row.raw_hash).await?;
-        let message = tokio::task::spawn_blocking(move || parse::parse(&raw))
+        let mut message = tokio::task::spawn_blocking(move || parse::parse(&raw))
             .await
             .map_err(|e| ApplyError::Permanent(format!("parser crashed: {e}")))?
             .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
+        let skipped = limits::apply(&mut message, row.raw_size as usize, &self.config.limits);
         let facts = self.facts(&message).await?;
+        if let Some(reason) = self.fails_authentication(&message, &facts) {
+            warn!(reason, "quarantined");
+            self.store.quarantine_inbound(row.id, &reason).await?;
+            return Ok(("quarantined".into(), None));
+        }
+        if message.report.is_some() {
+            return self.bounce(row, &message).await;
+        }
         let route = classify::classify(&message, &facts);
         if let Some(number) = self.thread(&message, &facts.agents).await? {
             if let Some(case) = self.store.case_by_number(number.0).await? {
                 tracing::Span::current().record("case", number.0);
                 return match route {
                     Route::Ignore(reason) => self.log_only(row, &message, reason, Some(case.id)).await,
-                    _ => self.on_case(row, &message, &case, &facts).await,
+                    _ => self.on_case(row, &message, &case, &facts, &skipped).await,
                 };
             }
         }
         match route {
             Route::Ignore(reason) => self.log_only(row, &message, reason, None).await,
             Route::AccessDenied { sender } => self.deny(row, &message, &sender).await,
-            Route::NewCase(case) => self.open_case(row, &message, &case, None).await,
+            Route::NewCase(case) => self.open_case(row, &message, &case, None, &skipped).await,
         }
     }
 
     /// The case a reply belongs to, after SPEC.md's threading rules.
     async fn thread(&self, message: &InboundMessage, agents: &HashSet<EmailAddress>) -> Result<Option<CaseNumber>, StoreError> {
-        let secrets = [self.config.support.secret.expose()];
+        let secrets = self.config.support.secrets();
         let mut received = HashMap::new();
         for id in thread::references(message) {
             if let Some(n) = self.store.case_of_received(&id).await? {
@@ -227,6 +238,12 @@ impl Processor {
                 raw_size: row.raw_size as usize,
             })
             .await?;
+        if !IgnoreReason::ALL.iter().any(|r| r.as_str() == kind) {
+            if let Some(sender) = &message.from {
+                // It writes to us: whatever bounced before works again.
+                tx.clear_failing(sender.address.as_str()).await?;
+            }
+        }
         Ok(id)
     }
 

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::limits::Skipped;
 use super::outgoing::{attachment_facts, Outgoing};
 use super::{Applied, Processor};
 use crate::classify::{NewCase, ProductChoice};
@@ -30,7 +31,14 @@ impl Processor {
     }
 
     /// A new case; `related` is the closed case it follows from, if any.
-    pub(super) async fn open_case(&self, row: &InboundRow, message: &InboundMessage, case: &NewCase, related: Option<&CaseRow>) -> Applied {
+    pub(super) async fn open_case(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: &NewCase,
+        related: Option<&CaseRow>,
+        skipped: &[Skipped],
+    ) -> Applied {
         let hashes = self.store_attachments(message).await?;
         let language = self.language_of(&case.requester.address).await?;
         let notify = self.notify_list().await?;
@@ -88,6 +96,13 @@ impl Processor {
             None => MailKind::CaseCreated,
         };
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        if !skipped.is_empty() {
+            let mut refused = data.clone();
+            refused["skipped"] = json!(skipped);
+            let tell = Outgoing::new(MailKind::AttachmentsRefused, language, refused, vec![case.requester.clone()], Some((case_id, number)))
+                .answering(threading.clone());
+            self.queue(&mut tx, tell).await?;
+        }
         let ack = Outgoing::new(kind, language, data, vec![case.requester.clone()], Some((case_id, number))).answering(threading);
         self.queue(&mut tx, ack).await?;
 
@@ -95,6 +110,7 @@ impl Processor {
         let mut agent_data = self.case_data(&facts, agent_language);
         agent_data["requester"] = compose::person(&case.requester);
         agent_data["person"] = compose::person(&case.requester);
+        agent_data["skipped"] = json!(skipped);
         let mut note = Outgoing::new(MailKind::AgentNewCase, agent_language, agent_data, notify, Some((case_id, number)));
         note.urgent = case.production_down;
         self.queue(&mut tx, note).await?;

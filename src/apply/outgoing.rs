@@ -34,7 +34,8 @@ impl Outgoing {
 
 impl Processor {
     /// Compose `out`, store its bytes, and add its history entry and outbox row to `tx`.
-    pub(super) async fn queue(&self, tx: &mut CaseTx, out: Outgoing) -> Result<(), ApplyError> {
+    pub(super) async fn queue(&self, tx: &mut CaseTx, mut out: Outgoing) -> Result<(), ApplyError> {
+        out.to = self.allowed_recipients(tx, &out).await?;
         if out.to.is_empty() {
             return Ok(());
         }

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::limits::Skipped;
 use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
 use super::{Applied, ApplyError, Processor};
 use crate::classify::{self, Facts, Route};
@@ -20,7 +21,14 @@ struct CaseContext {
 }
 
 impl Processor {
-    pub(super) async fn on_case(&self, row: &InboundRow, message: &InboundMessage, case: &CaseRow, facts: &Facts) -> Applied {
+    pub(super) async fn on_case(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: &CaseRow,
+        facts: &Facts,
+        skipped: &[Skipped],
+    ) -> Applied {
         let sender = message.from.clone().ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
         let is_agent = facts.agents.contains(&sender.address);
         let history = self.store.case_emails(case.id).await?;
@@ -30,17 +38,25 @@ impl Processor {
         let participants = self.store.case_participants(case.id).await?.into_iter().map(|(e, _)| e).collect();
         let context = CaseContext { participants, history };
         if case.status == "closed" && !is_agent {
-            return self.on_closed_case(row, message, case, facts, &new_text).await;
+            return self.on_closed_case(row, message, case, facts, &new_text, skipped).await;
         }
         if is_agent {
             self.agent_message(row, message, case, &sender, &commands, &context).await
         } else {
-            self.customer_comment(row, message, case, &sender, &commands, &context).await
+            self.customer_comment(row, message, case, &sender, &commands, &context, skipped).await
         }
     }
 
     /// Closing is final: thanks are logged, anything else opens a new, linked case.
-    async fn on_closed_case(&self, row: &InboundRow, message: &InboundMessage, case: &CaseRow, facts: &Facts, new_text: &str) -> Applied {
+    async fn on_closed_case(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: &CaseRow,
+        facts: &Facts,
+        new_text: &str,
+        skipped: &[Skipped],
+    ) -> Applied {
         if commands::is_courtesy(new_text) {
             let Some(mut tx) = self.begin(row).await? else {
                 return Ok(("duplicate".into(), None));
@@ -54,8 +70,8 @@ impl Processor {
                 if !new_text.is_empty() {
                     new.description = new_text.to_string();
                 }
-                new.subject = strip_reply_prefixes(&new.subject);
-                self.open_case(row, message, &new, Some(case)).await
+                new.subject = follow_up_subject(&new.subject, &case.subject);
+                self.open_case(row, message, &new, Some(case), skipped).await
             }
             Route::AccessDenied { sender } => self.deny(row, message, &sender).await,
             Route::Ignore(reason) => self.log_only(row, message, reason, Some(case.id)).await,
@@ -70,6 +86,7 @@ impl Processor {
         sender: &Mailbox,
         commands: &ReplyCommands,
         context: &CaseContext,
+        skipped: &[Skipped],
     ) -> Applied {
         let hashes = self.store_attachments(message).await?;
         let notify = self.notify_list().await?;
@@ -91,9 +108,19 @@ impl Processor {
         data["attachments"] = json!(attachment_facts(message));
         data["changes"] = json!(changes);
         data["changed_by"] = json!(who(sender));
+        data["skipped"] = json!(skipped);
         self.queue(&mut tx, Outgoing::new(MailKind::AgentComment, agent_language, data, notify, Some((case.id, case.number))))
             .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        if !skipped.is_empty() {
+            let language = case_language(case);
+            let mut refused = self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
+            refused["person"] = compose::person(sender);
+            refused["skipped"] = json!(skipped);
+            let tell = Outgoing::new(MailKind::AttachmentsRefused, language, refused, vec![sender.clone()], Some((case.id, case.number)))
+                .answering(threading.clone());
+            self.queue(&mut tx, tell).await?;
+        }
         self.status_mail(&mut tx, &updated, context, &changes, sender, threading).await?;
         tx.finish("comment", false).await?;
         Ok(("comment".into(), Some(case.number)))
@@ -232,6 +259,18 @@ fn thread_for_customers(history: &[EmailRow]) -> Threading {
     Threading::answering(parent.as_deref(), &refs)
 }
 
+/// The subject of a case opened from a reply on a closed one: the conversation's own
+/// subject when the reply still carries it (whatever buzon or the client added around it),
+/// else the reply's subject without prefixes and the old tag.
+fn follow_up_subject(reply_subject: &str, old_subject: &str) -> String {
+    let stripped = strip_reply_prefixes(reply_subject);
+    if crate::text::fold_words(&stripped).contains(&crate::text::fold_words(old_subject)) {
+        old_subject.to_string()
+    } else {
+        stripped
+    }
+}
+
 /// "RE: Fwd: [Caso #3] x" → "x": a new case does not inherit the old one's tag.
 fn strip_reply_prefixes(subject: &str) -> String {
     static PREFIX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -254,5 +293,7 @@ mod tests {
         assert_eq!(strip_reply_prefixes("RE: Fwd: [Caso #3] Falla el login"), "Falla el login");
         assert_eq!(strip_reply_prefixes("Re: Case #12 again"), "again");
         assert_eq!(strip_reply_prefixes("Reunión mañana"), "Reunión mañana");
+        assert_eq!(follow_up_subject("Re: [Caso #1] Caso cerrado: No sincroniza", "No sincroniza"), "No sincroniza");
+        assert_eq!(follow_up_subject("Re: [Caso #1] Otra cosa", "No sincroniza"), "Otra cosa");
     }
 }

@@ -69,9 +69,14 @@ pub enum Command {
     /// Agents of the support team
     #[command(subcommand)]
     Agent(admin::AgentCommand),
-    /// Mails that could not be processed, and outgoing mail that was refused
+    /// Mails that could not be processed or were quarantined, outgoing mail that was refused,
+    /// and addresses that bounced
     Failed,
-    /// Put a failed mail (or, with --outbox, a refused outgoing mail) back in line
+    /// Mail from senders who are not provisioned (replay one with `buzon retry ID` after
+    /// `buzon customer add`)
+    Denied,
+    /// Put a failed, quarantined or denied mail (or, with --outbox, a refused outgoing mail)
+    /// back in line
     Retry {
         id: i64,
         #[arg(long)]
@@ -123,6 +128,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
         Command::Org(c) => return admin::org(&app, c).await,
         Command::Agent(c) => return admin::agent(&app, c).await,
         Command::Failed => views::failed(&app).await?,
+        Command::Denied => views::denied(&app).await?,
         Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
         Command::Check => unreachable!("handled above"),
     }

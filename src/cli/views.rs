@@ -207,8 +207,26 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
             o.last_error.as_deref().unwrap_or("")
         )?;
     }
-    if inbound.is_empty() && outbox.is_empty() {
+    let failing = app.store.failing_addresses().await?;
+    for (address, reason, since) in &failing {
+        writeln!(out, "bounced {address}\t{}\t{reason}", format_time(*since))?;
+    }
+    if inbound.is_empty() && outbox.is_empty() && failing.is_empty() {
         eprintln!("nothing failed");
+    }
+    Ok(())
+}
+
+pub async fn denied(app: &App) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for m in app.store.denied_inbound(200).await? {
+        let from = app
+            .store
+            .emails_for_inbound(m.id)
+            .await?
+            .map(|e| (e.from_addr, e.subject))
+            .unwrap_or_default();
+        writeln!(out, "mail {}\t{}\t{}\t{}", m.id, format_time(m.fetched_at), from.0, from.1)?;
     }
     Ok(())
 }

@@ -17,18 +17,20 @@ pub enum MailKind {
     CaseUpdated,
     AgentReply,
     AccessDenied,
+    AttachmentsRefused,
     AgentNewCase,
     AgentComment,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 9] = [
         MailKind::CaseCreated,
         MailKind::CaseReopenedAsNew,
         MailKind::CaseClosed,
         MailKind::CaseUpdated,
         MailKind::AgentReply,
         MailKind::AccessDenied,
+        MailKind::AttachmentsRefused,
         MailKind::AgentNewCase,
         MailKind::AgentComment,
     ];
@@ -41,6 +43,7 @@ impl MailKind {
             MailKind::CaseUpdated => "case_updated",
             MailKind::AgentReply => "agent_reply",
             MailKind::AccessDenied => "access_denied",
+            MailKind::AttachmentsRefused => "attachments_refused",
             MailKind::AgentNewCase => "agent_new_case",
             MailKind::AgentComment => "agent_comment",
         }
@@ -53,11 +56,17 @@ impl MailKind {
             MailKind::CaseCreated
             | MailKind::CaseReopenedAsNew
             | MailKind::AccessDenied
+            | MailKind::AttachmentsRefused
             | MailKind::CaseClosed
             | MailKind::CaseUpdated => Some("auto-replied"),
             MailKind::AgentNewCase | MailKind::AgentComment => Some("auto-generated"),
             MailKind::AgentReply => None,
         }
+    }
+
+    /// Mail to customers, as opposed to notifications for agents.
+    pub fn to_customer(self) -> bool {
+        !matches!(self, MailKind::AgentNewCase | MailKind::AgentComment)
     }
 
     fn default_source(self, language: Language) -> &'static str {
@@ -76,6 +85,7 @@ impl MailKind {
             MailKind::CaseUpdated => pick!("case_updated"),
             MailKind::AgentReply => pick!("agent_reply"),
             MailKind::AccessDenied => pick!("access_denied"),
+            MailKind::AttachmentsRefused => pick!("attachments_refused"),
             MailKind::AgentNewCase => pick!("agent_new_case"),
             MailKind::AgentComment => pick!("agent_comment"),
         }

@@ -275,6 +275,17 @@ impl Store {
         row.as_ref().map(email_row).transpose()
     }
 
+    /// The history entry of a received mail.
+    pub async fn emails_for_inbound(&self, inbound_id: i64) -> Result<Option<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.inbound_id = $1 ORDER BY e.id LIMIT 1"
+        );
+        let row = sqlx::query(sql).bind(inbound_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(email_row).transpose()
+    }
+
     /// History entries that belong to no case (strangers' mail, and the answers to them).
     pub async fn emails_without_case(&self, limit: i64) -> Result<Vec<EmailRow>> {
         let sql = concat!(
@@ -327,6 +338,11 @@ impl Store {
 impl CaseTx {
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// The transaction's connection, for the other store modules' statements.
+    pub(super) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
     }
 
     /// Take the mail's dedupe key. False when another copy of the same mail already made

@@ -199,26 +199,63 @@ impl Store {
         Ok(())
     }
 
+    /// Hold a mail that failed the authentication policy: stored, listed, not processed.
+    pub async fn quarantine_inbound(&self, id: i64, reason: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbound_mail SET state = 'quarantined', error = $1, lease_until = NULL, processed_at = $2
+             WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(reason)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Failed and quarantined mail, for `buzon failed`.
     pub async fn failed_inbound(&self) -> Result<Vec<InboundRow>> {
         let sql = concat!(
             "SELECT ",
             inbound_columns!(),
-            " FROM inbound_mail WHERE state = 'failed' ORDER BY id"
+            " FROM inbound_mail WHERE state IN ('failed', 'quarantined') ORDER BY id"
         );
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(inbound_row).collect()
     }
 
-    /// Put a failed mail back in line. False when there is no failed mail with that id.
+    /// Put a failed or quarantined mail back in line, or replay a stranger's mail after the
+    /// sender was provisioned. False when there is no such mail with that id.
     pub async fn retry_inbound(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL
-             WHERE id = $1 AND state = 'failed'",
+        let mut tx = self.begin().await?;
+        let replay = sqlx::query(
+            "DELETE FROM processed_keys WHERE inbound_id = $1
+               AND inbound_id IN (SELECT id FROM inbound_mail WHERE id = $1 AND state = 'done' AND outcome IN ('access_denied', 'access_denied_quiet'))",
         )
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let done = sqlx::query(
+            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL
+             WHERE id = $1 AND (state IN ('failed', 'quarantined') OR ($2 = 1 AND state = 'done'))",
+        )
+        .bind(id)
+        .bind(i64::from(replay.rows_affected() == 1))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Mail from strangers that got `access_denied`, newest first, for `buzon denied`.
+    pub async fn denied_inbound(&self, limit: i64) -> Result<Vec<InboundRow>> {
+        let sql = concat!(
+            "SELECT ",
+            inbound_columns!(),
+            " FROM inbound_mail WHERE state = 'done' AND outcome IN ('access_denied', 'access_denied_quiet') ORDER BY id DESC LIMIT $1"
+        );
+        let rows = sqlx::query(sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(inbound_row).collect()
     }
 
     /// Processed mails whose IMAP side effect (flag or move) is still to do.

@@ -4,6 +4,7 @@
 
 mod cases;
 mod directory;
+mod guards;
 mod inbound;
 mod outbox;
 

@@ -3,6 +3,8 @@
 
 mod cli;
 mod conversation;
+mod guards;
+mod hostile;
 mod new_case;
 mod store;
 mod support;

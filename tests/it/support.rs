@@ -353,7 +353,8 @@ pub async fn send_mail(from: &str, to: &[&str], raw: &[u8]) {
         .await
         .expect("SMTP connect");
     let envelope = Envelope::new(
-        Some(from.parse().expect("from")),
+        // An empty envelope sender is the null reverse-path of bounces.
+        (!from.is_empty()).then(|| from.parse().expect("from")),
         to.iter().map(|t| t.parse().expect("to")).collect(),
     )
     .expect("envelope");
@@ -488,4 +489,35 @@ pub fn with_attachment(mail: &[u8], filename: &str, bytes: &[u8]) -> Vec<u8> {
         "{head}Content-Type: multipart/mixed; boundary=\"ZZ\"\r\n\r\n--ZZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n--ZZ\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{filename}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--ZZ--\r\n"
     )
     .into_bytes()
+}
+
+/// Turn on a real Sieve `vacation` auto-responder (Dovecot Pigeonhole) for `user`.
+pub fn vacation(user: &str) {
+    use std::os::unix::fs::chown;
+    let server = mail_server();
+    let local = user.split('@').next().unwrap();
+    let domain_dir = server.dir.join("mail/example.test");
+    let home = domain_dir.join(local);
+    let sieve = home.join("sieve");
+    std::fs::create_dir_all(&sieve).unwrap();
+    // Dovecot stores mail as `nobody` (mailserver.sh): the tree must be theirs.
+    let nobody = Some(65534);
+    for dir in [&domain_dir, &home, &sieve] {
+        chown(dir, nobody, nobody).unwrap();
+    }
+    let script = sieve.join("active.sieve");
+    std::fs::write(
+        &script,
+        "require [\"vacation\"];\nvacation :days 1 :subject \"Fuera de la oficina\" \"Estoy de vacaciones hasta el lunes.\";\n",
+    )
+    .unwrap();
+    chown(&script, nobody, nobody).unwrap();
+}
+
+/// Put a message straight into `user`'s INBOX with IMAP APPEND (what SMTP would refuse or
+/// rewrite, such as 10,000 nested parts, arrives byte for byte).
+pub async fn append(user: &str, raw: &[u8]) {
+    let mut session = buzon::fetch::connect(&imap_config(mail_server(), user)).await.expect("IMAP login");
+    session.append("INBOX", None, None, raw).await.expect("APPEND");
+    let _ = session.logout().await;
 }

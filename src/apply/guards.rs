@@ -1,0 +1,90 @@
+//! The protections of a public address, applied in the middle of the journey: the
+//! authentication policy, bounces, and who may receive automatic mail.
+
+use super::outgoing::Outgoing;
+use super::{Applied, ApplyError, Processor};
+use crate::auth::{self, AuthVerdict};
+use crate::classify::Facts;
+use crate::compose::{msgid, MailKind};
+use crate::config::RequireAuth;
+use crate::domain::Mailbox;
+use crate::parse::InboundMessage;
+use crate::store::{CaseTx, InboundRow};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+impl Processor {
+    /// Why the mail must be quarantined under `security.require_authentication`, if it must.
+    pub(super) fn fails_authentication(&self, message: &InboundMessage, facts: &Facts) -> Option<String> {
+        let security = &self.config.security;
+        let sender = &message.from.as_ref()?.address;
+        let is_agent = facts.agents.contains(sender);
+        let required = match security.require {
+            RequireAuth::None => false,
+            RequireAuth::Customers => !is_agent,
+            RequireAuth::Agents => is_agent,
+            RequireAuth::All => true,
+        };
+        if !required {
+            return None;
+        }
+        let server = security.authserv_id.as_deref().unwrap_or_default();
+        match auth::verdict(&message.authentication_results, server, sender.domain()) {
+            AuthVerdict::Pass(_) => None,
+            AuthVerdict::Fail(why) => Some(format!("quarantined: authentication failed for {sender} ({why})")),
+            AuthVerdict::Missing => Some(format!("quarantined: no Authentication-Results from {server} for {sender}")),
+        }
+    }
+
+    /// A delivery status notification: logged on the case of the mail that bounced, hard
+    /// failures marked so that nothing more is sent to them; never a case, never an answer.
+    pub(super) async fn bounce(&self, row: &InboundRow, message: &InboundMessage) -> Applied {
+        let report = message.report.as_ref().expect("bounce() is called for reports");
+        let secrets = self.config.support.secrets();
+        let case = match report.original_message_id.as_deref().and_then(|id| msgid::verify(id, &secrets)) {
+            Some(n) => self.store.case_by_number(n.0).await?,
+            None => None,
+        };
+        let summary: Vec<String> = report.recipients.iter().map(|(a, status, action)| format!("{a}: {action} {status}")).collect();
+        let Some(mut tx) = self.begin(row).await? else {
+            return Ok(("duplicate".into(), None));
+        };
+        self.record_inbound(&mut tx, row, message, case.as_ref().map(|c| c.id), "bounce", Some(&summary.join("\n"))).await?;
+        for (address, status, _) in report.hard_failures() {
+            tx.mark_failing(address.as_str(), &format!("bounced {status}")).await?;
+        }
+        tx.finish("bounce", false).await?;
+        Ok(("bounce".into(), case.map(|c| c.number)))
+    }
+
+    /// The recipients an automatic mail may go to: not failing addresses, one
+    /// `access_denied` a day, at most `limits.auto_replies_per_hour` of any kind. Each one
+    /// kept is counted.
+    pub(super) async fn allowed_recipients(&self, tx: &mut CaseTx, out: &Outgoing) -> Result<Vec<Mailbox>, ApplyError> {
+        let now = tx.now();
+        let answering = out.kind.auto_submitted() == Some("auto-replied");
+        let mut kept = Vec::new();
+        for m in &out.to {
+            let address = m.address.as_str();
+            if out.kind.to_customer() && tx.is_failing(address).await? {
+                tracing::info!(address, kind = out.kind.name(), "not sent: the address bounced");
+                continue;
+            }
+            if answering {
+                if out.kind == MailKind::AccessDenied
+                    && tx.auto_mails_since(address, Some(MailKind::AccessDenied.name()), now - DAY_MS).await? > 0
+                {
+                    continue;
+                }
+                if tx.auto_mails_since(address, None, now - HOUR_MS).await? >= self.config.limits.auto_replies_per_hour {
+                    tracing::warn!(address, kind = out.kind.name(), "not sent: automatic mail limit reached");
+                    continue;
+                }
+                tx.log_auto_mail(address, out.kind.name()).await?;
+            }
+            kept.push(m.clone());
+        }
+        Ok(kept)
+    }
+}

@@ -1,0 +1,131 @@
+//! Header blocks of a quoted or forwarded mail ("From: … Sent: … To: … Subject: …" in the
+//! clients' languages, bold or not) and the separators clients put above them
+//! ("-----Original Message-----", "---------- Forwarded message ---------").
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Kind, Line};
+use crate::text::fold;
+
+/// Header names a client writes above the mail it quotes, folded: English, Spanish,
+/// Portuguese, French, German, Italian, Dutch, Scandinavian, Polish, Russian.
+const HEADER_KEYS: &[&str] = &[
+    "from", "sent", "date", "to", "cc", "bcc", "subject", "reply-to", // English
+    "de", "enviado", "enviada", "fecha", "para", "asunto", "assunto", "cco", // es, pt
+    "envoye", "a", "objet", "cci", // fr
+    "von", "gesendet", "datum", "an", "betreff", "kopie", // de
+    "da", "inviato", "data", "oggetto", // it
+    "van", "verzonden", "aan", "onderwerp", // nl
+    "fra", "sendt", "til", "emne", "fran", "skickat", "till", "amne", "kopia", // da, no, sv
+    "od", "wysłano", "do", "temat", "dw", // pl
+    "от", "отправлено", "дата", "кому", "тема", "копия", // ru
+];
+
+/// The line a client puts above a quoted or forwarded mail, folded, without its dashes.
+const SEPARATORS: &[&str] = &[
+    "original message",
+    "reply message",
+    "forwarded message",
+    "begin forwarded message",
+    "mensaje original",
+    "mensaje reenviado",
+    "inicio del mensaje reenviado",
+    "mensagem original",
+    "mensagem encaminhada",
+    "comeco da mensagem encaminhada",
+    "message d'origine",
+    "message original",
+    "message transfere",
+    "debut du message reexpedie",
+    "ursprungliche nachricht",
+    "antwort nachricht",
+    "weitergeleitete nachricht",
+    "anfang der weitergeleiteten nachricht",
+    "messaggio originale",
+    "messaggio inoltrato",
+    "inizio messaggio inoltrato",
+    "oorspronkelijk bericht",
+    "doorgestuurd bericht",
+    "oprindelig meddelelse",
+    "videresendt meddelelse",
+    "opprinnelig melding",
+    "ursprungligt meddelande",
+    "vidarebefordrat meddelande",
+    "wiadomosc oryginalna",
+    "исходное сообщение",
+    "пересылаемое сообщение",
+];
+
+/// Lines a header block may span: a dozen headers, some wrapped.
+const MAX_BLOCK: usize = 14;
+
+/// "Bob **From: **bob@x": an HTML conversion can glue the header block to the line above.
+static FROM_INSIDE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\s\**(?:From|De|Von|Fra|Från|Da|Van|Od|От)\s*\**\s*:").expect("static regex")
+});
+
+/// A separator or header block starting at line `i`: what to keep of that line, and where
+/// the block ends.
+pub(super) fn find<'a>(lines: &[Line<'a>], i: usize) -> Option<(Option<&'a str>, usize)> {
+    let raw = lines[i].raw;
+    if raw.len() > super::MAX_MARKER_LINE {
+        return None;
+    }
+    if is_separator(raw) {
+        let end = super::next_non_blank(lines, i + 1)
+            .and_then(|k| block_end(lines, k, 0))
+            .unwrap_or(i + 1);
+        return Some((None, end));
+    }
+    if is_header(raw) {
+        return Some((None, block_end(lines, i, 0)?));
+    }
+    let glued = FROM_INSIDE.find(raw)?;
+    let prefix = super::trim_joiner(&raw[..glued.start()]);
+    if !super::has_words(prefix) {
+        return None;
+    }
+    Some((Some(prefix), block_end(lines, i + 1, 1)?))
+}
+
+/// "-----Original Message-----", "*-------- Forwarded message --------*", "Begin forwarded
+/// message:" and their translations.
+fn is_separator(raw: &str) -> bool {
+    let folded = fold(raw.trim());
+    let core = folded.trim_matches(|c: char| "-_=*: ".contains(c));
+    core.len() < 48 && SEPARATORS.contains(&core.split_whitespace().collect::<Vec<_>>().join(" ").as_str())
+}
+
+fn is_header(raw: &str) -> bool {
+    let t = raw.trim().trim_start_matches(['*', '_']);
+    let Some((key, _)) = t.split_once(':') else {
+        return false;
+    };
+    let key = key.trim_end_matches(['*', '_']).trim();
+    key.len() <= 24 && HEADER_KEYS.contains(&fold(key).as_str())
+}
+
+/// End of a header block starting at `i` (`counted` header lines already seen above it):
+/// consecutive header lines, each possibly wrapped once or twice. Three headers, or two with
+/// an address, make a block; fewer could be the sender's own "To: …" line.
+fn block_end(lines: &[Line<'_>], i: usize, counted: usize) -> Option<usize> {
+    let mut headers = counted;
+    let mut address = false;
+    let mut wrapped = 0;
+    let mut k = i;
+    while k < lines.len() && k - i < MAX_BLOCK && lines[k].kind == Kind::Text {
+        if is_header(lines[k].raw) {
+            headers += 1;
+            wrapped = 0;
+        } else if headers == 0 || wrapped == 2 {
+            break;
+        } else {
+            wrapped += 1;
+        }
+        address |= lines[k].raw.contains('@');
+        k += 1;
+    }
+    (headers >= 3 || (headers >= 2 && address)).then_some(k)
+}

@@ -1,0 +1,74 @@
+//! Guards for a public address: automatic mail counted per address (loops, floods, one
+//! `access_denied` a day) and addresses that hard-bounced.
+
+use super::cases::CaseTx;
+use super::{get, Result, Store};
+
+impl CaseTx {
+    /// Automatic mails of `kind` (any kind when `None`) sent to `address` since `since_ms`.
+    pub async fn auto_mails_since(&mut self, address: &str, kind: Option<&str>, since_ms: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM auto_mail_log
+             WHERE address = $1 AND sent_at >= $2 AND ($3 IS NULL OR kind = $3)",
+        )
+        .bind(address)
+        .bind(since_ms)
+        .bind(kind)
+        .fetch_one(self.conn())
+        .await?;
+        get(&row, "n")
+    }
+
+    pub async fn log_auto_mail(&mut self, address: &str, kind: &str) -> Result<()> {
+        let now = self.now();
+        sqlx::query("INSERT INTO auto_mail_log (address, kind, sent_at) VALUES ($1, $2, $3)")
+            .bind(address)
+            .bind(kind)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_failing(&mut self, address: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS hit FROM failing_addresses WHERE address = $1")
+            .bind(address)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// A hard bounce: no more mail to this address until it writes to us again.
+    pub async fn mark_failing(&mut self, address: &str, reason: &str) -> Result<()> {
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO failing_addresses (address, reason, since) VALUES ($1, $2, $3)
+             ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, since = excluded.since",
+        )
+        .bind(address)
+        .bind(reason)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The address wrote to us: it works again.
+    pub async fn clear_failing(&mut self, address: &str) -> Result<()> {
+        sqlx::query("DELETE FROM failing_addresses WHERE address = $1")
+            .bind(address)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// (address, reason, since) of every address that hard-bounced.
+    pub async fn failing_addresses(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query("SELECT address, reason, since FROM failing_addresses ORDER BY since DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((get(r, "address")?, get(r, "reason")?, get(r, "since")?))).collect()
+    }
+}
