@@ -5,6 +5,7 @@
 # every user's password is $MAILTEST_PASSWORD. Nothing under /etc is changed.
 #
 #   scripts/mailserver.sh start | stop [--fast] | status | env
+#   scripts/mailserver.sh stop-smtp | start-smtp | stop-imap | start-imap   (outages, for tests)
 #
 # Needs root (Postfix refuses to run otherwise) and the packages installed by
 # scripts/install-deps.sh. Pitfalls handled here are described in ../shared/mailserver-notes.md.
@@ -285,12 +286,36 @@ start() {
     write_dovecot
     write_postfix
     rm -f "$DIR/run/master.pid" "$DIR/postfix-queue/pid/master.pid"
-    dovecot -c "$DIR/dovecot.conf" </dev/null >>"$DIR/log/dovecot.start.log" 2>&1 \
-        || die "dovecot did not start: $(tail -3 "$DIR/log/dovecot.start.log" "$DIR/log/dovecot.log" 2>/dev/null)"
-    postfix -c "$DIR/postfix" start </dev/null >>"$DIR/log/postfix.start.log" 2>&1 \
-        || die "postfix did not start: $(tail -3 "$DIR/log/postfix.start.log" "$DIR/log/postfix.log" 2>/dev/null)"
+    start_dovecot
+    start_postfix
     wait_ports || die "servers did not open their ports; see $DIR/log"
     print_env
+}
+
+start_dovecot() {
+    rm -f "$DIR/run/master.pid"
+    dovecot -c "$DIR/dovecot.conf" </dev/null >>"$DIR/log/dovecot.start.log" 2>&1 \
+        || die "dovecot did not start: $(tail -3 "$DIR/log/dovecot.start.log" "$DIR/log/dovecot.log" 2>/dev/null)"
+}
+
+start_postfix() {
+    rm -f "$DIR/postfix-queue/pid/master.pid"
+    postfix -c "$DIR/postfix" start </dev/null >>"$DIR/log/postfix.start.log" 2>&1 \
+        || die "postfix did not start: $(tail -3 "$DIR/log/postfix.start.log" "$DIR/log/postfix.log" 2>/dev/null)"
+}
+
+# Kill one daemon's process group at once (an outage, for the durability tests).
+kill_one() {
+    local pidfile=$1 pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(tr -d ' \n' < "$pidfile")
+    [ -n "$pid" ] && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
+    rm -f "$pidfile"
+}
+
+wait_port() {
+    for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.05; done
+    return 1
 }
 
 stop() {
@@ -325,5 +350,9 @@ case "${1:-}" in
         fi
         echo stopped; exit 3 ;;
     env) print_env ;;
-    *) echo "usage: $0 start|stop [--fast]|status|env" >&2; exit 2 ;;
+    stop-smtp) kill_one "$DIR/postfix-queue/pid/master.pid" ;;
+    start-smtp) start_postfix; wait_port "$P_SMTP" || die "postfix did not open $P_SMTP" ;;
+    stop-imap) kill_one "$DIR/run/master.pid" ;;
+    start-imap) start_dovecot; wait_port "$P_IMAP" || die "dovecot did not open $P_IMAP" ;;
+    *) echo "usage: $0 start|stop [--fast]|status|env|stop-smtp|start-smtp|stop-imap|start-imap" >&2; exit 2 ;;
 esac

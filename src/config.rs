@@ -70,6 +70,9 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     /// Messages in flight at once, each on its own connection.
     pub connections: usize,
+    /// First wait after a temporary delivery failure; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +233,8 @@ struct RawSmtp {
     password_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
     connections: Option<usize>,
+    retry_initial_secs: Option<u64>,
+    retry_max_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +280,8 @@ const LITERAL_KEYS: &[&str] = &[
     "idle",
     "poll_interval_secs",
     "connections",
+    "retry_initial_secs",
+    "retry_max_secs",
     "products",
     "addresses",
     "notify",
@@ -520,6 +527,8 @@ fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
         password,
         ca_file: raw.ca_file,
         connections: connections.clamp(1, 64),
+        retry_initial: Duration::from_secs(raw.retry_initial_secs.unwrap_or(5).max(1)),
+        retry_max: Duration::from_secs(raw.retry_max_secs.unwrap_or(3600).max(1)),
     })
 }
 

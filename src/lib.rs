@@ -24,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod compose;
 pub mod config;
+pub mod crash;
 pub mod daemon;
 pub mod domain;
 pub mod fetch;

@@ -158,12 +158,15 @@ fn strip_history<'a>(lines: &[Line<'a>]) -> Output<'a> {
         if line.kind == Kind::Text {
             if let Some(marker) = history_marker(lines, i, &attributions) {
                 if let Some(prefix) = marker.prefix {
-                    out.push(Some(Kept { text: prefix, code: false }));
+                    out.push(Some(Kept {
+                        text: prefix,
+                        code: false,
+                    }));
                     text_above = true;
                 }
                 out.push(None);
-                let quote_follows = next_non_blank(lines, marker.end)
-                    .is_some_and(|k| lines[k].kind == Kind::Quote);
+                let quote_follows =
+                    next_non_blank(lines, marker.end).is_some_and(|k| lines[k].kind == Kind::Quote);
                 if text_above && !(marker.attribution && quote_follows) {
                     break;
                 }
@@ -173,7 +176,10 @@ fn strip_history<'a>(lines: &[Line<'a>]) -> Output<'a> {
         }
         out.push(match line.kind {
             Kind::Quote => None,
-            kind => Some(Kept { text: line.raw, code: kind == Kind::Code }),
+            kind => Some(Kept {
+                text: line.raw,
+                code: kind == Kind::Code,
+            }),
         });
         text_above |= line.kind != Kind::Quote && has_words(line.raw);
         i += 1;
@@ -188,10 +194,18 @@ fn history_marker<'a>(
 ) -> Option<Marker<'a>> {
     if let Some(found) = &attributions[i] {
         let prefix = found.prefix_len.map(|n| trim_joiner(&lines[i].raw[..n]));
-        return Some(Marker { prefix, end: found.end, attribution: true });
+        return Some(Marker {
+            prefix,
+            end: found.end,
+            attribution: true,
+        });
     }
     let (prefix, end) = headers::find(lines, i)?;
-    Some(Marker { prefix, end, attribution: false })
+    Some(Marker {
+        prefix,
+        end,
+        attribution: false,
+    })
 }
 
 /// What precedes a marker sharing its line ("reply--- On …"): spaces, dashes and bold stars.
@@ -236,8 +250,12 @@ fn tidy(kept: &Output<'_>) -> String {
 
 fn is_orphan_footnote(line: &str, texts: &[&str]) -> bool {
     let t = line.trim();
-    let Some(rest) = t.strip_prefix('[') else { return false };
-    let Some((number, url)) = rest.split_once("]: ") else { return false };
+    let Some(rest) = t.strip_prefix('[') else {
+        return false;
+    };
+    let Some((number, url)) = rest.split_once("]: ") else {
+        return false;
+    };
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || url.contains(' ') {
         return false;
     }

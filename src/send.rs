@@ -180,6 +180,7 @@ impl Sender {
         // message without its final CRLF so the server receives exactly the stored bytes.
         let body = raw.strip_suffix(b"\r\n").unwrap_or(&raw);
         conn.send(&envelope, body).await?;
+        crate::crash::point("send.after_accept");
         *last_used = Instant::now();
         Ok(())
     }

@@ -55,7 +55,8 @@ pub fn mailbox_key(config: &ImapConfig) -> String {
 
 impl Fetcher {
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+        // Capped low: once the server is back, buzon is back within seconds.
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
             match self.session(&shutdown, &mut backoff).await {
                 Ok(()) => break,
@@ -134,7 +135,9 @@ impl Fetcher {
         uids.sort_unstable();
         for chunk in uids.chunks(FETCH_BATCH) {
             let mails = self.fetch_batch(session, chunk).await?;
+            crate::crash::point("fetch.before_commit");
             let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
+            crate::crash::point("fetch.after_commit");
             debug!(fetched = mails.len(), new, "stored");
             self.stored.notify_one();
         }

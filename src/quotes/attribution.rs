@@ -13,6 +13,8 @@ use crate::text::fold;
 const MAX_WORD_LINES: usize = 4;
 const MAX_SPAN: usize = 6;
 const MAX_CHARS: usize = 400;
+/// Words in a bare "<name> wrote:", accepted without date or address when a quote follows.
+const MAX_BARE_WORDS: usize = 6;
 
 /// An attribution starting at the line this is stored at.
 pub(super) struct Found {
@@ -50,15 +52,15 @@ static DATE_FIRST: LazyLock<Regex> =
 /// How an attribution opens (folded): On, Le, El, Am, Op, Em, Il, Den, På, W dniu, Vào,
 /// Dne, or a date ("02.04.2012 14:20 …", "23 mar 2017 21:25 …").
 static OPENER: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"^(?:(?:on|le|el|am|op|em|il|den|pa|w dniu|vao|dne)\s|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\d{1,2}\.? \p{L}{3,}\.? \d{4}\b)")
+    regex(
+        r"^(?:(?:on|le|el|am|op|em|il|den|pa|w dniu|vao|dne)\s|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\d{1,2}\.? \p{L}{3,}\.? \d{4}\b)",
+    )
 });
-
-/// Words in a bare "<name> wrote:", accepted without date or address when a quote follows.
-const MAX_BARE_WORDS: usize = 6;
 
 /// An opener in the middle of a line, after a reply that shares the line with it.
 static OPENER_INSIDE: LazyLock<Regex> = LazyLock::new(|| regex(r"[\s-](?:On|Le|El|Am|Op|Em|Il)\s"));
 
+/// A clock time ("10:00"), the date part of an attribution that has no opener word.
 static TIME: LazyLock<Regex> = LazyLock::new(|| regex(r"\d:\d\d"));
 
 /// Attributions by first line: `result[i]` is set when one starts at line `i`.
@@ -69,7 +71,10 @@ pub(super) fn find(lines: &[Line<'_>]) -> Vec<Option<Found>> {
             continue;
         }
         if let Some((start, prefix_len)) = window_ending_at(lines, j) {
-            found[start].get_or_insert(Found { end: j + 1, prefix_len });
+            found[start].get_or_insert(Found {
+                end: j + 1,
+                prefix_len,
+            });
         }
     }
     found
@@ -78,7 +83,8 @@ pub(super) fn find(lines: &[Line<'_>]) -> Vec<Option<Found>> {
 /// Cheap filter before any regex: attributions end in ':', "wrote", dashes or '>'.
 fn could_end(raw: &str) -> bool {
     let t = raw.trim_end_matches(|c: char| c.is_whitespace() || c == '*');
-    t.len() <= MAX_CHARS && (t.ends_with([':', '-', '>']) || t.to_ascii_lowercase().ends_with("wrote"))
+    t.len() <= MAX_CHARS
+        && (t.ends_with([':', '-', '>']) || t.to_ascii_lowercase().ends_with("wrote"))
 }
 
 /// The attribution ending at line `j`, growing upwards one line at a time. A window whose
@@ -161,7 +167,9 @@ fn ends_statement(raw: &str) -> bool {
 }
 
 fn word_count(raw: &str) -> usize {
-    raw.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).count()
+    raw.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .count()
 }
 
 /// "Support wrote:" right above a `>` block: no date or address, but nothing else it could be.

@@ -12,15 +12,60 @@ use crate::text::fold;
 /// Header names a client writes above the mail it quotes, folded: English, Spanish,
 /// Portuguese, French, German, Italian, Dutch, Scandinavian, Polish, Russian.
 const HEADER_KEYS: &[&str] = &[
-    "from", "sent", "date", "to", "cc", "bcc", "subject", "reply-to", // English
-    "de", "enviado", "enviada", "fecha", "para", "asunto", "assunto", "cco", // es, pt
-    "envoye", "a", "objet", "cci", // fr
-    "von", "gesendet", "datum", "an", "betreff", "kopie", // de
-    "da", "inviato", "data", "oggetto", // it
-    "van", "verzonden", "aan", "onderwerp", // nl
-    "fra", "sendt", "til", "emne", "fran", "skickat", "till", "amne", "kopia", // da, no, sv
-    "od", "wysłano", "do", "temat", "dw", // pl
-    "от", "отправлено", "дата", "кому", "тема", "копия", // ru
+    "from",
+    "sent",
+    "date",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "reply-to", // English
+    "de",
+    "enviado",
+    "enviada",
+    "fecha",
+    "para",
+    "asunto",
+    "assunto",
+    "cco", // es, pt
+    "envoye",
+    "a",
+    "objet",
+    "cci", // fr
+    "von",
+    "gesendet",
+    "datum",
+    "an",
+    "betreff",
+    "kopie", // de
+    "da",
+    "inviato",
+    "data",
+    "oggetto", // it
+    "van",
+    "verzonden",
+    "aan",
+    "onderwerp", // nl
+    "fra",
+    "sendt",
+    "til",
+    "emne",
+    "fran",
+    "skickat",
+    "till",
+    "amne",
+    "kopia", // da, no, sv
+    "od",
+    "wysłano",
+    "do",
+    "temat",
+    "dw", // pl
+    "от",
+    "отправлено",
+    "дата",
+    "кому",
+    "тема",
+    "копия", // ru
 ];
 
 /// The line a client puts above a quoted or forwarded mail, folded, without its dashes.
@@ -95,7 +140,14 @@ pub(super) fn find<'a>(lines: &[Line<'a>], i: usize) -> Option<(Option<&'a str>,
 fn is_separator(raw: &str) -> bool {
     let folded = fold(raw.trim());
     let core = folded.trim_matches(|c: char| "-_=*: ".contains(c));
-    core.len() < 48 && SEPARATORS.contains(&core.split_whitespace().collect::<Vec<_>>().join(" ").as_str())
+    core.len() < 48
+        && SEPARATORS.contains(
+            &core
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str(),
+        )
 }
 
 fn is_header(raw: &str) -> bool {

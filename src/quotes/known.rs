@@ -42,7 +42,9 @@ pub(super) fn mark_quoted(lines: &mut [Line<'_>], known: &[&str]) {
     let mut first = 0;
     while first < body.len() {
         let index = line_of[first];
-        let last = (first..body.len()).find(|&w| line_of[w] != index).unwrap_or(body.len());
+        let last = (first..body.len())
+            .find(|&w| line_of[w] != index)
+            .unwrap_or(body.len());
         if lines[index].kind == Kind::Text && run[first..last].iter().all(|&r| r > 0) {
             lines[index].kind = Kind::Quote;
         }
@@ -77,7 +79,9 @@ fn cover(body: &[String], sent: &[String], min_run: usize, run: &mut [usize]) {
             .max()
             .unwrap_or(0);
         if longest >= min_run {
-            run[i..i + longest].iter_mut().for_each(|r| *r = (*r).max(longest));
+            run[i..i + longest]
+                .iter_mut()
+                .for_each(|r| *r = (*r).max(longest));
             i += longest;
         } else {
             i += 1;

@@ -25,9 +25,8 @@ static APP_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A dash and a name closing the text: "-Abhishek Kona", "—Ryan".
-static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[-—–~]\s?\p{Lu}[\p{L}.'’ -]{0,30}$").expect("static regex")
-});
+static SIGN_OFF: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[-—–~]\s?\p{Lu}[\p{L}.'’ -]{0,30}$").expect("static regex"));
 
 /// Links and addresses inside an app signature ("Sent from Outlook Mobile<https://…>").
 static LINKS: LazyLock<Regex> =
@@ -46,6 +45,7 @@ pub(super) fn strip(kept: &mut Output<'_>) {
 /// app's signature; a `____` rule does when only a footer-sized tail follows it. Code
 /// blocks are never cut, and a delimiter with nothing of the sender's above it is not one.
 fn signature_start(kept: &Output<'_>) -> Option<usize> {
+    let lines_after = non_blank_lines_after(kept);
     let mut text_above = false;
     for (i, entry) in kept.iter().enumerate() {
         let Some(Kept { text, code: false }) = entry else {
@@ -60,8 +60,8 @@ fn signature_start(kept: &Output<'_>) -> Option<usize> {
         if is_app_signature(t) {
             return Some(i);
         }
-        let rule = text.trim_end() == "--" || (is_rule(t, '_') && footer_follows(kept, i));
-        if rule && text_above {
+        let footer = is_rule(t, '_') && lines_after[i] <= MAX_FOOTER_LINES;
+        if text_above && (text.trim_end() == "--" || footer) {
             return Some(i);
         }
         text_above |= has_words(t);
@@ -75,13 +75,14 @@ fn is_app_signature(t: &str) -> bool {
         && LINKS.replace_all(&folded, " ").split_whitespace().count() <= MAX_APP_SIGNATURE_WORDS
 }
 
-fn footer_follows(kept: &Output<'_>, i: usize) -> bool {
-    kept[i + 1..]
-        .iter()
-        .flatten()
-        .filter(|k| !k.text.trim().is_empty())
-        .count()
-        <= MAX_FOOTER_LINES
+/// For each line, how many non-blank lines follow it (one pass, so the check stays linear).
+fn non_blank_lines_after(kept: &Output<'_>) -> Vec<usize> {
+    let mut after = vec![0; kept.len()];
+    for i in (0..kept.len().saturating_sub(1)).rev() {
+        let next_counts = kept[i + 1].is_some_and(|k| !k.text.trim().is_empty());
+        after[i] = after[i + 1] + usize::from(next_counts);
+    }
+    after
 }
 
 /// A line of one repeated punctuation mark ("-----", "_____", "*****", "=====", "####").
@@ -98,7 +99,8 @@ fn is_delimiter(t: &str) -> bool {
 /// Debris at an end: delimiter lines and lone symbols (Gmail's "ᐧ" tracking mark).
 fn is_debris(t: &str) -> bool {
     let mut chars = t.chars();
-    let lone = matches!((chars.next(), chars.next()), (Some(c), None) if !c.is_ascii_alphanumeric());
+    let lone =
+        matches!((chars.next(), chars.next()), (Some(c), None) if !c.is_ascii_alphanumeric());
     lone || t == "--" || is_delimiter(t)
 }
 
@@ -130,7 +132,9 @@ fn is_sign_off(t: &str, above: &[Option<Kept<'_>>]) -> bool {
 fn trim_head(kept: &mut Output<'_>) {
     let debris = kept
         .iter()
-        .take_while(|e| e.is_none_or(|k| !k.code && (k.text.trim().is_empty() || is_debris(k.text.trim()))))
+        .take_while(|e| {
+            e.is_none_or(|k| !k.code && (k.text.trim().is_empty() || is_debris(k.text.trim())))
+        })
         .count();
     kept.drain(..debris);
 }

@@ -47,19 +47,28 @@ fn known_quoted_removed_without_markers_and_reply_below_kept() {
                 export of the sales report?\n\nYes, it did.\n";
     assert_eq!(new_text(body, &[sent]), "Yes, it did.");
     // The customer repeating a few of our words is their text.
-    assert_eq!(new_text("did the restart fix it? no", &[sent]), "did the restart fix it? no");
+    assert_eq!(
+        new_text("did the restart fix it? no", &[sent]),
+        "did the restart fix it? no"
+    );
 }
 
 #[test]
 fn plain_negative_answer_kept() {
     assert_eq!(trimmed("No, no quiero cerrar"), "No, no quiero cerrar");
-    assert_eq!(trimmed("No, no quiero cerrar\n\n> ¿Cerramos el caso?"), "No, no quiero cerrar");
+    assert_eq!(
+        trimmed("No, no quiero cerrar\n\n> ¿Cerramos el caso?"),
+        "No, no quiero cerrar"
+    );
 }
 
 #[test]
 fn greater_than_inside_a_line_kept() {
     assert_eq!(trimmed("5 > 3\nand 2 < 4"), "5 > 3\nand 2 < 4");
-    assert_eq!(trimmed("Please re-install the app"), "Please re-install the app");
+    assert_eq!(
+        trimmed("Please re-install the app"),
+        "Please re-install the app"
+    );
 }
 
 #[test]
@@ -75,13 +84,19 @@ fn inline_replies_between_quotes_kept() {
 #[test]
 fn everything_quoted_gives_empty() {
     assert_eq!(trimmed("> all\n> quoted\n>\n"), "");
-    assert_eq!(trimmed("On Mon, 3 Nov 2025, Bob <b@x.com> wrote:\n> hi"), "");
+    assert_eq!(
+        trimmed("On Mon, 3 Nov 2025, Bob <b@x.com> wrote:\n> hi"),
+        ""
+    );
     assert_eq!(trimmed(""), "");
 }
 
 #[test]
 fn dash_dash_space_signature_removed() {
-    assert_eq!(trimmed("Thanks, fixed.\n\n-- \nAna Pérez\nACME"), "Thanks, fixed.");
+    assert_eq!(
+        trimmed("Thanks, fixed.\n\n-- \nAna Pérez\nACME"),
+        "Thanks, fixed."
+    );
 }
 
 #[test]
@@ -93,8 +108,14 @@ fn lone_dashes_in_code_fence_kept() {
 #[test]
 fn mobile_signatures_removed() {
     assert_eq!(trimmed("Ya está.\n\nEnviado desde mi iPhone"), "Ya está.");
-    assert_eq!(trimmed("Done\n\nGet Outlook for iOS<https://aka.ms/o0ukef>"), "Done");
-    assert_eq!(trimmed("Erledigt\n\nVon meinem iPhone gesendet"), "Erledigt");
+    assert_eq!(
+        trimmed("Done\n\nGet Outlook for iOS<https://aka.ms/o0ukef>"),
+        "Done"
+    );
+    assert_eq!(
+        trimmed("Erledigt\n\nVon meinem iPhone gesendet"),
+        "Erledigt"
+    );
     assert_eq!(trimmed("Fait\n\nEnvoyé de mon iPhone"), "Fait");
     let sentence = "Here\n\nSent from my desk, is much easier then my mobile phone.";
     assert_eq!(trimmed(sentence), sentence);
@@ -118,7 +139,8 @@ fn attributions_in_other_languages() {
 
 #[test]
 fn prose_that_looks_like_markers_kept() {
-    let body = "On your remote host you can run:\n\n    telnet 127.0.0.1 52698\n\nOn this day I wrote:";
+    let body =
+        "On your remote host you can run:\n\n    telnet 127.0.0.1 52698\n\nOn this day I wrote:";
     assert_eq!(trimmed(body), body);
     let heading = "Steps\n=====\n\nFrom: Madrid\nTo: Barcelona\n\nThanks";
     assert_eq!(trimmed(heading), heading);
@@ -132,3 +154,29 @@ fn huge_input_is_fast() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
+#[test]
+fn outlook_header_blocks_in_other_languages() {
+    for block in [
+        "De : Support <s@x.com>\nEnvoyé : lundi 3 novembre 2025 10:00\nÀ : Ana\nObjet : RE: panne",
+        "Von: Support <s@x.com>\nGesendet: Montag, 3. November 2025 10:00\nAn: Ana\nBetreff: AW: Ausfall",
+        "*From:* Support [mailto:s@x.com]\n*Sent:* Monday, November 3, 2025 10:00 AM\n*To:* Ana\n*Subject:* RE: outage",
+    ] {
+        let body = format!("Still broken.\n\n{block}\n\nOld text\n");
+        assert_eq!(trimmed(&body), "Still broken.", "{block}");
+    }
+}
+
+#[test]
+fn forward_with_nothing_above_keeps_the_forwarded_text() {
+    let body = "---------- Forwarded message ---------\nFrom: Bob <b@x.com>\nDate: Mon, 3 Nov 2025\nSubject: Invoice\nTo: <a@x.com>\n\n\nThe invoice is wrong.\n";
+    assert_eq!(trimmed(body), "The invoice is wrong.");
+    let noted = format!("FYI, see below.\n\n{body}");
+    assert_eq!(trimmed(&noted), "FYI, see below.");
+}
+
+#[test]
+fn mobile_signature_above_gmail_attribution() {
+    let body =
+        "Ok\n\nSent from my iPhone\n\nOn Nov 3, 2025, at 10:00, Support <s@x.com> wrote:\n\n> Hi\n";
+    assert_eq!(trimmed(body), "Ok");
+}

@@ -512,6 +512,7 @@ impl CaseTx {
             .execute(&mut *self.tx)
             .await?;
         self.tx.commit().await?;
+        crate::crash::point("apply.after_commit");
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conversation;
+mod durability;
 mod guards;
 mod hostile;
 mod new_case;

@@ -73,6 +73,63 @@ pub fn mail_server() -> &'static MailServer {
     })
 }
 
+/// A mail server of one test's own, for outages; stopped when dropped.
+pub struct PrivateServer(pub MailServer);
+
+impl PrivateServer {
+    pub fn start() -> PrivateServer {
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let script = repo_root().join("scripts/mailserver.sh");
+        for _ in 0..20 {
+            let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // 50000-57999: apart from the shared servers' 20000-49999.
+            let base = 50_000 + (std::process::id() % 8) as u16 * 1000 + (slot % 8) * 100;
+            let dir = std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
+            let ok = Command::new(&script)
+                .arg("start")
+                .env("MAILTEST_DIR", &dir)
+                .env("MAILTEST_PORT_BASE", base.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run scripts/mailserver.sh")
+                .success();
+            if ok {
+                return PrivateServer(MailServer { ca: dir.join("tls/ca.pem"), dir, base });
+            }
+        }
+        panic!("could not start a private mail server");
+    }
+
+    /// `stop-smtp`, `start-smtp`, `stop-imap`, `start-imap`.
+    pub fn control(&self, action: &str) {
+        let ok = Command::new(repo_root().join("scripts/mailserver.sh"))
+            .arg(action)
+            .env("MAILTEST_DIR", &self.0.dir)
+            .env("MAILTEST_PORT_BASE", self.0.base.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("mailserver.sh")
+            .success();
+        assert!(ok, "mailserver.sh {action}");
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.control("stop");
+        let _ = Command::new(repo_root().join("scripts/mailserver.sh"))
+            .args(["stop", "--fast"])
+            .env("MAILTEST_DIR", &self.0.dir)
+            .env("MAILTEST_PORT_BASE", self.0.base.to_string())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0.dir);
+    }
+}
+
 fn start_private_server() -> MailServer {
     let script = repo_root().join("scripts/mailserver.sh");
     let first = 30 + (std::process::id() % 20) as u16;
@@ -176,19 +233,29 @@ pub struct Desk {
 }
 
 pub struct DeskOptions {
+    /// A server of the test's own (default: the shared one).
+    pub server: Option<MailServer>,
+    /// Connect IMAP here instead (a proxy in front of the server).
+    pub imap_port: Option<u16>,
     pub db: Db,
     pub imap_security: &'static str,
     pub smtp_security: &'static str,
+    /// Appended at the end of the configuration (new sections).
     pub extra: String,
+    /// Added to the `[smtp]` section.
+    pub smtp_extra: String,
 }
 
 impl Default for DeskOptions {
     fn default() -> Self {
         DeskOptions {
+            server: None,
+            imap_port: None,
             db: Db::Sqlite,
             imap_security: "none",
             smtp_security: "none",
             extra: String::new(),
+            smtp_extra: String::new(),
         }
     }
 }
@@ -199,11 +266,13 @@ impl Desk {
     }
 
     pub async fn with(test: &str, options: DeskOptions) -> Desk {
-        let server = mail_server();
+        let server = options.server.clone().unwrap_or_else(|| mail_server().clone());
+        let server = &server;
         let names = Names::new(test);
         let dir = tempfile::tempdir().expect("tempdir");
         let url = fresh_database(options.db, dir.path()).await;
         let (imap_port, smtp_port) = ports(server, options.imap_security, options.smtp_security);
+        let imap_port = options.imap_port.unwrap_or(imap_port);
         let smtp_auth = if options.smtp_security == "none" {
             String::new()
         } else {
@@ -228,7 +297,7 @@ host = "127.0.0.1"
 port = {smtp_port}
 security = "{smtp_sec}"
 ca_file = "{ca}"
-{smtp_auth}
+{smtp_auth}{smtp_extra}
 [support]
 address = "{support}"
 name = "Soporte Test"
@@ -252,6 +321,7 @@ dir = "{storage}"
             agent = names.addr("agente"),
             storage = dir.path().join("data").display(),
             extra = options.extra,
+            smtp_extra = options.smtp_extra,
         );
         let config_path = dir.path().join("buzon.toml");
         std::fs::write(&config_path, &text).expect("write config");
@@ -310,6 +380,25 @@ dir = "{storage}"
             .expect("add customer");
     }
 
+    /// Start `buzon run` as its own process (to kill it, or signal it), logging to `log`.
+    pub fn spawn(&self, crash_at: Option<&str>, log: &Path) -> std::process::Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        Command::new(env!("CARGO_BIN_EXE_buzon"))
+            .args(["run", "--config"])
+            .arg(&self.config_path)
+            .env("BUZON_LOG", "info")
+            .env("BUZON_CRASH_AT", crash_at.unwrap_or(""))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn buzon run")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self._tempdir.path().join(name)
+    }
+
     /// Run the `buzon` binary against this desk's configuration.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_buzon"))
@@ -339,7 +428,10 @@ fn ports(server: &MailServer, imap: &str, smtp: &str) -> (u16, u16) {
 
 /// Hand a message to Postfix (port 25, no AUTH: loopback is trusted) as a mail client would.
 pub async fn send_mail(from: &str, to: &[&str], raw: &[u8]) {
-    let server = mail_server();
+    send_mail_via(mail_server(), from, to, raw).await
+}
+
+pub async fn send_mail_via(server: &MailServer, from: &str, to: &[&str], raw: &[u8]) {
     let config = buzon::config::SmtpConfig {
         host: "127.0.0.1".into(),
         port: server.smtp(),
@@ -348,6 +440,8 @@ pub async fn send_mail(from: &str, to: &[&str], raw: &[u8]) {
         password: None,
         ca_file: None,
         connections: 1,
+        retry_initial: Duration::from_secs(1),
+        retry_max: Duration::from_secs(1),
     };
     let mut conn = buzon::send::open(&config, "client.example.test")
         .await
@@ -366,7 +460,10 @@ pub async fn send_mail(from: &str, to: &[&str], raw: &[u8]) {
 
 /// Every message in a user's INBOX, raw, oldest first.
 pub async fn mailbox(user: &str) -> Vec<Vec<u8>> {
-    let server = mail_server();
+    mailbox_on(mail_server(), user).await
+}
+
+pub async fn mailbox_on(server: &MailServer, user: &str) -> Vec<Vec<u8>> {
     let config = imap_config(server, user);
     let mut session = buzon::fetch::connect(&config).await.expect("IMAP login");
     let selected = session.select("INBOX").await.expect("select");
@@ -407,15 +504,19 @@ pub fn imap_config(server: &MailServer, user: &str) -> buzon::config::ImapConfig
 
 /// Wait until `user`'s INBOX holds at least `count` messages; return them all.
 pub async fn wait_for_mail(user: &str, count: usize) -> Vec<Vec<u8>> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    wait_for_mail_on(mail_server(), user, count, Duration::from_secs(20)).await
+}
+
+pub async fn wait_for_mail_on(server: &MailServer, user: &str, count: usize, patience: Duration) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + patience;
     loop {
-        let mails = mailbox(user).await;
+        let mails = mailbox_on(server, user).await;
         if mails.len() >= count {
             return mails;
         }
         assert!(
             Instant::now() < deadline,
-            "{user} has {} of {count} expected mails after 20 s",
+            "{user} has {} of {count} expected mails after {patience:?}",
             mails.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -517,7 +618,11 @@ pub fn vacation(user: &str) {
 /// Put a message straight into `user`'s INBOX with IMAP APPEND (what SMTP would refuse or
 /// rewrite, such as 10,000 nested parts, arrives byte for byte).
 pub async fn append(user: &str, raw: &[u8]) {
-    let mut session = buzon::fetch::connect(&imap_config(mail_server(), user)).await.expect("IMAP login");
+    append_on(mail_server(), user, raw).await
+}
+
+pub async fn append_on(server: &MailServer, user: &str, raw: &[u8]) {
+    let mut session = buzon::fetch::connect(&imap_config(server, user)).await.expect("IMAP login");
     session.append("INBOX", None, None, raw).await.expect("APPEND");
     let _ = session.logout().await;
 }
