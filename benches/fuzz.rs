@@ -15,7 +15,10 @@ use buzon::domain::EmailAddress;
 use buzon::thread::{self, ThreadFacts};
 
 fn seeds() -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = buzon::hostile::samples().into_iter().map(|(_, b)| b).collect();
+    let mut out: Vec<Vec<u8>> = buzon::hostile::samples()
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
@@ -24,7 +27,7 @@ fn seeds() -> Vec<Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else if let Ok(bytes) = std::fs::read(&path) {
-                if bytes.len() < 200_000 && !path.extension().is_some_and(|e| e == "json") {
+                if bytes.len() < 200_000 && path.extension().is_none_or(|e| e != "json") {
                     out.push(bytes);
                 }
             }
@@ -34,10 +37,27 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 const TOKENS: &[&[u8]] = &[
-    b"\r\n", b"\r\n\r\n", b"--", b"boundary=\"", b"Content-Type: multipart/mixed; boundary=\"x\"\r\n",
-    b"Content-Transfer-Encoding: base64\r\n", b"=?utf-8?B?", b"?=", b"=?iso-2022-jp?q?", b"\x1b$B", b"\x1b(B",
-    b"charset=gb2312", b"In-Reply-To: <buzon.1.0.0@x>\r\n", b"Subject: [Caso #1]", b"\r\ncerrar\r\n", b"> ",
-    b"multipart/report", b"message/rfc822\r\n\r\n", b"Authentication-Results: ", b"\xff\xfe", b"\x00",
+    b"\r\n",
+    b"\r\n\r\n",
+    b"--",
+    b"boundary=\"",
+    b"Content-Type: multipart/mixed; boundary=\"x\"\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"=?utf-8?B?",
+    b"?=",
+    b"=?iso-2022-jp?q?",
+    b"\x1b$B",
+    b"\x1b(B",
+    b"charset=gb2312",
+    b"In-Reply-To: <buzon.1.0.0@x>\r\n",
+    b"Subject: [Caso #1]",
+    b"\r\ncerrar\r\n",
+    b"> ",
+    b"multipart/report",
+    b"message/rfc822\r\n\r\n",
+    b"Authentication-Results: ",
+    b"\xff\xfe",
+    b"\x00",
 ];
 
 fn mutate(rng: &mut fastrand::Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
@@ -63,7 +83,14 @@ fn mutate(rng: &mut fastrand::Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
                 let b = (a + rng.usize(..len.min(256))).min(input.len());
                 let chunk: Vec<u8> = input[a..b].to_vec();
                 let at = rng.usize(..=input.len());
-                input.splice(at..at, chunk.iter().copied().cycle().take(chunk.len() * rng.usize(1..4)));
+                input.splice(
+                    at..at,
+                    chunk
+                        .iter()
+                        .copied()
+                        .cycle()
+                        .take(chunk.len() * rng.usize(1..4)),
+                );
             }
             4 if !others.is_empty() => {
                 let other = &others[rng.usize(..others.len())];
@@ -87,17 +114,24 @@ fn facts() -> (Facts, ThreadFacts) {
     let a = |s: &str| EmailAddress::parse(s).unwrap();
     let facts = Facts {
         support_address: a("soporte@example.test"),
-        provisioned: [a("ana@example.test"), a("jose@example.test")].into_iter().collect(),
+        provisioned: [a("ana@example.test"), a("jose@example.test")]
+            .into_iter()
+            .collect(),
         agents: [a("agente@example.test")].into_iter().collect(),
         products: vec!["Harmony".into(), "API Manager".into()],
     };
-    let thread_facts = ThreadFacts { agents: facts.agents.clone(), ..Default::default() };
+    let thread_facts = ThreadFacts {
+        agents: facts.agents.clone(),
+        ..Default::default()
+    };
     (facts, thread_facts)
 }
 
 /// The pure pipeline; any panic in it is a finding.
 fn pipeline(raw: &[u8], facts: &Facts, thread_facts: &ThreadFacts) {
-    let Ok(message) = buzon::parse::parse(raw) else { return };
+    let Ok(message) = buzon::parse::parse(raw) else {
+        return;
+    };
     let _ = classify::classify(&message, facts);
     let _ = thread::find_case(&message, &["fuzz-secret-0123456789"], thread_facts);
     let new_text = buzon::quotes::new_text(&message.text, &["Hemos recibido su solicitud"]);
@@ -107,7 +141,12 @@ fn pipeline(raw: &[u8], facts: &Facts, thread_facts: &ThreadFacts) {
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).and_then(|v| v.parse::<u64>().ok());
+    let arg = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .and_then(|i| argv.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
     let seconds = arg("--seconds").unwrap_or(60);
     let seed = arg("--seed").unwrap_or_else(|| fastrand::u64(..));
     let mut rng = fastrand::Rng::with_seed(seed);

@@ -26,16 +26,25 @@ pub fn verdict(results: &[String], authserv_id: &str, from_domain: &str) -> Auth
     for header in &ours {
         for method in header.split(';').skip(1) {
             let method = method.trim();
-            let Some((name, rest)) = method.split_once('=') else { continue };
+            let Some((name, rest)) = method.split_once('=') else {
+                continue;
+            };
             let name = name.trim().to_ascii_lowercase();
-            let result = rest.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            let result = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             seen.push(format!("{name}={result}"));
             if result != "pass" {
                 continue;
             }
             match name.as_str() {
                 "dmarc" => return AuthVerdict::Pass("dmarc"),
-                "spf" if property(method, "smtp.mailfrom").is_some_and(|d| aligned(&d, from_domain)) => {
+                "spf"
+                    if property(method, "smtp.mailfrom")
+                        .is_some_and(|d| aligned(&d, from_domain)) =>
+                {
                     return AuthVerdict::Pass("spf")
                 }
                 "dkim"
@@ -49,12 +58,22 @@ pub fn verdict(results: &[String], authserv_id: &str, from_domain: &str) -> Auth
             }
         }
     }
-    AuthVerdict::Fail(if seen.is_empty() { "no results".into() } else { seen.join(" ") })
+    AuthVerdict::Fail(if seen.is_empty() {
+        "no results".into()
+    } else {
+        seen.join(" ")
+    })
 }
 
 /// The authserv-id: the first token, before any version number and the first `;`.
 fn server_of(header: &str) -> &str {
-    header.split(';').next().unwrap_or("").split_whitespace().next().unwrap_or("")
+    header
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
 }
 
 /// The domain in `ptype.property=value` (an address's domain, or the value itself).
@@ -85,28 +104,76 @@ mod tests {
 
     #[test]
     fn dmarc_pass_from_our_server_passes() {
-        assert_eq!(v(&["mx.soporte.test; dmarc=pass header.from=cliente.test"], "cliente.test"), AuthVerdict::Pass("dmarc"));
-        assert_eq!(v(&["MX.soporte.test 1; spf=fail; dmarc=pass"], "cliente.test"), AuthVerdict::Pass("dmarc"));
+        assert_eq!(
+            v(
+                &["mx.soporte.test; dmarc=pass header.from=cliente.test"],
+                "cliente.test"
+            ),
+            AuthVerdict::Pass("dmarc")
+        );
+        assert_eq!(
+            v(&["MX.soporte.test 1; spf=fail; dmarc=pass"], "cliente.test"),
+            AuthVerdict::Pass("dmarc")
+        );
     }
 
     #[test]
     fn aligned_spf_or_dkim_pass() {
-        assert_eq!(v(&["mx.soporte.test; spf=pass smtp.mailfrom=bounces@mail.cliente.test"], "cliente.test"), AuthVerdict::Pass("spf"));
-        assert_eq!(v(&["mx.soporte.test; dkim=pass (2048-bit key) header.d=cliente.test header.s=s1"], "cliente.test"), AuthVerdict::Pass("dkim"));
-        assert!(matches!(v(&["mx.soporte.test; spf=pass smtp.mailfrom=x@mailer.test"], "cliente.test"), AuthVerdict::Fail(_)), "not aligned");
-        assert!(matches!(v(&["mx.soporte.test; dkim=pass header.d=other.test"], "cliente.test"), AuthVerdict::Fail(_)));
+        assert_eq!(
+            v(
+                &["mx.soporte.test; spf=pass smtp.mailfrom=bounces@mail.cliente.test"],
+                "cliente.test"
+            ),
+            AuthVerdict::Pass("spf")
+        );
+        assert_eq!(
+            v(
+                &["mx.soporte.test; dkim=pass (2048-bit key) header.d=cliente.test header.s=s1"],
+                "cliente.test"
+            ),
+            AuthVerdict::Pass("dkim")
+        );
+        assert!(
+            matches!(
+                v(
+                    &["mx.soporte.test; spf=pass smtp.mailfrom=x@mailer.test"],
+                    "cliente.test"
+                ),
+                AuthVerdict::Fail(_)
+            ),
+            "not aligned"
+        );
+        assert!(matches!(
+            v(
+                &["mx.soporte.test; dkim=pass header.d=other.test"],
+                "cliente.test"
+            ),
+            AuthVerdict::Fail(_)
+        ));
     }
 
     #[test]
     fn results_from_other_servers_are_ignored() {
-        assert_eq!(v(&["evil.test; dmarc=pass"], "cliente.test"), AuthVerdict::Missing);
-        let forged_then_ours = ["evil.test; dmarc=pass", "mx.soporte.test; dmarc=fail header.from=cliente.test"];
-        assert_eq!(v(&forged_then_ours, "cliente.test"), AuthVerdict::Fail("dmarc=fail".into()));
+        assert_eq!(
+            v(&["evil.test; dmarc=pass"], "cliente.test"),
+            AuthVerdict::Missing
+        );
+        let forged_then_ours = [
+            "evil.test; dmarc=pass",
+            "mx.soporte.test; dmarc=fail header.from=cliente.test",
+        ];
+        assert_eq!(
+            v(&forged_then_ours, "cliente.test"),
+            AuthVerdict::Fail("dmarc=fail".into())
+        );
     }
 
     #[test]
     fn none_and_garbage_fail() {
-        assert_eq!(v(&["mx.soporte.test; none"], "cliente.test"), AuthVerdict::Fail("no results".into()));
+        assert_eq!(
+            v(&["mx.soporte.test; none"], "cliente.test"),
+            AuthVerdict::Fail("no results".into())
+        );
         assert_eq!(v(&[], "cliente.test"), AuthVerdict::Missing);
     }
 }

@@ -42,8 +42,12 @@ pub enum IgnoreReason {
 }
 
 impl IgnoreReason {
-    pub const ALL: [IgnoreReason; 4] =
-        [IgnoreReason::NoSender, IgnoreReason::OwnMail, IgnoreReason::Automatic, IgnoreReason::DeliveryReport];
+    pub const ALL: [IgnoreReason; 4] = [
+        IgnoreReason::NoSender,
+        IgnoreReason::OwnMail,
+        IgnoreReason::Automatic,
+        IgnoreReason::DeliveryReport,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

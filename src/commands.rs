@@ -20,7 +20,13 @@ pub struct ReplyCommands {
     pub comment: String,
 }
 
-const CLOSE: [&str; 5] = ["cerrar", "cerrar caso", "cerrar el caso", "close", "close case"];
+const CLOSE: [&str; 5] = [
+    "cerrar",
+    "cerrar caso",
+    "cerrar el caso",
+    "close",
+    "close case",
+];
 const INTERNAL: [&str; 2] = ["#interno", "#internal"];
 
 pub fn parse(new_text: &str, products: &[String]) -> ReplyCommands {
@@ -74,8 +80,30 @@ fn field(line: &str, names: &[&str]) -> Option<String> {
 /// Nothing but thanks or an acknowledgement: logged on a closed case, never a new case.
 pub fn is_courtesy(text: &str) -> bool {
     const WORDS: [&str; 24] = [
-        "gracias", "muchas", "mil", "muchisimas", "thanks", "thank", "you", "so", "much", "many", "ok", "okay", "vale",
-        "perfecto", "perfect", "genial", "great", "de", "nuevo", "again", "saludos", "regards", "un", "cordial",
+        "gracias",
+        "muchas",
+        "mil",
+        "muchisimas",
+        "thanks",
+        "thank",
+        "you",
+        "so",
+        "much",
+        "many",
+        "ok",
+        "okay",
+        "vale",
+        "perfecto",
+        "perfect",
+        "genial",
+        "great",
+        "de",
+        "nuevo",
+        "again",
+        "saludos",
+        "regards",
+        "un",
+        "cordial",
     ];
     let folded = fold_words(text);
     let words: Vec<&str> = folded
@@ -95,10 +123,22 @@ mod tests {
 
     #[test]
     fn close_is_a_line_alone() {
-        for text in ["cerrar", "Cerrar.", "CERRAR CASO", "close", "  Close!  ", "Gracias, ya funciona\n\ncerrar"] {
+        for text in [
+            "cerrar",
+            "Cerrar.",
+            "CERRAR CASO",
+            "close",
+            "  Close!  ",
+            "Gracias, ya funciona\n\ncerrar",
+        ] {
             assert!(parse(text, &products()).close, "{text:?}");
         }
-        for text in ["No, no quiero cerrar", "no cerrar todavía", "¿Puedo cerrar el caso mañana?", "closed"] {
+        for text in [
+            "No, no quiero cerrar",
+            "no cerrar todavía",
+            "¿Puedo cerrar el caso mañana?",
+            "closed",
+        ] {
             assert!(!parse(text, &products()).close, "{text:?}");
         }
         let c = parse("Ya funciona, gracias.\ncerrar", &products());
@@ -107,7 +147,10 @@ mod tests {
 
     #[test]
     fn severity_and_product_lines() {
-        let c = parse("Severidad: 1\nProducto: api MANAGER\nSigue fallando", &products());
+        let c = parse(
+            "Severidad: 1\nProducto: api MANAGER\nSigue fallando",
+            &products(),
+        );
         assert_eq!(c.severity, Some(Severity::CRITICAL));
         assert_eq!(c.product.as_deref(), Some("API Manager"));
         assert_eq!(c.comment, "Sigue fallando");
@@ -130,10 +173,23 @@ mod tests {
 
     #[test]
     fn courtesy_only_replies() {
-        for text in ["gracias", "¡Muchas gracias!", "Thanks!", "ok", "Perfecto, gracias", "thank you so much", "Mil gracias. Saludos"] {
+        for text in [
+            "gracias",
+            "¡Muchas gracias!",
+            "Thanks!",
+            "ok",
+            "Perfecto, gracias",
+            "thank you so much",
+            "Mil gracias. Saludos",
+        ] {
             assert!(is_courtesy(text), "{text:?}");
         }
-        for text in ["", "gracias, pero vuelve a fallar", "ok, ahora falla otra cosa", "Thanks, new problem: login fails"] {
+        for text in [
+            "",
+            "gracias, pero vuelve a fallar",
+            "ok, ahora falla otra cosa",
+            "Thanks, new problem: login fails",
+        ] {
             assert!(!is_courtesy(text), "{text:?}");
         }
     }

@@ -586,14 +586,24 @@ fn validate_security(raw: RawSecurity, p: &mut Vec<String>) -> SecurityConfig {
         "agents" => RequireAuth::Agents,
         "all" => RequireAuth::All,
         other => {
-            p.push(format!("security.require_authentication: '{other}' is not none, customers, agents or all"));
+            p.push(format!(
+                "security.require_authentication: '{other}' is not none, customers, agents or all"
+            ));
             RequireAuth::None
         }
     };
-    if require != RequireAuth::None && raw.authserv_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+    if require != RequireAuth::None
+        && raw
+            .authserv_id
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+    {
         p.push("security.authserv_id: required when require_authentication is not none (whose Authentication-Results to trust)".into());
     }
-    SecurityConfig { authserv_id: raw.authserv_id.map(|s| s.trim().to_string()), require }
+    SecurityConfig {
+        authserv_id: raw.authserv_id.map(|s| s.trim().to_string()),
+        require,
+    }
 }
 
 fn validate_agents(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {

@@ -61,6 +61,14 @@ pub async fn run(app: App, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stored = Arc::new(Notify::new());
     let processed = Arc::new(Notify::new());
     let ready = Arc::new(Notify::new());
+    match app.store.release_orphaned_leases().await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            released = n,
+            "took back the work of a crashed buzon on this machine"
+        ),
+        Err(e) => warn!(error = %e, "could not check for orphaned leases"),
+    }
     let mut tasks = tokio::task::JoinSet::new();
     let fetcher = Fetcher {
         config: app.config.clone(),

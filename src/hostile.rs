@@ -11,7 +11,10 @@ pub fn samples() -> Vec<(&'static str, Vec<u8>)> {
         ("missing-from", missing_from()),
         ("deep-nesting-10000", deep_nesting(10_000)),
         ("binary-garbage", binary_garbage()),
-        ("header-only", b"From: a@example.test\r\nSubject: solo cabeceras".to_vec()),
+        (
+            "header-only",
+            b"From: a@example.test\r\nSubject: solo cabeceras".to_vec(),
+        ),
         ("bad-base64", bad_base64()),
     ]
 }
@@ -35,16 +38,29 @@ fn eight_bit_headers() -> Vec<u8> {
 }
 
 fn missing_from() -> Vec<u8> {
-    b"To: soporte@example.test\r\nSubject: sin remitente\r\nMessage-ID: <nofrom@x>\r\n\r\nhola\r\n".to_vec()
+    b"To: soporte@example.test\r\nSubject: sin remitente\r\nMessage-ID: <nofrom@x>\r\n\r\nhola\r\n"
+        .to_vec()
 }
 
 /// `depth` multiparts inside each other: parsers that recurse blow their stack here.
 pub fn deep_nesting(depth: usize) -> Vec<u8> {
     let mut m = b"From: nido@example.test\r\nSubject: Nido\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n".to_vec();
     for i in 1..depth {
-        m.extend_from_slice(format!("--b{}\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n", i - 1).as_bytes());
+        m.extend_from_slice(
+            format!(
+                "--b{}\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n",
+                i - 1
+            )
+            .as_bytes(),
+        );
     }
-    m.extend_from_slice(format!("--b{}\r\nContent-Type: text/plain\r\n\r\nfondo\r\n", depth - 1).as_bytes());
+    m.extend_from_slice(
+        format!(
+            "--b{}\r\nContent-Type: text/plain\r\n\r\nfondo\r\n",
+            depth - 1
+        )
+        .as_bytes(),
+    );
     for i in (0..depth).rev() {
         m.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
     }

@@ -42,9 +42,9 @@ pub struct DeliveryReport {
 impl DeliveryReport {
     /// Recipients that failed for good (`Action: failed` with a 5.x.x status).
     pub fn hard_failures(&self) -> impl Iterator<Item = &(EmailAddress, String, String)> {
-        self.recipients
-            .iter()
-            .filter(|(_, status, action)| status.starts_with('5') && action.eq_ignore_ascii_case("failed"))
+        self.recipients.iter().filter(|(_, status, action)| {
+            status.starts_with('5') && action.eq_ignore_ascii_case("failed")
+        })
     }
 }
 
@@ -112,10 +112,12 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
 /// RFC 3464: the per-recipient fields of the message/delivery-status part, and the
 /// Message-ID of the returned message (message/rfc822 or text/rfc822-headers part).
 fn delivery_report(message: &Message<'_>) -> Option<DeliveryReport> {
-    let is_report = message
-        .root_part()
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")));
+    let is_report = message.root_part().content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
     if !is_report {
         return None;
     }
@@ -123,7 +125,12 @@ fn delivery_report(message: &Message<'_>) -> Option<DeliveryReport> {
     for part in &message.parts {
         let (ctype, subtype) = part
             .content_type()
-            .map(|ct| (ct.ctype().to_ascii_lowercase(), ct.subtype().unwrap_or("").to_ascii_lowercase()))
+            .map(|ct| {
+                (
+                    ct.ctype().to_ascii_lowercase(),
+                    ct.subtype().unwrap_or("").to_ascii_lowercase(),
+                )
+            })
             .unwrap_or_default();
         match (ctype.as_str(), subtype.as_str()) {
             ("message", "delivery-status") | ("message", "global-delivery-status") => {
@@ -148,10 +155,16 @@ fn delivery_report(message: &Message<'_>) -> Option<DeliveryReport> {
 /// so read line by line rather than as a message).
 fn id_in_headers(block: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(block);
-    let unfolded = text.replace("\r\n ", " ").replace("\r\n\t", " ").replace("\n ", " ");
+    let unfolded = text
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ")
+        .replace("\n ", " ");
     unfolded.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("Message-ID").then(|| clean_id(value)).filter(|id| !id.is_empty())
+        name.trim()
+            .eq_ignore_ascii_case("Message-ID")
+            .then(|| clean_id(value))
+            .filter(|id| !id.is_empty())
     })
 }
 
@@ -162,10 +175,15 @@ fn status_fields(text: &str) -> Vec<(EmailAddress, String, String)> {
         let field = |name: &str| {
             block.lines().find_map(|l| {
                 let (n, v) = l.split_once(':')?;
-                n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
             })
         };
-        let Some(recipient) = field("Final-Recipient").or_else(|| field("Original-Recipient")) else { continue };
+        let Some(recipient) = field("Final-Recipient").or_else(|| field("Original-Recipient"))
+        else {
+            continue;
+        };
         let address = recipient.rsplit(';').next().unwrap_or("").trim();
         if let Ok(address) = EmailAddress::parse(address) {
             let status = field("Status").unwrap_or_default();
@@ -432,9 +450,15 @@ mod report_tests {
         let dsn = b"From: MAILER-DAEMON@mx.cliente.test\r\nTo: soporte@example.test\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.cliente.test\r\n\r\nFinal-Recipient: rfc822; Ana@Cliente.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\nFinal-Recipient: rfc822; luis@cliente.test\r\nAction: delayed\r\nStatus: 4.4.1\r\n--R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: soporte@example.test\r\nMessage-ID: <buzon.1.ab.cd@example.test>\r\n--R--\r\n";
         let m = parse(dsn).unwrap();
         let report = m.report.expect("a report");
-        assert_eq!(report.original_message_id.as_deref(), Some("buzon.1.ab.cd@example.test"));
+        assert_eq!(
+            report.original_message_id.as_deref(),
+            Some("buzon.1.ab.cd@example.test")
+        );
         assert_eq!(report.recipients.len(), 2, "{report:?}");
-        let hard: Vec<_> = report.hard_failures().map(|(a, s, _)| (a.as_str(), s.as_str())).collect();
+        let hard: Vec<_> = report
+            .hard_failures()
+            .map(|(a, s, _)| (a.as_str(), s.as_str()))
+            .collect();
         assert_eq!(hard, vec![("ana@cliente.test", "5.1.1")]);
     }
 }

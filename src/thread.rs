@@ -45,11 +45,20 @@ pub fn references(message: &InboundMessage) -> Vec<String> {
 pub fn subject_tag(subject: &str) -> Option<CaseNumber> {
     static TAG: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?i)\b(?:caso|case)\s*#\s*(\d{1,18})\b").expect("tag regex"));
-    TAG.captures(subject)?.get(1)?.as_str().parse().ok().map(CaseNumber)
+    TAG.captures(subject)?
+        .get(1)?
+        .as_str()
+        .parse()
+        .ok()
+        .map(CaseNumber)
 }
 
 /// Every case this mail could belong to, for the store to look up participants.
-pub fn candidates(message: &InboundMessage, secrets: &[&str], received: &HashMap<String, CaseNumber>) -> Vec<CaseNumber> {
+pub fn candidates(
+    message: &InboundMessage,
+    secrets: &[&str],
+    received: &HashMap<String, CaseNumber>,
+) -> Vec<CaseNumber> {
     let mut out = Vec::new();
     for id in references(message) {
         if let Some(n) = msgid::verify(&id, secrets).or_else(|| received.get(&id).copied()) {
@@ -61,16 +70,28 @@ pub fn candidates(message: &InboundMessage, secrets: &[&str], received: &HashMap
     out
 }
 
-pub fn find_case(message: &InboundMessage, secrets: &[&str], facts: &ThreadFacts) -> Option<(CaseNumber, ThreadRule)> {
+pub fn find_case(
+    message: &InboundMessage,
+    secrets: &[&str],
+    facts: &ThreadFacts,
+) -> Option<(CaseNumber, ThreadRule)> {
     let sender = &message.from.as_ref()?.address;
     let refs = references(message);
     if let Some(n) = refs.iter().find_map(|id| msgid::verify(id, secrets)) {
         return Some((n, ThreadRule::SignedReference));
     }
     let allowed = |n: CaseNumber| {
-        facts.agents.contains(sender) || facts.participants.get(&n).is_some_and(|p| p.contains(sender))
+        facts.agents.contains(sender)
+            || facts
+                .participants
+                .get(&n)
+                .is_some_and(|p| p.contains(sender))
     };
-    if let Some(n) = refs.iter().filter_map(|id| facts.received.get(id).copied()).find(|n| allowed(*n)) {
+    if let Some(n) = refs
+        .iter()
+        .filter_map(|id| facts.received.get(id).copied())
+        .find(|n| allowed(*n))
+    {
         return Some((n, ThreadRule::ReceivedReference));
     }
     subject_tag(&message.subject)
@@ -89,9 +110,17 @@ mod tests {
         EmailAddress::parse(s).unwrap()
     }
 
-    fn mail(from: &str, subject: &str, in_reply_to: &[&str], references: &[&str]) -> InboundMessage {
+    fn mail(
+        from: &str,
+        subject: &str,
+        in_reply_to: &[&str],
+        references: &[&str],
+    ) -> InboundMessage {
         InboundMessage {
-            from: Some(Mailbox { name: None, address: addr(from) }),
+            from: Some(Mailbox {
+                name: None,
+                address: addr(from),
+            }),
             subject: subject.into(),
             in_reply_to: in_reply_to.iter().map(|s| s.to_string()).collect(),
             references: references.iter().map(|s| s.to_string()).collect(),
@@ -101,10 +130,17 @@ mod tests {
 
     fn facts() -> ThreadFacts {
         ThreadFacts {
-            received: [("orig@cliente.test".to_string(), CaseNumber(5))].into_iter().collect(),
-            participants: [(CaseNumber(5), [addr("ana@cliente.test"), addr("luis@cliente.test")].into_iter().collect())]
+            received: [("orig@cliente.test".to_string(), CaseNumber(5))]
                 .into_iter()
                 .collect(),
+            participants: [(
+                CaseNumber(5),
+                [addr("ana@cliente.test"), addr("luis@cliente.test")]
+                    .into_iter()
+                    .collect(),
+            )]
+            .into_iter()
+            .collect(),
             agents: [addr("agente@soporte.test")].into_iter().collect(),
         }
     }
@@ -116,9 +152,20 @@ mod tests {
     #[test]
     fn a_signed_reference_names_the_case_for_anyone() {
         let m = mail("reenviado@otro.test", "Re: algo", &[&signed(5)], &[]);
-        assert_eq!(find_case(&m, &[SECRET], &facts()), Some((CaseNumber(5), ThreadRule::SignedReference)));
-        let m = mail("ana@cliente.test", "sin etiqueta", &[], &["x@y", &signed(5), "z@w"]);
-        assert_eq!(find_case(&m, &[SECRET], &facts()), Some((CaseNumber(5), ThreadRule::SignedReference)));
+        assert_eq!(
+            find_case(&m, &[SECRET], &facts()),
+            Some((CaseNumber(5), ThreadRule::SignedReference))
+        );
+        let m = mail(
+            "ana@cliente.test",
+            "sin etiqueta",
+            &[],
+            &["x@y", &signed(5), "z@w"],
+        );
+        assert_eq!(
+            find_case(&m, &[SECRET], &facts()),
+            Some((CaseNumber(5), ThreadRule::SignedReference))
+        );
     }
 
     #[test]
@@ -131,28 +178,57 @@ mod tests {
     #[test]
     fn a_received_reference_needs_a_participant_or_agent() {
         let m = mail("luis@cliente.test", "Re: x", &["orig@cliente.test"], &[]);
-        assert_eq!(find_case(&m, &[SECRET], &facts()), Some((CaseNumber(5), ThreadRule::ReceivedReference)));
+        assert_eq!(
+            find_case(&m, &[SECRET], &facts()),
+            Some((CaseNumber(5), ThreadRule::ReceivedReference))
+        );
         let m = mail("agente@soporte.test", "Re: x", &[], &["orig@cliente.test"]);
-        assert_eq!(find_case(&m, &[SECRET], &facts()), Some((CaseNumber(5), ThreadRule::ReceivedReference)));
+        assert_eq!(
+            find_case(&m, &[SECRET], &facts()),
+            Some((CaseNumber(5), ThreadRule::ReceivedReference))
+        );
         let m = mail("extrano@otro.test", "Re: x", &["orig@cliente.test"], &[]);
         assert_eq!(find_case(&m, &[SECRET], &facts()), None);
     }
 
     #[test]
     fn a_subject_tag_needs_a_participant_or_agent() {
-        for subject in ["[Caso #5] x", "RE: RV: Caso #5", "Fwd: [Case #5] y", "AW: SV: case #5", "Re:[caso#5]"] {
+        for subject in [
+            "[Caso #5] x",
+            "RE: RV: Caso #5",
+            "Fwd: [Case #5] y",
+            "AW: SV: case #5",
+            "Re:[caso#5]",
+        ] {
             let m = mail("ana@cliente.test", subject, &[], &[]);
-            assert_eq!(find_case(&m, &[SECRET], &facts()), Some((CaseNumber(5), ThreadRule::SubjectTag)), "{subject}");
+            assert_eq!(
+                find_case(&m, &[SECRET], &facts()),
+                Some((CaseNumber(5), ThreadRule::SubjectTag)),
+                "{subject}"
+            );
         }
         let m = mail("extrano@otro.test", "[Caso #5] hola", &[], &[]);
-        assert_eq!(find_case(&m, &[SECRET], &facts()), None, "a tag from a stranger never touches the case");
+        assert_eq!(
+            find_case(&m, &[SECRET], &facts()),
+            None,
+            "a tag from a stranger never touches the case"
+        );
         let m = mail("ana@cliente.test", "[Caso #6] hola", &[], &[]);
-        assert_eq!(find_case(&m, &[SECRET], &facts()), None, "not a participant of #6");
+        assert_eq!(
+            find_case(&m, &[SECRET], &facts()),
+            None,
+            "not a participant of #6"
+        );
     }
 
     #[test]
     fn no_reference_no_tag_is_new() {
-        let m = mail("ana@cliente.test", "Otro problema con el caso de uso #5", &["unknown@x"], &[]);
+        let m = mail(
+            "ana@cliente.test",
+            "Otro problema con el caso de uso #5",
+            &["unknown@x"],
+            &[],
+        );
         assert_eq!(find_case(&m, &[SECRET], &facts()), None);
         assert_eq!(subject_tag("Casos #5"), None);
         assert_eq!(subject_tag("Showcase #5"), None);
@@ -162,7 +238,11 @@ mod tests {
     fn references_put_the_parent_first() {
         let m = mail("a@b.test", "x", &["p@x"], &["r1@x", "r2@x", "p@x"]);
         assert_eq!(references(&m), vec!["p@x", "r2@x", "r1@x"]);
-        let c = candidates(&mail("a@b.test", "[Caso #9]", &[&signed(5)], &[]), &[SECRET], &HashMap::new());
+        let c = candidates(
+            &mail("a@b.test", "[Caso #9]", &[&signed(5)], &[]),
+            &[SECRET],
+            &HashMap::new(),
+        );
         assert_eq!(c, vec![CaseNumber(5), CaseNumber(9)]);
     }
 }

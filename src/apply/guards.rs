@@ -16,7 +16,11 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Processor {
     /// Why the mail must be quarantined under `security.require_authentication`, if it must.
-    pub(super) fn fails_authentication(&self, message: &InboundMessage, facts: &Facts) -> Option<String> {
+    pub(super) fn fails_authentication(
+        &self,
+        message: &InboundMessage,
+        facts: &Facts,
+    ) -> Option<String> {
         let security = &self.config.security;
         let sender = &message.from.as_ref()?.address;
         let is_agent = facts.agents.contains(sender);
@@ -32,27 +36,51 @@ impl Processor {
         let server = security.authserv_id.as_deref().unwrap_or_default();
         match auth::verdict(&message.authentication_results, server, sender.domain()) {
             AuthVerdict::Pass(_) => None,
-            AuthVerdict::Fail(why) => Some(format!("quarantined: authentication failed for {sender} ({why})")),
-            AuthVerdict::Missing => Some(format!("quarantined: no Authentication-Results from {server} for {sender}")),
+            AuthVerdict::Fail(why) => Some(format!(
+                "quarantined: authentication failed for {sender} ({why})"
+            )),
+            AuthVerdict::Missing => Some(format!(
+                "quarantined: no Authentication-Results from {server} for {sender}"
+            )),
         }
     }
 
     /// A delivery status notification: logged on the case of the mail that bounced, hard
     /// failures marked so that nothing more is sent to them; never a case, never an answer.
     pub(super) async fn bounce(&self, row: &InboundRow, message: &InboundMessage) -> Applied {
-        let report = message.report.as_ref().expect("bounce() is called for reports");
+        let report = message
+            .report
+            .as_ref()
+            .expect("bounce() is called for reports");
         let secrets = self.config.support.secrets();
-        let case = match report.original_message_id.as_deref().and_then(|id| msgid::verify(id, &secrets)) {
+        let case = match report
+            .original_message_id
+            .as_deref()
+            .and_then(|id| msgid::verify(id, &secrets))
+        {
             Some(n) => self.store.case_by_number(n.0).await?,
             None => None,
         };
-        let summary: Vec<String> = report.recipients.iter().map(|(a, status, action)| format!("{a}: {action} {status}")).collect();
+        let summary: Vec<String> = report
+            .recipients
+            .iter()
+            .map(|(a, status, action)| format!("{a}: {action} {status}"))
+            .collect();
         let Some(mut tx) = self.begin(row).await? else {
             return Ok(("duplicate".into(), None));
         };
-        self.record_inbound(&mut tx, row, message, case.as_ref().map(|c| c.id), "bounce", Some(&summary.join("\n"))).await?;
+        self.record_inbound(
+            &mut tx,
+            row,
+            message,
+            case.as_ref().map(|c| c.id),
+            "bounce",
+            Some(&summary.join("\n")),
+        )
+        .await?;
         for (address, status, _) in report.hard_failures() {
-            tx.mark_failing(address.as_str(), &format!("bounced {status}")).await?;
+            tx.mark_failing(address.as_str(), &format!("bounced {status}"))
+                .await?;
         }
         tx.finish("bounce", false).await?;
         Ok(("bounce".into(), case.map(|c| c.number)))
@@ -61,24 +89,45 @@ impl Processor {
     /// The recipients an automatic mail may go to: not failing addresses, one
     /// `access_denied` a day, at most `limits.auto_replies_per_hour` of any kind. Each one
     /// kept is counted.
-    pub(super) async fn allowed_recipients(&self, tx: &mut CaseTx, out: &Outgoing) -> Result<Vec<Mailbox>, ApplyError> {
+    pub(super) async fn allowed_recipients(
+        &self,
+        tx: &mut CaseTx,
+        out: &Outgoing,
+    ) -> Result<Vec<Mailbox>, ApplyError> {
         let now = tx.now();
         let answering = out.kind.auto_submitted() == Some("auto-replied");
         let mut kept = Vec::new();
         for m in &out.to {
             let address = m.address.as_str();
             if out.kind.to_customer() && tx.is_failing(address).await? {
-                tracing::info!(address, kind = out.kind.name(), "not sent: the address bounced");
+                tracing::info!(
+                    address,
+                    kind = out.kind.name(),
+                    "not sent: the address bounced"
+                );
                 continue;
             }
             if answering {
                 if out.kind == MailKind::AccessDenied
-                    && tx.auto_mails_since(address, Some(MailKind::AccessDenied.name()), now - DAY_MS).await? > 0
+                    && tx
+                        .auto_mails_since(
+                            address,
+                            Some(MailKind::AccessDenied.name()),
+                            now - DAY_MS,
+                        )
+                        .await?
+                        > 0
                 {
                     continue;
                 }
-                if tx.auto_mails_since(address, None, now - HOUR_MS).await? >= self.config.limits.auto_replies_per_hour {
-                    tracing::warn!(address, kind = out.kind.name(), "not sent: automatic mail limit reached");
+                if tx.auto_mails_since(address, None, now - HOUR_MS).await?
+                    >= self.config.limits.auto_replies_per_hour
+                {
+                    tracing::warn!(
+                        address,
+                        kind = out.kind.name(),
+                        "not sent: automatic mail limit reached"
+                    );
                     continue;
                 }
                 tx.log_auto_mail(address, out.kind.name()).await?;

@@ -58,26 +58,52 @@ mod tests {
     }
 
     fn limits() -> LimitsConfig {
-        LimitsConfig { auto_replies_per_hour: 10, max_message_bytes: 10_000, max_attachment_bytes: 1_000, max_attachments: 2 }
+        LimitsConfig {
+            auto_replies_per_hour: 10,
+            max_message_bytes: 10_000,
+            max_attachment_bytes: 1_000,
+            max_attachments: 2,
+        }
     }
 
     #[test]
     fn what_fits_is_kept_and_the_rest_reported() {
         let mut m = InboundMessage {
-            attachments: vec![attachment("a", 10), attachment("big", 5_000), attachment("b", 10), attachment("c", 10)],
+            attachments: vec![
+                attachment("a", 10),
+                attachment("big", 5_000),
+                attachment("b", 10),
+                attachment("c", 10),
+            ],
             ..Default::default()
         };
         let skipped = apply(&mut m, 6_000, &limits());
-        assert_eq!(m.attachments.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(
-            skipped.iter().map(|s| (s.filename.as_str(), s.reason)).collect::<Vec<_>>(),
-            [("big", "attachment_too_large"), ("c", "too_many_attachments")]
+            m.attachments
+                .iter()
+                .map(|a| a.filename.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            skipped
+                .iter()
+                .map(|s| (s.filename.as_str(), s.reason))
+                .collect::<Vec<_>>(),
+            [
+                ("big", "attachment_too_large"),
+                ("c", "too_many_attachments")
+            ]
         );
     }
 
     #[test]
     fn an_oversize_mail_keeps_only_its_text() {
-        let mut m = InboundMessage { text: "hola".into(), attachments: vec![attachment("a", 10)], ..Default::default() };
+        let mut m = InboundMessage {
+            text: "hola".into(),
+            attachments: vec![attachment("a", 10)],
+            ..Default::default()
+        };
         let skipped = apply(&mut m, 20_000, &limits());
         assert!(m.attachments.is_empty());
         assert_eq!(skipped[0].reason, "message_too_large");

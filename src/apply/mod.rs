@@ -29,7 +29,11 @@ pub enum Step {
     /// Nothing was waiting.
     Idle,
     /// The mail's effect is committed; `outcome` names it (case_created, comment, …).
-    Done { inbound_id: i64, outcome: String, case: Option<i64> },
+    Done {
+        inbound_id: i64,
+        outcome: String,
+        case: Option<i64>,
+    },
     /// Kept raw and parked for `buzon failed` / `buzon retry`.
     Failed { inbound_id: i64, error: String },
     /// A passing problem (database busy, disk full); the mail stays pending.
@@ -57,8 +61,18 @@ pub struct Processor {
 }
 
 impl Processor {
-    pub fn new(store: Store, blobs: BlobStore, composer: Arc<Composer>, config: Arc<Config>) -> Self {
-        Processor { store, blobs, composer, config }
+    pub fn new(
+        store: Store,
+        blobs: BlobStore,
+        composer: Arc<Composer>,
+        config: Arc<Config>,
+    ) -> Self {
+        Processor {
+            store,
+            blobs,
+            composer,
+            config,
+        }
     }
 
     #[tracing::instrument(name = "apply", skip_all, fields(inbound = tracing::field::Empty, case = tracing::field::Empty))]
@@ -70,7 +84,11 @@ impl Processor {
         match self.process(&row).await {
             Ok((outcome, case)) => {
                 info!(outcome, uid = row.uid, "mail applied");
-                Ok(Step::Done { inbound_id: row.id, outcome, case })
+                Ok(Step::Done {
+                    inbound_id: row.id,
+                    outcome,
+                    case,
+                })
             }
             Err(ApplyError::Store(e)) if e.is_retryable() => self.defer(&row, e.to_string()).await,
             Err(ApplyError::Io(e)) => self.defer(&row, format!("storage: {e}")).await,
@@ -78,7 +96,10 @@ impl Processor {
                 let error = e.to_string();
                 warn!(error, "mail parked as failed");
                 self.store.fail_inbound(row.id, &error).await?;
-                Ok(Step::Failed { inbound_id: row.id, error })
+                Ok(Step::Failed {
+                    inbound_id: row.id,
+                    error,
+                })
             }
         }
     }
@@ -86,7 +107,10 @@ impl Processor {
     async fn defer(&self, row: &InboundRow, error: String) -> Result<Step, StoreError> {
         warn!(error, "deferred");
         self.store.release_inbound(row.id, &error).await?;
-        Ok(Step::Deferred { inbound_id: row.id, error })
+        Ok(Step::Deferred {
+            inbound_id: row.id,
+            error,
+        })
     }
 
     async fn process(&self, row: &InboundRow) -> Applied {
@@ -110,7 +134,9 @@ impl Processor {
             if let Some(case) = self.store.case_by_number(number.0).await? {
                 tracing::Span::current().record("case", number.0);
                 return match route {
-                    Route::Ignore(reason) => self.log_only(row, &message, reason, Some(case.id)).await,
+                    Route::Ignore(reason) => {
+                        self.log_only(row, &message, reason, Some(case.id)).await
+                    }
                     _ => self.on_case(row, &message, &case, &facts, &skipped).await,
                 };
             }
@@ -123,7 +149,11 @@ impl Processor {
     }
 
     /// The case a reply belongs to, after SPEC.md's threading rules.
-    async fn thread(&self, message: &InboundMessage, agents: &HashSet<EmailAddress>) -> Result<Option<CaseNumber>, StoreError> {
+    async fn thread(
+        &self,
+        message: &InboundMessage,
+        agents: &HashSet<EmailAddress>,
+    ) -> Result<Option<CaseNumber>, StoreError> {
         let secrets = self.config.support.secrets();
         let mut received = HashMap::new();
         for id in thread::references(message) {
@@ -135,11 +165,18 @@ impl Processor {
         for n in thread::candidates(message, &secrets, &received) {
             if let Some(case) = self.store.case_by_number(n.0).await? {
                 let people = self.store.case_participants(case.id).await?;
-                let set = people.into_iter().filter_map(|(e, _)| EmailAddress::parse(&e).ok()).collect();
+                let set = people
+                    .into_iter()
+                    .filter_map(|(e, _)| EmailAddress::parse(&e).ok())
+                    .collect();
                 participants.insert(n, set);
             }
         }
-        let facts = ThreadFacts { received, participants, agents: agents.clone() };
+        let facts = ThreadFacts {
+            received,
+            participants,
+            agents: agents.clone(),
+        };
         Ok(thread::find_case(message, &secrets, &facts).map(|(n, _)| n))
     }
 
@@ -162,26 +199,44 @@ impl Processor {
     async fn facts(&self, message: &InboundMessage) -> Result<Facts, StoreError> {
         let mut provisioned = HashSet::new();
         for m in message.from.iter().chain(&message.to).chain(&message.cc) {
-            if !provisioned.contains(&m.address) && self.store.is_provisioned(m.address.as_str()).await? {
+            if !provisioned.contains(&m.address)
+                && self.store.is_provisioned(m.address.as_str()).await?
+            {
                 provisioned.insert(m.address.clone());
             }
         }
         Ok(Facts {
             support_address: self.config.support.address.clone(),
             provisioned,
-            agents: self.agents().await?.into_iter().map(|m| m.address).collect(),
+            agents: self
+                .agents()
+                .await?
+                .into_iter()
+                .map(|m| m.address)
+                .collect(),
             products: self.config.support.products.clone(),
         })
     }
 
     /// Agents from the configuration and from `buzon agent add`.
     async fn agents(&self) -> Result<Vec<Mailbox>, StoreError> {
-        let mut agents: Vec<Mailbox> =
-            self.config.agents.addresses.iter().map(|a| Mailbox { name: None, address: a.clone() }).collect();
+        let mut agents: Vec<Mailbox> = self
+            .config
+            .agents
+            .addresses
+            .iter()
+            .map(|a| Mailbox {
+                name: None,
+                address: a.clone(),
+            })
+            .collect();
         for row in self.store.agents().await? {
             if let Ok(address) = EmailAddress::parse(&row.email) {
                 agents.retain(|m| m.address != address);
-                agents.push(Mailbox { name: row.name, address });
+                agents.push(Mailbox {
+                    name: row.name,
+                    address,
+                });
             }
         }
         Ok(agents)
@@ -192,12 +247,27 @@ impl Processor {
         if self.config.agents.notify.is_empty() {
             return self.agents().await;
         }
-        Ok(self.config.agents.notify.iter().map(|a| Mailbox { name: None, address: a.clone() }).collect())
+        Ok(self
+            .config
+            .agents
+            .notify
+            .iter()
+            .map(|a| Mailbox {
+                name: None,
+                address: a.clone(),
+            })
+            .collect())
     }
 
     async fn language_of(&self, address: &EmailAddress) -> Result<Language, StoreError> {
-        let stored = self.store.customer(address.as_str()).await?.and_then(|c| c.language);
-        Ok(stored.and_then(|l| l.parse().ok()).unwrap_or(self.config.support.language))
+        let stored = self
+            .store
+            .customer(address.as_str())
+            .await?
+            .and_then(|c| c.language);
+        Ok(stored
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(self.config.support.language))
     }
 
     /// Open the apply transaction; `None` when another copy or process already applied it.
@@ -222,7 +292,13 @@ impl Processor {
         kind: &str,
         body: Option<&str>,
     ) -> Result<i64, ApplyError> {
-        let to = message.to.iter().chain(&message.cc).map(|m| m.address.as_str()).collect::<Vec<_>>().join(", ");
+        let to = message
+            .to
+            .iter()
+            .chain(&message.cc)
+            .map(|m| m.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let id = tx
             .add_email(&NewEmail {
                 case_id,
@@ -271,7 +347,10 @@ impl Processor {
         Ok(())
     }
 
-    async fn store_attachments(&self, message: &InboundMessage) -> Result<Vec<BlobHash>, ApplyError> {
+    async fn store_attachments(
+        &self,
+        message: &InboundMessage,
+    ) -> Result<Vec<BlobHash>, ApplyError> {
         let mut hashes = Vec::with_capacity(message.attachments.len());
         for attachment in &message.attachments {
             hashes.push(self.put_blob(attachment.bytes.clone()).await?);
@@ -281,11 +360,18 @@ impl Processor {
 
     /// Automatic mail, our own mail, reports: kept in the history (on their case when they
     /// belong to one), never answered.
-    async fn log_only(&self, row: &InboundRow, message: &InboundMessage, reason: IgnoreReason, case_id: Option<i64>) -> Applied {
+    async fn log_only(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        reason: IgnoreReason,
+        case_id: Option<i64>,
+    ) -> Applied {
         let Some(mut tx) = self.begin(row).await? else {
             return Ok(("duplicate".into(), None));
         };
-        self.record_inbound(&mut tx, row, message, case_id, reason.as_str(), None).await?;
+        self.record_inbound(&mut tx, row, message, case_id, reason.as_str(), None)
+            .await?;
         tx.finish(reason.as_str(), false).await?;
         Ok((reason.as_str().into(), None))
     }

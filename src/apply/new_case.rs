@@ -14,7 +14,12 @@ use crate::store::{CaseRow, InboundRow, NewCaseRow};
 
 impl Processor {
     /// A stranger: the `access_denied` answer, the mail kept, no case.
-    pub(super) async fn deny(&self, row: &InboundRow, message: &InboundMessage, sender: &Mailbox) -> Applied {
+    pub(super) async fn deny(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        sender: &Mailbox,
+    ) -> Applied {
         let language = self.config.support.language;
         let mut data = self.case_data(&empty_case(), language);
         data["person"] = compose::person(sender);
@@ -22,9 +27,17 @@ impl Processor {
         let Some(mut tx) = self.begin(row).await? else {
             return Ok(("duplicate".into(), None));
         };
-        self.record_inbound(&mut tx, row, message, None, "access_denied", None).await?;
+        self.record_inbound(&mut tx, row, message, None, "access_denied", None)
+            .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
-        let reply = Outgoing::new(MailKind::AccessDenied, language, data, vec![sender.clone()], None).answering(threading);
+        let reply = Outgoing::new(
+            MailKind::AccessDenied,
+            language,
+            data,
+            vec![sender.clone()],
+            None,
+        )
+        .answering(threading);
         self.queue(&mut tx, reply).await?;
         tx.finish("access_denied", false).await?;
         Ok(("access_denied".into(), None))
@@ -64,12 +77,24 @@ impl Processor {
             })
             .await?;
         tracing::Span::current().record("case", number);
-        tx.add_participant(case_id, case.requester.address.as_str(), "requester").await?;
+        tx.add_participant(case_id, case.requester.address.as_str(), "requester")
+            .await?;
         for p in &case.participants {
-            tx.add_participant(case_id, p.as_str(), "participant").await?;
+            tx.add_participant(case_id, p.as_str(), "participant")
+                .await?;
         }
-        let email_id = self.record_inbound(&mut tx, row, message, Some(case_id), "new_case", Some(&case.description)).await?;
-        self.record_attachments(&mut tx, message, case_id, email_id, &hashes).await?;
+        let email_id = self
+            .record_inbound(
+                &mut tx,
+                row,
+                message,
+                Some(case_id),
+                "new_case",
+                Some(&case.description),
+            )
+            .await?;
+        self.record_attachments(&mut tx, message, case_id, email_id, &hashes)
+            .await?;
 
         let facts = CaseFacts {
             number,
@@ -99,11 +124,24 @@ impl Processor {
         if !skipped.is_empty() {
             let mut refused = data.clone();
             refused["skipped"] = json!(skipped);
-            let tell = Outgoing::new(MailKind::AttachmentsRefused, language, refused, vec![case.requester.clone()], Some((case_id, number)))
-                .answering(threading.clone());
+            let tell = Outgoing::new(
+                MailKind::AttachmentsRefused,
+                language,
+                refused,
+                vec![case.requester.clone()],
+                Some((case_id, number)),
+            )
+            .answering(threading.clone());
             self.queue(&mut tx, tell).await?;
         }
-        let ack = Outgoing::new(kind, language, data, vec![case.requester.clone()], Some((case_id, number))).answering(threading);
+        let ack = Outgoing::new(
+            kind,
+            language,
+            data,
+            vec![case.requester.clone()],
+            Some((case_id, number)),
+        )
+        .answering(threading);
         self.queue(&mut tx, ack).await?;
 
         let agent_language = self.config.support.language;
@@ -111,7 +149,13 @@ impl Processor {
         agent_data["requester"] = compose::person(&case.requester);
         agent_data["person"] = compose::person(&case.requester);
         agent_data["skipped"] = json!(skipped);
-        let mut note = Outgoing::new(MailKind::AgentNewCase, agent_language, agent_data, notify, Some((case_id, number)));
+        let mut note = Outgoing::new(
+            MailKind::AgentNewCase,
+            agent_language,
+            agent_data,
+            notify,
+            Some((case_id, number)),
+        );
         note.urgent = case.production_down;
         self.queue(&mut tx, note).await?;
         tx.finish("case_created", false).await?;

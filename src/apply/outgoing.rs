@@ -22,8 +22,23 @@ pub(super) struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(kind: MailKind, language: Language, data: Value, to: Vec<Mailbox>, case: Option<(i64, i64)>) -> Self {
-        Outgoing { kind, language, data, to, case, threading: Threading::default(), urgent: false, attachments: Vec::new() }
+    pub fn new(
+        kind: MailKind,
+        language: Language,
+        data: Value,
+        to: Vec<Mailbox>,
+        case: Option<(i64, i64)>,
+    ) -> Self {
+        Outgoing {
+            kind,
+            language,
+            data,
+            to,
+            case,
+            threading: Threading::default(),
+            urgent: false,
+            attachments: Vec::new(),
+        }
     }
 
     pub fn answering(mut self, threading: Threading) -> Self {
@@ -72,7 +87,8 @@ impl Processor {
                 raw_size: mail.raw.len(),
             })
             .await?;
-        tx.enqueue(email_id, mail.envelope_from.as_str(), &recipients).await?;
+        tx.enqueue(email_id, mail.envelope_from.as_str(), &recipients)
+            .await?;
         Ok(())
     }
 
@@ -83,7 +99,11 @@ impl Processor {
 }
 
 /// What templates know of a stored case.
-pub(super) fn facts_of(case: &CaseRow, participants: &[String], attachments: Vec<AttachmentFacts>) -> CaseFacts {
+pub(super) fn facts_of(
+    case: &CaseRow,
+    participants: &[String],
+    attachments: Vec<AttachmentFacts>,
+) -> CaseFacts {
     CaseFacts {
         number: case.number,
         subject: case.subject.clone(),
@@ -101,7 +121,10 @@ pub(super) fn attachment_facts(message: &crate::parse::InboundMessage) -> Vec<At
     message
         .attachments
         .iter()
-        .map(|a| AttachmentFacts { filename: a.filename.clone(), size: a.bytes.len() as u64 })
+        .map(|a| AttachmentFacts {
+            filename: a.filename.clone(),
+            size: a.bytes.len() as u64,
+        })
         .collect()
 }
 
@@ -114,7 +137,10 @@ pub(super) fn who(m: &Mailbox) -> String {
 }
 
 pub(super) fn mailbox(address: &str) -> Option<Mailbox> {
-    EmailAddress::parse(address).ok().map(|address| Mailbox { name: None, address })
+    EmailAddress::parse(address).ok().map(|address| Mailbox {
+        name: None,
+        address,
+    })
 }
 
 /// A field change for `case_updated`.

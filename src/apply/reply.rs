@@ -14,10 +14,12 @@ use crate::domain::{Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
 
-/// The people on a case and its history, read before the transaction starts.
+/// The people on a case and its history, read before the transaction starts, and the
+/// attachments of this mail that the limits kept out.
 struct CaseContext {
     participants: Vec<String>,
     history: Vec<EmailRow>,
+    skipped: Vec<Skipped>,
 }
 
 impl Processor {
@@ -29,21 +31,43 @@ impl Processor {
         facts: &Facts,
         skipped: &[Skipped],
     ) -> Applied {
-        let sender = message.from.clone().ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
+        let sender = message
+            .from
+            .clone()
+            .ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
         let is_agent = facts.agents.contains(&sender.address);
         let history = self.store.case_emails(case.id).await?;
-        let known: Vec<&str> = history.iter().rev().take(20).filter_map(|e| e.body_text.as_deref()).collect();
+        let known: Vec<&str> = history
+            .iter()
+            .rev()
+            .take(20)
+            .filter_map(|e| e.body_text.as_deref())
+            .collect();
         let new_text = crate::quotes::new_text(&message.text, &known);
         let commands = commands::parse(&new_text, &self.config.support.products);
-        let participants = self.store.case_participants(case.id).await?.into_iter().map(|(e, _)| e).collect();
-        let context = CaseContext { participants, history };
+        let participants = self
+            .store
+            .case_participants(case.id)
+            .await?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        let context = CaseContext {
+            participants,
+            history,
+            skipped: skipped.to_vec(),
+        };
         if case.status == "closed" && !is_agent {
-            return self.on_closed_case(row, message, case, facts, &new_text, skipped).await;
+            return self
+                .on_closed_case(row, message, case, facts, &new_text, skipped)
+                .await;
         }
         if is_agent {
-            self.agent_message(row, message, case, &sender, &commands, &context).await
+            self.agent_message(row, message, case, &sender, &commands, &context)
+                .await
         } else {
-            self.customer_comment(row, message, case, &sender, &commands, &context, skipped).await
+            self.customer_comment(row, message, case, &sender, &commands, &context)
+                .await
         }
     }
 
@@ -61,7 +85,15 @@ impl Processor {
             let Some(mut tx) = self.begin(row).await? else {
                 return Ok(("duplicate".into(), None));
             };
-            self.record_inbound(&mut tx, row, message, Some(case.id), "courtesy", Some(new_text)).await?;
+            self.record_inbound(
+                &mut tx,
+                row,
+                message,
+                Some(case.id),
+                "courtesy",
+                Some(new_text),
+            )
+            .await?;
             tx.finish("logged_on_closed_case", false).await?;
             return Ok(("logged_on_closed_case".into(), Some(case.number)));
         }
@@ -71,7 +103,8 @@ impl Processor {
                     new.description = new_text.to_string();
                 }
                 new.subject = follow_up_subject(&new.subject, &case.subject);
-                self.open_case(row, message, &new, Some(case), skipped).await
+                self.open_case(row, message, &new, Some(case), skipped)
+                    .await
             }
             Route::AccessDenied { sender } => self.deny(row, message, &sender).await,
             Route::Ignore(reason) => self.log_only(row, message, reason, Some(case.id)).await,
@@ -86,42 +119,77 @@ impl Processor {
         sender: &Mailbox,
         commands: &ReplyCommands,
         context: &CaseContext,
-        skipped: &[Skipped],
     ) -> Applied {
+        let skipped = &context.skipped;
         let hashes = self.store_attachments(message).await?;
         let notify = self.notify_list().await?;
         let Some(mut tx) = self.begin(row).await? else {
             return Ok(("duplicate".into(), None));
         };
-        let email_id = self.record_inbound(&mut tx, row, message, Some(case.id), "comment", Some(&commands.comment)).await?;
-        self.record_attachments(&mut tx, message, case.id, email_id, &hashes).await?;
-        if !context.participants.iter().any(|p| p == sender.address.as_str()) {
-            tx.add_participant(case.id, sender.address.as_str(), "participant").await?;
+        let email_id = self
+            .record_inbound(
+                &mut tx,
+                row,
+                message,
+                Some(case.id),
+                "comment",
+                Some(&commands.comment),
+            )
+            .await?;
+        self.record_attachments(&mut tx, message, case.id, email_id, &hashes)
+            .await?;
+        if !context
+            .participants
+            .iter()
+            .any(|p| p == sender.address.as_str())
+        {
+            tx.add_participant(case.id, sender.address.as_str(), "participant")
+                .await?;
         }
         let (updated, changes) = self.apply_commands(&mut tx, case, commands).await?;
         tx.touch(case.id).await?;
 
         let agent_language = self.config.support.language;
-        let mut data = self.case_data(&facts_of(&updated, &context.participants, vec![]), agent_language);
+        let mut data = self.case_data(
+            &facts_of(&updated, &context.participants, vec![]),
+            agent_language,
+        );
         data["author"] = compose::person(sender);
         data["comment"] = json!(commands.comment);
         data["attachments"] = json!(attachment_facts(message));
         data["changes"] = json!(changes);
         data["changed_by"] = json!(who(sender));
         data["skipped"] = json!(skipped);
-        self.queue(&mut tx, Outgoing::new(MailKind::AgentComment, agent_language, data, notify, Some((case.id, case.number))))
-            .await?;
+        self.queue(
+            &mut tx,
+            Outgoing::new(
+                MailKind::AgentComment,
+                agent_language,
+                data,
+                notify,
+                Some((case.id, case.number)),
+            ),
+        )
+        .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         if !skipped.is_empty() {
             let language = case_language(case);
-            let mut refused = self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
+            let mut refused =
+                self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
             refused["person"] = compose::person(sender);
             refused["skipped"] = json!(skipped);
-            let tell = Outgoing::new(MailKind::AttachmentsRefused, language, refused, vec![sender.clone()], Some((case.id, case.number)))
-                .answering(threading.clone());
+            let tell = Outgoing::new(
+                MailKind::AttachmentsRefused,
+                language,
+                refused,
+                vec![sender.clone()],
+                Some((case.id, case.number)),
+            )
+            .answering(threading.clone());
             self.queue(&mut tx, tell).await?;
         }
-        self.status_mail(&mut tx, &updated, context, &changes, sender, threading).await?;
+        self.status_mail(&mut tx, &updated, context, &changes, sender, threading)
+            .await?;
         tx.finish("comment", false).await?;
         Ok(("comment".into(), Some(case.number)))
     }
@@ -139,9 +207,23 @@ impl Processor {
         let Some(mut tx) = self.begin(row).await? else {
             return Ok(("duplicate".into(), None));
         };
-        let kind = if commands.internal { "internal_note" } else { "agent_reply" };
-        let email_id = self.record_inbound(&mut tx, row, message, Some(case.id), kind, Some(&commands.comment)).await?;
-        self.record_attachments(&mut tx, message, case.id, email_id, &hashes).await?;
+        let kind = if commands.internal {
+            "internal_note"
+        } else {
+            "agent_reply"
+        };
+        let email_id = self
+            .record_inbound(
+                &mut tx,
+                row,
+                message,
+                Some(case.id),
+                kind,
+                Some(&commands.comment),
+            )
+            .await?;
+        self.record_attachments(&mut tx, message, case.id, email_id, &hashes)
+            .await?;
         tx.touch(case.id).await?;
         if commands.internal {
             tx.finish("internal_note", false).await?;
@@ -151,38 +233,66 @@ impl Processor {
         let threading = thread_for_customers(&context.history);
         if !commands.comment.is_empty() || !message.attachments.is_empty() {
             let language = case_language(case);
-            let mut data = self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
+            let mut data =
+                self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
             data["author"] = compose::person(sender);
             data["comment"] = json!(commands.comment);
-            let mut relay =
-                Outgoing::new(MailKind::AgentReply, language, data, self.customers(case, context), Some((case.id, case.number)))
-                    .answering(threading.clone());
+            let mut relay = Outgoing::new(
+                MailKind::AgentReply,
+                language,
+                data,
+                self.customers(case, context),
+                Some((case.id, case.number)),
+            )
+            .answering(threading.clone());
             relay.attachments = message
                 .attachments
                 .iter()
-                .map(|a| mime::Part { filename: a.filename.clone(), content_type: a.content_type.clone(), bytes: a.bytes.clone() })
+                .map(|a| mime::Part {
+                    filename: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    bytes: a.bytes.clone(),
+                })
                 .collect();
             self.queue(&mut tx, relay).await?;
         }
-        self.status_mail(&mut tx, &updated, context, &changes, sender, threading).await?;
+        self.status_mail(&mut tx, &updated, context, &changes, sender, threading)
+            .await?;
         tx.finish("agent_reply", false).await?;
         Ok(("agent_reply".into(), Some(case.number)))
     }
 
     /// Apply `Severidad:`, `Producto:` and `cerrar`; the case as it is now and what changed.
-    async fn apply_commands(&self, tx: &mut CaseTx, case: &CaseRow, commands: &ReplyCommands) -> Result<(CaseRow, Vec<Value>), ApplyError> {
+    async fn apply_commands(
+        &self,
+        tx: &mut CaseTx,
+        case: &CaseRow,
+        commands: &ReplyCommands,
+    ) -> Result<(CaseRow, Vec<Value>), ApplyError> {
         let spanish = case_language(case) == Language::Es;
         let mut updated = case.clone();
         let mut changes = Vec::new();
         if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
             tx.set_severity(case.id, severity.level()).await?;
-            changes.push(change(if spanish { "severidad" } else { "severity" }, case.severity, severity.level()));
+            changes.push(change(
+                if spanish { "severidad" } else { "severity" },
+                case.severity,
+                severity.level(),
+            ));
             updated.severity = severity.level();
         }
-        if let Some(product) = commands.product.as_ref().filter(|p| case.product.as_ref() != Some(*p)) {
+        if let Some(product) = commands
+            .product
+            .as_ref()
+            .filter(|p| case.product.as_ref() != Some(*p))
+        {
             tx.set_product(case.id, product).await?;
             let before = case.product.clone().unwrap_or_else(|| "-".into());
-            changes.push(change(if spanish { "producto" } else { "product" }, before, product));
+            changes.push(change(
+                if spanish { "producto" } else { "product" },
+                before,
+                product,
+            ));
             updated.product = Some(product.clone());
         }
         if commands.close && tx.close_case(case.id).await? {
@@ -205,14 +315,24 @@ impl Processor {
         if changes.is_empty() && !closed_now {
             return Ok(());
         }
-        let kind = if closed_now { MailKind::CaseClosed } else { MailKind::CaseUpdated };
+        let kind = if closed_now {
+            MailKind::CaseClosed
+        } else {
+            MailKind::CaseUpdated
+        };
         let language = case_language(updated);
         let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
         data["person"] = compose::person(&requester(updated));
         data["changes"] = json!(changes);
         data["changed_by"] = json!(who(by));
-        let mail = Outgoing::new(kind, language, data, self.customers(updated, context), Some((updated.id, updated.number)))
-            .answering(threading);
+        let mail = Outgoing::new(
+            kind,
+            language,
+            data,
+            self.customers(updated, context),
+            Some((updated.id, updated.number)),
+        )
+        .answering(threading);
         self.queue(tx, mail).await
     }
 
@@ -235,7 +355,8 @@ impl Processor {
 fn requester(case: &CaseRow) -> Mailbox {
     let mut m = mailbox(&case.requester).unwrap_or_else(|| Mailbox {
         name: None,
-        address: crate::domain::EmailAddress::parse("invalid@invalid.invalid").expect("valid placeholder"),
+        address: crate::domain::EmailAddress::parse("invalid@invalid.invalid")
+            .expect("valid placeholder"),
     });
     m.name = case.requester_name.clone();
     m
@@ -248,7 +369,10 @@ fn case_language(case: &CaseRow) -> Language {
 /// Agent replies answer the customer's latest mail and carry the case's thread, so the
 /// customer's client files them under the conversation.
 fn thread_for_customers(history: &[EmailRow]) -> Threading {
-    let ids: Vec<String> = history.iter().filter_map(|e| e.message_id.clone()).collect();
+    let ids: Vec<String> = history
+        .iter()
+        .filter_map(|e| e.message_id.clone())
+        .collect();
     let parent = history
         .iter()
         .rev()
@@ -290,10 +414,19 @@ mod tests {
 
     #[test]
     fn reply_prefixes_and_old_tags_go() {
-        assert_eq!(strip_reply_prefixes("RE: Fwd: [Caso #3] Falla el login"), "Falla el login");
+        assert_eq!(
+            strip_reply_prefixes("RE: Fwd: [Caso #3] Falla el login"),
+            "Falla el login"
+        );
         assert_eq!(strip_reply_prefixes("Re: Case #12 again"), "again");
         assert_eq!(strip_reply_prefixes("Reunión mañana"), "Reunión mañana");
-        assert_eq!(follow_up_subject("Re: [Caso #1] Caso cerrado: No sincroniza", "No sincroniza"), "No sincroniza");
-        assert_eq!(follow_up_subject("Re: [Caso #1] Otra cosa", "No sincroniza"), "Otra cosa");
+        assert_eq!(
+            follow_up_subject("Re: [Caso #1] Caso cerrado: No sincroniza", "No sincroniza"),
+            "No sincroniza"
+        );
+        assert_eq!(
+            follow_up_subject("Re: [Caso #1] Otra cosa", "No sincroniza"),
+            "Otra cosa"
+        );
     }
 }

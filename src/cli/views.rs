@@ -226,7 +226,14 @@ pub async fn denied(app: &App) -> anyhow::Result<()> {
             .await?
             .map(|e| (e.from_addr, e.subject))
             .unwrap_or_default();
-        writeln!(out, "mail {}\t{}\t{}\t{}", m.id, format_time(m.fetched_at), from.0, from.1)?;
+        writeln!(
+            out,
+            "mail {}\t{}\t{}\t{}",
+            m.id,
+            format_time(m.fetched_at),
+            from.0,
+            from.1
+        )?;
     }
     Ok(())
 }

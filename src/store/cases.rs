@@ -282,7 +282,10 @@ impl Store {
             email_columns!(),
             " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.inbound_id = $1 ORDER BY e.id LIMIT 1"
         );
-        let row = sqlx::query(sql).bind(inbound_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql)
+            .bind(inbound_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(email_row).transpose()
     }
 

@@ -6,7 +6,12 @@ use super::{get, Result, Store};
 
 impl CaseTx {
     /// Automatic mails of `kind` (any kind when `None`) sent to `address` since `since_ms`.
-    pub async fn auto_mails_since(&mut self, address: &str, kind: Option<&str>, since_ms: i64) -> Result<i64> {
+    pub async fn auto_mails_since(
+        &mut self,
+        address: &str,
+        kind: Option<&str>,
+        since_ms: i64,
+    ) -> Result<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM auto_mail_log
              WHERE address = $1 AND sent_at >= $2 AND ($3 IS NULL OR kind = $3)",
@@ -66,9 +71,12 @@ impl CaseTx {
 impl Store {
     /// (address, reason, since) of every address that hard-bounced.
     pub async fn failing_addresses(&self) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query("SELECT address, reason, since FROM failing_addresses ORDER BY since DESC")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok((get(r, "address")?, get(r, "reason")?, get(r, "since")?))).collect()
+        let rows =
+            sqlx::query("SELECT address, reason, since FROM failing_addresses ORDER BY since DESC")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "address")?, get(r, "reason")?, get(r, "since")?)))
+            .collect()
     }
 }

@@ -154,9 +154,10 @@ impl Store {
     /// Take the oldest pending mail for processing, under a lease so that another process
     /// on the same database does not take it at the same time.
     pub async fn claim_inbound(&self) -> Result<Option<InboundRow>> {
+        let owner = super::lease_owner();
         let now = now_ms();
         let sql = concat!(
-            "UPDATE inbound_mail SET lease_until = $1, attempts = attempts + 1
+            "UPDATE inbound_mail SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
              WHERE id = (SELECT id FROM inbound_mail
                          WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
                          ORDER BY id LIMIT 1)
@@ -168,6 +169,7 @@ impl Store {
         let row = sqlx::query(sql)
             .bind(now + PROCESS_LEASE_MS)
             .bind(now)
+            .bind(owner)
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;

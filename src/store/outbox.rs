@@ -41,7 +41,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(
-            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1
+            "UPDATE outbox SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
              WHERE id = (SELECT id FROM outbox
                          WHERE state = 'pending' AND next_attempt_at <= $2
                            AND (lease_until IS NULL OR lease_until < $2)
@@ -51,6 +51,7 @@ impl Store {
         )
         .bind(now + lease_ms)
         .bind(now)
+        .bind(super::lease_owner())
         .fetch_optional(&mut *tx)
         .await?;
         let job_row = match claimed {

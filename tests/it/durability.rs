@@ -11,9 +11,20 @@ use crate::support::*;
 const MANY: &str = "[limits]\nauto_replies_per_hour = 1000000\n";
 
 async fn counts(desk: &Desk) -> (usize, i64, i64) {
-    let cases = desk.store().cases(&CaseFilter::default()).await.unwrap().len();
+    let cases = desk
+        .store()
+        .cases(&CaseFilter::default())
+        .await
+        .unwrap()
+        .len();
     let outbox = desk.store().outbox_counts().await.unwrap();
-    let get = |state: &str| outbox.iter().filter(|(s, _)| s == state).map(|(_, n)| *n).sum::<i64>();
+    let get = |state: &str| {
+        outbox
+            .iter()
+            .filter(|(s, _)| s == state)
+            .map(|(_, n)| *n)
+            .sum::<i64>()
+    };
     (cases, get("pending"), get("sent"))
 }
 
@@ -31,7 +42,14 @@ fn ack_numbers(mails: &[Vec<u8>]) -> Vec<i64> {
 
 #[tokio::test]
 async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
-    let desk = Desk::with("kill9", DeskOptions { extra: MANY.into(), ..Default::default() }).await;
+    let desk = Desk::with(
+        "kill9",
+        DeskOptions {
+            extra: MANY.into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let customer = desk.names.addr("lote");
     desk.customer(&customer, None).await;
     let support = desk.names.support();
@@ -41,7 +59,13 @@ async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
         let (customer, support, tag) = (customer.clone(), support.clone(), desk.names.tag.clone());
         senders.spawn(async move {
             for i in (w..N).step_by(4) {
-                let raw = plain_mail(&customer, &support, &format!("Mail {i}"), &format!("k{i}-{tag}@cliente.test"), "x");
+                let raw = plain_mail(
+                    &customer,
+                    &support,
+                    &format!("Mail {i}"),
+                    &format!("k{i}-{tag}@cliente.test"),
+                    "x",
+                );
                 send_mail(&customer, &[&support], &raw).await;
             }
         });
@@ -65,7 +89,10 @@ async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
         if cases == N && pending == 0 && sent >= 2 * N as i64 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(240), "stalled: {cases} cases, {pending} pending, {sent} sent");
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "stalled: {cases} cases, {pending} pending, {sent} sent"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     child.kill().unwrap();
@@ -79,17 +106,30 @@ async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
     assert_eq!(subjects.len(), N, "one case per mail");
     for case in &cases {
         let history = desk.store().case_emails(case.id).await.unwrap();
-        assert_eq!(history.iter().filter(|e| e.kind == "new_case").count(), 1, "case #{}", case.number);
+        assert_eq!(
+            history.iter().filter(|e| e.kind == "new_case").count(),
+            1,
+            "case #{}",
+            case.number
+        );
     }
-    let acks = ack_numbers(&wait_for_mail_on(mail_server(), &customer, N, Duration::from_secs(60)).await);
+    let acks =
+        ack_numbers(&wait_for_mail_on(mail_server(), &customer, N, Duration::from_secs(60)).await);
     let mut per_case: HashMap<i64, usize> = HashMap::new();
     for n in &acks {
         *per_case.entry(*n).or_default() += 1;
     }
-    assert_eq!(per_case.len(), N, "every acknowledgement sent at least once");
+    assert_eq!(
+        per_case.len(),
+        N,
+        "every acknowledgement sent at least once"
+    );
     let duplicates = acks.len() - N;
     println!("kill -9 storm: {N} mails, {kills} kills, {duplicates} duplicate acknowledgements");
-    assert!(duplicates <= kills, "at most one duplicate per kill: {duplicates}");
+    assert!(
+        duplicates <= kills,
+        "at most one duplicate per kill: {duplicates}"
+    );
 }
 
 #[tokio::test]
@@ -98,21 +138,42 @@ async fn every_crash_point_recovers() {
         let desk = Desk::new("crash").await;
         let customer = desk.names.addr("caida");
         desk.customer(&customer, None).await;
-        send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Crash", "crash@cliente.test", "x")).await;
+        send_mail(
+            &customer,
+            &[&desk.names.support()],
+            &plain_mail(
+                &customer,
+                &desk.names.support(),
+                "Crash",
+                "crash@cliente.test",
+                "x",
+            ),
+        )
+        .await;
         let log = desk.path("buzon.log");
         let mut crashing = desk.spawn(Some(point), &log);
-        let status = tokio::task::spawn_blocking(move || crashing.wait().unwrap()).await.unwrap();
+        let status = tokio::task::spawn_blocking(move || crashing.wait().unwrap())
+            .await
+            .unwrap();
         assert!(!status.success(), "{point}: the crash point was reached");
         let mut child = desk.spawn(None, &log);
         let acks = wait_for_mail(&customer, 1).await;
-        eventually("everything sent", || async { counts(&desk).await.1 == 0 && counts(&desk).await.2 == 2 }).await;
+        eventually("everything sent", || async {
+            counts(&desk).await.1 == 0 && counts(&desk).await.2 == 2
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(counts(&desk).await.0, 1, "{point}: one case");
         let acks_now = mailbox(&customer).await.len();
         let expected = if point == "send.after_accept" { 2 } else { 1 };
-        assert_eq!(acks_now, expected, "{point}: acknowledgements ({} seen first)", acks.len());
+        assert_eq!(
+            acks_now,
+            expected,
+            "{point}: acknowledgements ({} seen first)",
+            acks.len()
+        );
     }
 }
 
@@ -131,15 +192,38 @@ async fn an_smtp_outage_delays_and_loses_nothing() {
     desk.customer(far, None).await;
     server.control("stop-smtp");
     for i in 0..5 {
-        let raw = plain_mail(&customer, &desk.names.support(), &format!("Durante el corte {i}"), &format!("o{i}@cliente.test"), "x");
+        let raw = plain_mail(
+            &customer,
+            &desk.names.support(),
+            &format!("Durante el corte {i}"),
+            &format!("o{i}@cliente.test"),
+            "x",
+        );
         append_on(&server.0, &desk.names.support(), &raw).await;
     }
-    append_on(&server.0, &desk.names.support(), &plain_mail(far, &desk.names.support(), "Desde lejos", "far@otro.test", "x")).await;
+    append_on(
+        &server.0,
+        &desk.names.support(),
+        &plain_mail(
+            far,
+            &desk.names.support(),
+            "Desde lejos",
+            "far@otro.test",
+            "x",
+        ),
+    )
+    .await;
     desk.start();
-    eventually("cases created while SMTP is down", || async { counts(&desk).await.0 == 6 }).await;
+    eventually("cases created while SMTP is down", || async {
+        counts(&desk).await.0 == 6
+    })
+    .await;
     eventually("acknowledgements waiting with retries", || async {
         let pending = desk.store().outbox_by_state("pending").await.unwrap();
-        pending.len() == 12 && pending.iter().all(|j| j.attempts >= 1 && j.last_error.is_some())
+        pending.len() == 12
+            && pending
+                .iter()
+                .all(|j| j.attempts >= 1 && j.last_error.is_some())
     })
     .await;
     assert!(mailbox_on(&server.0, &customer).await.is_empty());
@@ -147,16 +231,31 @@ async fn an_smtp_outage_delays_and_loses_nothing() {
     server.control("start-smtp");
     let back = Instant::now();
     wait_for_mail_on(&server.0, &customer, 5, Duration::from_secs(20)).await;
-    println!("SMTP outage: all 5 acknowledgements delivered {:.1} s after Postfix returned", back.elapsed().as_secs_f64());
+    println!(
+        "SMTP outage: all 5 acknowledgements delivered {:.1} s after Postfix returned",
+        back.elapsed().as_secs_f64()
+    );
     // The address Postfix refuses for good (550) is parked, listed and retryable.
-    eventually("the refusal is parked", || async { desk.store().outbox_by_state("failed").await.unwrap().len() == 1 }).await;
+    eventually("the refusal is parked", || async {
+        desk.store().outbox_by_state("failed").await.unwrap().len() == 1
+    })
+    .await;
     desk.stop().await;
     let failed = desk.cli(&["failed"]);
     let listed = String::from_utf8_lossy(&failed.stdout).to_string();
-    assert!(listed.contains("to lejos@otro.test") && listed.contains("550"), "{listed}");
+    assert!(
+        listed.contains("to lejos@otro.test") && listed.contains("550"),
+        "{listed}"
+    );
     let id = desk.store().outbox_by_state("failed").await.unwrap()[0].id;
-    assert!(desk.cli(&["retry", "--outbox", &id.to_string()]).status.success());
-    assert_eq!(desk.store().outbox_by_state("pending").await.unwrap().len(), 1);
+    assert!(desk
+        .cli(&["retry", "--outbox", &id.to_string()])
+        .status
+        .success());
+    assert_eq!(
+        desk.store().outbox_by_state("pending").await.unwrap().len(),
+        1
+    );
     assert_eq!(counts(&desk).await.0, 6);
 }
 
@@ -177,7 +276,9 @@ impl CuttableProxy {
         let (up2, gen2) = (up.clone(), generation.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else { return };
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
                 if !up2.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
@@ -185,7 +286,11 @@ impl CuttableProxy {
                 let born = gen2.load(Ordering::SeqCst);
                 let gen3 = gen2.clone();
                 tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { return };
+                    let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
                     let cut = async {
                         while gen3.load(Ordering::SeqCst) == born {
                             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -198,12 +303,17 @@ impl CuttableProxy {
                 });
             }
         });
-        CuttableProxy { port, up, generation }
+        CuttableProxy {
+            port,
+            up,
+            generation,
+        }
     }
 
     fn cut(&self) {
         self.up.store(false, std::sync::atomic::Ordering::SeqCst);
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn restore(&self) {
@@ -214,22 +324,61 @@ impl CuttableProxy {
 #[tokio::test]
 async fn an_imap_outage_is_survived_within_seconds() {
     let proxy = CuttableProxy::start(mail_server().imap()).await;
-    let mut desk = Desk::with("imap-out", DeskOptions { imap_port: Some(proxy.port), ..Default::default() }).await;
+    let mut desk = Desk::with(
+        "imap-out",
+        DeskOptions {
+            imap_port: Some(proxy.port),
+            ..Default::default()
+        },
+    )
+    .await;
     let customer = desk.names.addr("corte");
     desk.customer(&customer, None).await;
     desk.start();
-    send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Antes", "i1@cliente.test", "x")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Antes",
+            "i1@cliente.test",
+            "x",
+        ),
+    )
+    .await;
     wait_for_mail(&customer, 1).await;
     proxy.cut();
-    send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Durante", "i2@cliente.test", "x")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Durante",
+            "i2@cliente.test",
+            "x",
+        ),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(mailbox(&customer).await.len(), 1, "nothing while IMAP is unreachable");
+    assert_eq!(
+        mailbox(&customer).await.len(),
+        1,
+        "nothing while IMAP is unreachable"
+    );
     proxy.restore();
     let back = Instant::now();
     wait_for_mail(&customer, 2).await;
     let recovery = back.elapsed();
-    println!("IMAP outage: the mail that arrived meanwhile was acknowledged {:.1} s after IMAP returned", recovery.as_secs_f64());
-    assert!(recovery < Duration::from_secs(7), "back within 5 s of the server's return (+ delivery): {recovery:?}");
+    println!(
+        "IMAP outage: the mail that arrived meanwhile was acknowledged {:.1} s after IMAP returned",
+        recovery.as_secs_f64()
+    );
+    assert!(
+        recovery < Duration::from_secs(7),
+        "back within 5 s of the server's return (+ delivery): {recovery:?}"
+    );
     desk.stop().await;
     assert_eq!(counts(&desk).await.0, 2);
 }
@@ -237,11 +386,24 @@ async fn an_imap_outage_is_survived_within_seconds() {
 #[tokio::test]
 async fn a_dovecot_restart_and_a_new_uidvalidity_duplicate_nothing() {
     let server = PrivateServer::start();
-    let mut desk = Desk::with("uidvalidity", DeskOptions { server: Some(server.0.clone()), ..Default::default() }).await;
+    let mut desk = Desk::with(
+        "uidvalidity",
+        DeskOptions {
+            server: Some(server.0.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
     let customer = desk.names.addr("reinicio");
     desk.customer(&customer, None).await;
     let support = desk.names.support();
-    send_mail_via(&server.0, &customer, &[&support], &plain_mail(&customer, &support, "Uno", "u1@cliente.test", "x")).await;
+    send_mail_via(
+        &server.0,
+        &customer,
+        &[&support],
+        &plain_mail(&customer, &support, "Uno", "u1@cliente.test", "x"),
+    )
+    .await;
     // A mail without Message-ID: recognised again by its bytes.
     let anonymous = format!("From: {customer}\r\nTo: {support}\r\nSubject: Sin id\r\n\r\nx\r\n");
     append_on(&server.0, &support, anonymous.as_bytes()).await;
@@ -249,17 +411,35 @@ async fn a_dovecot_restart_and_a_new_uidvalidity_duplicate_nothing() {
     wait_for_mail_on(&server.0, &customer, 2, Duration::from_secs(20)).await;
     // Dovecot forgets its UID list: restarted, the mailbox comes back with a new UIDVALIDITY.
     server.control("stop-imap");
-    let maildir = server.0.dir.join("mail/example.test").join(support.split('@').next().unwrap()).join("Maildir");
+    let maildir = server
+        .0
+        .dir
+        .join("mail/example.test")
+        .join(support.split('@').next().unwrap())
+        .join("Maildir");
     std::fs::remove_file(maildir.join("dovecot-uidlist")).unwrap();
     server.control("start-imap");
-    send_mail_via(&server.0, &customer, &[&support], &plain_mail(&customer, &support, "Dos", "u2@cliente.test", "x")).await;
+    send_mail_via(
+        &server.0,
+        &customer,
+        &[&support],
+        &plain_mail(&customer, &support, "Dos", "u2@cliente.test", "x"),
+    )
+    .await;
     wait_for_mail_on(&server.0, &customer, 3, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     desk.stop().await;
     assert_eq!(counts(&desk).await.0, 3, "the rescan made no second case");
-    assert_eq!(mailbox_on(&server.0, &customer).await.len(), 3, "and no second acknowledgement");
+    assert_eq!(
+        mailbox_on(&server.0, &customer).await.len(),
+        3,
+        "and no second acknowledgement"
+    );
     let states = desk.store().inbound_counts().await.unwrap();
-    assert!(states.iter().any(|(s, n)| s == "duplicate" && *n == 2), "{states:?}");
+    assert!(
+        states.iter().any(|(s, n)| s == "duplicate" && *n == 2),
+        "{states:?}"
+    );
 }
 
 #[tokio::test]
@@ -267,17 +447,31 @@ async fn sigterm_stops_cleanly_and_at_once() {
     let desk = Desk::new("sigterm").await;
     let log = desk.path("buzon.log");
     let mut child = desk.spawn(None, &log);
-    eventually("idling", || async { std::fs::read_to_string(&log).unwrap_or_default().contains("IMAP session ready") }).await;
+    eventually("idling", || async {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("IMAP session ready")
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = Instant::now();
-    let ok = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
     assert!(ok);
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
     let took = asked.elapsed();
     println!("SIGTERM: exited in {} ms", took.as_millis());
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
-    assert!(took < Duration::from_secs(2), "the IDLE wait is interrupted at once: {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the IDLE wait is interrupted at once: {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -290,8 +484,22 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
     // Another process holds the database's write lock longer than buzon's busy timeout.
     let url = desk.config().database_url.clone();
     let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
-    send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Bloqueado", "l1@cliente.test", "x")).await;
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Bloqueado",
+            "l1@cliente.test",
+            "x",
+        ),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(12)).await;
     sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
     drop(holder);
@@ -302,14 +510,33 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
     let aside = storage.with_extension("aside");
     std::fs::rename(&storage, &aside).unwrap();
     std::fs::write(&storage, b"not a directory").unwrap();
-    send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Sin disco", "l2@cliente.test", "x")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Sin disco",
+            "l2@cliente.test",
+            "x",
+        ),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(mailbox(&customer).await.len(), 1, "nothing processed without storage");
+    assert_eq!(
+        mailbox(&customer).await.len(),
+        1,
+        "nothing processed without storage"
+    );
     std::fs::remove_file(&storage).unwrap();
     std::fs::rename(&aside, &storage).unwrap();
     wait_for_mail(&customer, 2).await;
     desk.stop().await;
     assert_eq!(counts(&desk).await.0, 2);
     let states = desk.store().inbound_counts().await.unwrap();
-    assert_eq!(states, vec![("done".to_string(), 2)], "nothing half-written, nothing failed");
+    assert_eq!(
+        states,
+        vec![("done".to_string(), 2)],
+        "nothing half-written, nothing failed"
+    );
 }

@@ -12,13 +12,24 @@ async fn strangers_get_one_refusal_a_day_and_can_be_replayed() {
     let mut desk = Desk::new("stranger").await;
     let stranger = desk.names.addr("nuevo");
     for i in 0..3 {
-        let raw = plain_mail(&stranger, &desk.names.support(), &format!("Ayuda {i}"), &format!("st{i}@otro.test"), "¿Hola?");
+        let raw = plain_mail(
+            &stranger,
+            &desk.names.support(),
+            &format!("Ayuda {i}"),
+            &format!("st{i}@otro.test"),
+            "¿Hola?",
+        );
         send_mail(&stranger, &[&desk.names.support()], &raw).await;
     }
     desk.start();
     wait_for_mail(&stranger, 1).await;
     eventually("all three processed", || async {
-        desk.store().inbound_counts().await.unwrap().iter().any(|(s, n)| s == "done" && *n == 3)
+        desk.store()
+            .inbound_counts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(s, n)| s == "done" && *n == 3)
     })
     .await;
     desk.stop().await;
@@ -29,13 +40,29 @@ async fn strangers_get_one_refusal_a_day_and_can_be_replayed() {
     assert!(listed.contains(&stranger));
 
     // The admin provisions them and replays the first mail: it becomes a case.
-    let first_id = listed.lines().last().unwrap().split('\t').next().unwrap().trim_start_matches("mail ").to_string();
+    let first_id = listed
+        .lines()
+        .last()
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .trim_start_matches("mail ")
+        .to_string();
     assert!(desk.cli(&["customer", "add", &stranger]).status.success());
     let retry = desk.cli(&["retry", &first_id]);
-    assert!(retry.status.success(), "{}", String::from_utf8_lossy(&retry.stderr));
+    assert!(
+        retry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
     desk.start();
     let mails = wait_for_mail(&stranger, 2).await;
-    assert!(parsed(&mails[1]).subject.starts_with("[Caso #1] Ayuda"), "{}", parsed(&mails[1]).subject);
+    assert!(
+        parsed(&mails[1]).subject.starts_with("[Caso #1] Ayuda"),
+        "{}",
+        parsed(&mails[1]).subject
+    );
     desk.stop().await;
 }
 
@@ -55,31 +82,59 @@ async fn automatic_mail_is_never_answered() {
     send_mail(&stranger, &[&desk.names.support()], bulk.as_bytes()).await;
     desk.start();
     eventually("both processed", || async {
-        desk.store().inbound_counts().await.unwrap().iter().any(|(s, n)| s == "done" && *n == 2)
+        desk.store()
+            .inbound_counts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(s, n)| s == "done" && *n == 2)
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     desk.stop().await;
     assert!(mailbox(&stranger).await.is_empty(), "no answer to machines");
     let kept = desk.store().emails_without_case(10).await.unwrap();
-    assert!(kept.iter().all(|e| e.kind == "ignored_automatic"), "{kept:?}");
+    assert!(
+        kept.iter().all(|e| e.kind == "ignored_automatic"),
+        "{kept:?}"
+    );
     assert_eq!(kept.len(), 2);
 }
 
 #[tokio::test]
 async fn automatic_mail_per_address_is_capped() {
-    let mut desk = Desk::with("cap", DeskOptions { extra: "[limits]\nauto_replies_per_hour = 3\n".into(), ..Default::default() }).await;
+    let mut desk = Desk::with(
+        "cap",
+        DeskOptions {
+            extra: "[limits]\nauto_replies_per_hour = 3\n".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let customer = desk.names.addr("prolifico");
     desk.customer(&customer, None).await;
     for i in 0..5 {
-        let raw = plain_mail(&customer, &desk.names.support(), &format!("Problema {i}"), &format!("cap{i}@cliente.test"), "x");
+        let raw = plain_mail(
+            &customer,
+            &desk.names.support(),
+            &format!("Problema {i}"),
+            &format!("cap{i}@cliente.test"),
+            "x",
+        );
         send_mail(&customer, &[&desk.names.support()], &raw).await;
     }
     desk.start();
-    eventually("five cases", || async { desk.store().case_by_number(5).await.unwrap().is_some() }).await;
+    eventually("five cases", || async {
+        desk.store().case_by_number(5).await.unwrap().is_some()
+    })
+    .await;
     wait_for_mail(&desk.names.addr("agente"), 5).await;
     desk.stop().await;
-    assert_eq!(mailbox(&customer).await.len(), 3, "at most 3 automatic mails an hour");
+    assert_eq!(
+        mailbox(&customer).await.len(),
+        3,
+        "at most 3 automatic mails an hour"
+    );
 }
 
 #[tokio::test]
@@ -89,19 +144,35 @@ async fn two_desks_do_not_talk_forever() {
     a.customer(&b.names.support(), None).await;
     b.customer(&a.names.support(), None).await;
     // Someone at desk A's address writes to desk B by hand (no automatic headers).
-    let raw = plain_mail(&a.names.support(), &b.names.support(), "Hola desde A", "ping@a.test", "¿Me oyes?");
+    let raw = plain_mail(
+        &a.names.support(),
+        &b.names.support(),
+        "Hola desde A",
+        "ping@a.test",
+        "¿Me oyes?",
+    );
     send_mail(&a.names.support(), &[&b.names.support()], &raw).await;
     a.start();
     b.start();
-    eventually("B opened a case", || async { b.store().case_by_number(1).await.unwrap().is_some() }).await;
+    eventually("B opened a case", || async {
+        b.store().case_by_number(1).await.unwrap().is_some()
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     a.stop().await;
     b.stop().await;
     let to_a = mailbox(&a.names.support()).await;
     let to_b = mailbox(&b.names.support()).await;
     assert_eq!(to_b.len(), 1, "B got the one human mail");
-    assert_eq!(to_a.len(), 1, "A got B's acknowledgement and answered nothing");
-    assert!(a.store().case_by_number(1).await.unwrap().is_none(), "A opened no case for an automatic mail");
+    assert_eq!(
+        to_a.len(),
+        1,
+        "A got B's acknowledgement and answered nothing"
+    );
+    assert!(
+        a.store().case_by_number(1).await.unwrap().is_none(),
+        "A opened no case for an automatic mail"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +181,18 @@ async fn a_hard_bounce_is_logged_on_its_case_and_stops_mail() {
     let customer = desk.names.addr("rebota");
     desk.customer(&customer, None).await;
     desk.start();
-    send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Caso", "b0@cliente.test", "x")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Caso",
+            "b0@cliente.test",
+            "x",
+        ),
+    )
+    .await;
     let ack = wait_for_mail(&customer, 1).await.remove(0);
     let ack_id = parsed(&ack).message_id.unwrap();
     let dsn = format!(
@@ -120,26 +202,61 @@ async fn a_hard_bounce_is_logged_on_its_case_and_stops_mail() {
     send_mail("", &[&desk.names.support()], dsn.as_bytes()).await;
     eventually("bounce logged on #1", || async {
         let case = desk.store().case_by_number(1).await.unwrap().unwrap();
-        desk.store().case_emails(case.id).await.unwrap().iter().any(|e| e.kind == "bounce")
+        desk.store()
+            .case_emails(case.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "bounce")
     })
     .await;
-    assert!(desk.store().case_by_number(2).await.unwrap().is_none(), "a bounce is never a case");
+    assert!(
+        desk.store().case_by_number(2).await.unwrap().is_none(),
+        "a bounce is never a case"
+    );
     let failed = stdout(&desk.cli(&["failed"]));
     assert!(failed.contains(&format!("bounced {customer}")), "{failed}");
 
     // An agent's answer is not sent to the bouncing address…
     let agent = desk.names.addr("agente");
     let note = mailbox(&agent).await.remove(0);
-    send_mail(&agent, &[&desk.names.support()], &reply_to(&note, &agent, &desk.names.support(), "ab1@soporte.test", "¿Sigue pasando?")).await;
+    send_mail(
+        &agent,
+        &[&desk.names.support()],
+        &reply_to(
+            &note,
+            &agent,
+            &desk.names.support(),
+            "ab1@soporte.test",
+            "¿Sigue pasando?",
+        ),
+    )
+    .await;
     eventually("agent reply stored", || async {
         let case = desk.store().case_by_number(1).await.unwrap().unwrap();
-        desk.store().case_emails(case.id).await.unwrap().iter().any(|e| e.kind == "agent_reply")
+        desk.store()
+            .case_emails(case.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "agent_reply")
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(mailbox(&customer).await.len(), 1);
     // …until the customer writes again.
-    send_mail(&customer, &[&desk.names.support()], &reply_to(&ack, &customer, &desk.names.support(), "b1@cliente.test", "Ya tengo buzón de nuevo.\r\nSeveridad: 2")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &reply_to(
+            &ack,
+            &customer,
+            &desk.names.support(),
+            "b1@cliente.test",
+            "Ya tengo buzón de nuevo.\r\nSeveridad: 2",
+        ),
+    )
+    .await;
     let mails = wait_for_mail(&customer, 2).await;
     assert!(parsed(&mails[1]).subject.contains("Caso actualizado"));
     desk.stop().await;
@@ -147,23 +264,55 @@ async fn a_hard_bounce_is_logged_on_its_case_and_stops_mail() {
 
 #[tokio::test]
 async fn oversize_attachments_are_kept_raw_and_reported() {
-    let mut desk = Desk::with("limits", DeskOptions { extra: "[limits]\nmax_attachment_bytes = 1000\n".into(), ..Default::default() }).await;
+    let mut desk = Desk::with(
+        "limits",
+        DeskOptions {
+            extra: "[limits]\nmax_attachment_bytes = 1000\n".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let customer = desk.names.addr("grande");
     desk.customer(&customer, None).await;
-    let raw = plain_mail(&customer, &desk.names.support(), "Con vídeo", "big@cliente.test", "Adjunto el vídeo y el log.");
+    let raw = plain_mail(
+        &customer,
+        &desk.names.support(),
+        "Con vídeo",
+        "big@cliente.test",
+        "Adjunto el vídeo y el log.",
+    );
     let raw = with_attachment(&raw, "video.mp4", &vec![7u8; 5000]);
     send_mail(&customer, &[&desk.names.support()], &raw).await;
     desk.start();
     let mails = wait_for_mail(&customer, 2).await;
     let subjects: Vec<String> = mails.iter().map(|m| parsed(m).subject).collect();
-    assert!(subjects.iter().any(|s| s == "[Caso #1] Con vídeo"), "{subjects:?}");
-    let told = mails.iter().map(|m| parsed(m)).find(|m| m.subject.contains("Adjuntos no incorporados")).expect("told");
-    assert!(told.text.contains("video.mp4 (5000 bytes)"), "{}", told.text);
+    assert!(
+        subjects.iter().any(|s| s == "[Caso #1] Con vídeo"),
+        "{subjects:?}"
+    );
+    let told = mails
+        .iter()
+        .map(|m| parsed(m))
+        .find(|m| m.subject.contains("Adjuntos no incorporados"))
+        .expect("told");
+    assert!(
+        told.text.contains("video.mp4 (5000 bytes)"),
+        "{}",
+        told.text
+    );
     let notes = wait_for_mail(&desk.names.addr("agente"), 1).await;
-    assert!(parsed(&notes[0]).text.contains("NO incorporados"), "agents see it");
+    assert!(
+        parsed(&notes[0]).text.contains("NO incorporados"),
+        "agents see it"
+    );
     desk.stop().await;
     let case = desk.store().case_by_number(1).await.unwrap().unwrap();
-    assert!(desk.store().case_attachments(case.id).await.unwrap().is_empty());
+    assert!(desk
+        .store()
+        .case_attachments(case.id)
+        .await
+        .unwrap()
+        .is_empty());
     let history = desk.store().case_emails(case.id).await.unwrap();
     let kept = desk.app.blobs.get(&history[0].raw_hash).unwrap();
     assert!(kept.len() > 5000, "the raw mail keeps the file");
@@ -184,9 +333,18 @@ async fn hostile_subjects_and_names_cannot_inject() {
     desk.stop().await;
     let text = String::from_utf8_lossy(&ack);
     let head = text.split("\r\n\r\n").next().unwrap();
-    assert!(!head.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{head}");
+    assert!(
+        !head
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        "{head}"
+    );
     let parsed_ack = parsed(&ack);
-    assert!(parsed_ack.subject.contains("{{support.secret}}"), "rendered literally: {}", parsed_ack.subject);
+    assert!(
+        parsed_ack.subject.contains("{{support.secret}}"),
+        "rendered literally: {}",
+        parsed_ack.subject
+    );
     assert!(parsed_ack.subject.contains("<b>x</b>"));
     assert!(!text.contains("test-secret-0123456789abcdef"));
     assert!(mailbox(&desk.names.addr("victima")).await.is_empty());
@@ -195,28 +353,72 @@ async fn hostile_subjects_and_names_cannot_inject() {
 
 #[tokio::test]
 async fn unauthenticated_customer_mail_is_quarantined() {
-    let extra = "[security]\nauthserv_id = \"mx.soporte.test\"\nrequire_authentication = \"customers\"\n";
-    let mut desk = Desk::with("auth", DeskOptions { extra: extra.into(), ..Default::default() }).await;
+    let extra =
+        "[security]\nauthserv_id = \"mx.soporte.test\"\nrequire_authentication = \"customers\"\n";
+    let mut desk = Desk::with(
+        "auth",
+        DeskOptions {
+            extra: extra.into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let customer = desk.names.addr("firmado");
     desk.customer(&customer, None).await;
     let with_results = |id: &str, results: &str| {
-        let raw = plain_mail(&customer, &desk.names.support(), &format!("Auth {id}"), &format!("{id}@cliente.test"), "x");
+        let raw = plain_mail(
+            &customer,
+            &desk.names.support(),
+            &format!("Auth {id}"),
+            &format!("{id}@cliente.test"),
+            "x",
+        );
         [results.as_bytes(), &raw].concat()
     };
-    send_mail(&customer, &[&desk.names.support()], &with_results("none", "")).await;
-    send_mail(&customer, &[&desk.names.support()], &with_results("forged", "Authentication-Results: evil.test; dmarc=pass\r\n")).await;
-    send_mail(&customer, &[&desk.names.support()], &with_results("fail", "Authentication-Results: mx.soporte.test; dmarc=fail header.from=example.test\r\n")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &with_results("none", ""),
+    )
+    .await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &with_results(
+            "forged",
+            "Authentication-Results: evil.test; dmarc=pass\r\n",
+        ),
+    )
+    .await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &with_results(
+            "fail",
+            "Authentication-Results: mx.soporte.test; dmarc=fail header.from=example.test\r\n",
+        ),
+    )
+    .await;
     send_mail(&customer, &[&desk.names.support()], &with_results("good", "Authentication-Results: mx.soporte.test; spf=pass smtp.mailfrom=example.test; dmarc=pass header.from=example.test\r\n")).await;
     desk.start();
     let acks = wait_for_mail(&customer, 1).await;
     assert_eq!(parsed(&acks[0]).subject, "[Caso #1] Auth good");
     eventually("three quarantined", || async {
-        desk.store().inbound_counts().await.unwrap().iter().any(|(s, n)| s == "quarantined" && *n == 3)
+        desk.store()
+            .inbound_counts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(s, n)| s == "quarantined" && *n == 3)
     })
     .await;
     desk.stop().await;
     let failed = stdout(&desk.cli(&["failed"]));
-    assert_eq!(failed.lines().filter(|l| l.contains("quarantined")).count(), 3, "{failed}");
+    assert_eq!(
+        failed.lines().filter(|l| l.contains("quarantined")).count(),
+        3,
+        "{failed}"
+    );
     assert_eq!(mailbox(&customer).await.len(), 1);
 }
 
@@ -227,22 +429,57 @@ async fn a_real_vacation_responder_gets_no_answer() {
     desk.customer(&customer, None).await;
     vacation(&customer);
     desk.start();
-    send_mail(&customer, &[&desk.names.support()], &plain_mail(&customer, &desk.names.support(), "Antes de irme", "v0@cliente.test", "x")).await;
+    send_mail(
+        &customer,
+        &[&desk.names.support()],
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Antes de irme",
+            "v0@cliente.test",
+            "x",
+        ),
+    )
+    .await;
     wait_for_mail(&customer, 1).await;
     // buzon's own automatic mail carries Auto-Submitted, which Sieve respects (RFC 5230);
     // an agent's relayed answer does not, so the vacation responder answers it.
     let agent = desk.names.addr("agente");
     let note = wait_for_mail(&agent, 1).await.remove(0);
-    send_mail(&agent, &[&desk.names.support()], &reply_to(&note, &agent, &desk.names.support(), "va1@soporte.test", "¿Puede probar de nuevo?")).await;
+    send_mail(
+        &agent,
+        &[&desk.names.support()],
+        &reply_to(
+            &note,
+            &agent,
+            &desk.names.support(),
+            "va1@soporte.test",
+            "¿Puede probar de nuevo?",
+        ),
+    )
+    .await;
     wait_for_mail(&customer, 2).await;
     eventually("the vacation reply is logged on the case", || async {
         let case = desk.store().case_by_number(1).await.unwrap().unwrap();
-        desk.store().case_emails(case.id).await.unwrap().iter().any(|e| e.kind == "ignored_automatic" && e.subject.contains("Fuera de la oficina"))
+        desk.store()
+            .case_emails(case.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "ignored_automatic" && e.subject.contains("Fuera de la oficina"))
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     desk.stop().await;
-    assert_eq!(mailbox(&customer).await.len(), 2, "the exchange stopped: ack and the agent's answer only");
-    assert_eq!(mailbox(&agent).await.len(), 1, "agents are not bothered by an out-of-office either");
+    assert_eq!(
+        mailbox(&customer).await.len(),
+        2,
+        "the exchange stopped: ack and the agent's answer only"
+    );
+    assert_eq!(
+        mailbox(&agent).await.len(),
+        1,
+        "agents are not bothered by an out-of-office either"
+    );
     assert!(desk.store().case_by_number(2).await.unwrap().is_none());
 }

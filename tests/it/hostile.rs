@@ -15,28 +15,60 @@ async fn malformed_mail_is_stored_and_handled() {
     for (_, raw) in &samples {
         append(&support, raw).await;
     }
-    let after = plain_mail("ana@example.test", &support, "Después de la tormenta", "after@x", "hola");
+    let after = plain_mail(
+        "ana@example.test",
+        &support,
+        "Después de la tormenta",
+        "after@x",
+        "hola",
+    );
     append(&support, &after).await;
     desk.start();
     eventually("every mail processed", || async {
         let counts = desk.store().inbound_counts().await.unwrap();
-        counts.iter().filter(|(s, _)| s != "pending").map(|(_, n)| n).sum::<i64>() == samples.len() as i64 + 1
+        counts
+            .iter()
+            .filter(|(s, _)| s != "pending")
+            .map(|(_, n)| n)
+            .sum::<i64>()
+            == samples.len() as i64 + 1
     })
     .await;
     desk.stop().await;
     let cases = desk.store().cases(&Default::default()).await.unwrap();
-    assert!(cases.iter().any(|c| c.subject == "Después de la tormenta"), "the mail behind them was handled");
-    let by_subject = |s: &str| cases.iter().find(|c| c.subject.contains(s)).unwrap_or_else(|| panic!("{s} in {cases:?}"));
-    assert_eq!(by_subject("Nido").description, "fondo", "10,000 nested parts parsed to the bottom");
+    assert!(
+        cases.iter().any(|c| c.subject == "Después de la tormenta"),
+        "the mail behind them was handled"
+    );
+    let by_subject = |s: &str| {
+        cases
+            .iter()
+            .find(|c| c.subject.contains(s))
+            .unwrap_or_else(|| panic!("{s} in {cases:?}"))
+    };
+    assert_eq!(
+        by_subject("Nido").description,
+        "fondo",
+        "10,000 nested parts parsed to the bottom"
+    );
     assert!(by_subject("Cortado").description.contains("Empieza bien"));
-    assert!(by_subject("Producci").subject.contains("ca"), "8-bit headers kept readable");
+    assert!(
+        by_subject("Producci").subject.contains("ca"),
+        "8-bit headers kept readable"
+    );
     // Every mail is kept raw, whatever became of it.
     let failed = desk.store().failed_inbound().await.unwrap();
     for row in failed.iter() {
         assert!(desk.app.blobs.get(&row.raw_hash).is_ok());
-        assert!(row.error.as_deref().unwrap_or("").contains("not an email"), "{row:?}");
+        assert!(
+            row.error.as_deref().unwrap_or("").contains("not an email"),
+            "{row:?}"
+        );
     }
-    assert!(failed.len() <= 2, "only what is not mail at all is parked: {failed:?}");
+    assert!(
+        failed.len() <= 2,
+        "only what is not mail at all is parked: {failed:?}"
+    );
 }
 
 /// Inputs the fuzzer found crashing (none so far) stay fixed.
@@ -54,7 +86,9 @@ fn fuzz_findings_stay_fixed() {
     }
     // The hostile samples themselves are the standing regression set.
     for (name, raw) in buzon::hostile::samples() {
-        let parsed = std::panic::catch_unwind(|| buzon::parse::parse(&raw).map(|m| buzon::quotes::new_text(&m.text, &[])));
+        let parsed = std::panic::catch_unwind(|| {
+            buzon::parse::parse(&raw).map(|m| buzon::quotes::new_text(&m.text, &[]))
+        });
         assert!(parsed.is_ok(), "{name} panicked");
         replayed += 1;
     }

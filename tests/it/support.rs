@@ -84,7 +84,8 @@ impl PrivateServer {
             let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // 50000-57999: apart from the shared servers' 20000-49999.
             let base = 50_000 + (std::process::id() % 8) as u16 * 1000 + (slot % 8) * 100;
-            let dir = std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
             let ok = Command::new(&script)
                 .arg("start")
                 .env("MAILTEST_DIR", &dir)
@@ -96,7 +97,11 @@ impl PrivateServer {
                 .expect("run scripts/mailserver.sh")
                 .success();
             if ok {
-                return PrivateServer(MailServer { ca: dir.join("tls/ca.pem"), dir, base });
+                return PrivateServer(MailServer {
+                    ca: dir.join("tls/ca.pem"),
+                    dir,
+                    base,
+                });
             }
         }
         panic!("could not start a private mail server");
@@ -266,7 +271,10 @@ impl Desk {
     }
 
     pub async fn with(test: &str, options: DeskOptions) -> Desk {
-        let server = options.server.clone().unwrap_or_else(|| mail_server().clone());
+        let server = options
+            .server
+            .clone()
+            .unwrap_or_else(|| mail_server().clone());
         let server = &server;
         let names = Names::new(test);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -382,7 +390,11 @@ dir = "{storage}"
 
     /// Start `buzon run` as its own process (to kill it, or signal it), logging to `log`.
     pub fn spawn(&self, crash_at: Option<&str>, log: &Path) -> std::process::Child {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
         Command::new(env!("CARGO_BIN_EXE_buzon"))
             .args(["run", "--config"])
             .arg(&self.config_path)
@@ -507,7 +519,12 @@ pub async fn wait_for_mail(user: &str, count: usize) -> Vec<Vec<u8>> {
     wait_for_mail_on(mail_server(), user, count, Duration::from_secs(20)).await
 }
 
-pub async fn wait_for_mail_on(server: &MailServer, user: &str, count: usize, patience: Duration) -> Vec<Vec<u8>> {
+pub async fn wait_for_mail_on(
+    server: &MailServer,
+    user: &str,
+    count: usize,
+    patience: Duration,
+) -> Vec<Vec<u8>> {
     let deadline = Instant::now() + patience;
     loop {
         let mails = mailbox_on(server, user).await;
@@ -561,12 +578,25 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
 
 /// A reply to `original` as a mail client writes it: `Re:` subject, threading headers,
 /// the new text on top and the original quoted below a Spanish Gmail attribution line.
-pub fn reply_to(original: &[u8], from: &str, to: &str, message_id: &str, new_text: &str) -> Vec<u8> {
+pub fn reply_to(
+    original: &[u8],
+    from: &str,
+    to: &str,
+    message_id: &str,
+    new_text: &str,
+) -> Vec<u8> {
     let parent = parsed(original);
-    let parent_id = parent.message_id.clone().expect("original has a Message-ID");
+    let parent_id = parent
+        .message_id
+        .clone()
+        .expect("original has a Message-ID");
     let mut refs = parent.references.clone();
     refs.push(parent_id.clone());
-    let refs = refs.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" ");
+    let refs = refs
+        .iter()
+        .map(|r| format!("<{r}>"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let quoted: String = parent.text.lines().map(|l| format!("> {l}\r\n")).collect();
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <{message_id}>\r\nIn-Reply-To: <{parent_id}>\r\nReferences: {refs}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{new_text}\r\n\r\nEl sáb, 28 nov 2026 a las 12:00, Soporte (<soporte@example.test>) escribió:\r\n{quoted}",
@@ -622,7 +652,12 @@ pub async fn append(user: &str, raw: &[u8]) {
 }
 
 pub async fn append_on(server: &MailServer, user: &str, raw: &[u8]) {
-    let mut session = buzon::fetch::connect(&imap_config(server, user)).await.expect("IMAP login");
-    session.append("INBOX", None, None, raw).await.expect("APPEND");
+    let mut session = buzon::fetch::connect(&imap_config(server, user))
+        .await
+        .expect("IMAP login");
+    session
+        .append("INBOX", None, None, raw)
+        .await
+        .expect("APPEND");
     let _ = session.logout().await;
 }
