@@ -105,6 +105,8 @@ pub struct LimitsConfig {
     pub max_message_bytes: usize,
     pub max_attachment_bytes: usize,
     pub max_attachments: usize,
+    /// A `historial` answer larger than this is split over several mails.
+    pub history_mail_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -114,6 +116,7 @@ impl Default for LimitsConfig {
             max_message_bytes: 50 * 1024 * 1024,
             max_attachment_bytes: 25 * 1024 * 1024,
             max_attachments: 50,
+            history_mail_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -196,6 +199,7 @@ struct RawLimits {
     max_message_bytes: Option<usize>,
     max_attachment_bytes: Option<usize>,
     max_attachments: Option<usize>,
+    history_mail_bytes: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -291,6 +295,7 @@ const LITERAL_KEYS: &[&str] = &[
     "max_message_bytes",
     "max_attachment_bytes",
     "max_attachments",
+    "history_mail_bytes",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -569,6 +574,7 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
         max_message_bytes: raw.max_message_bytes.unwrap_or(d.max_message_bytes),
         max_attachment_bytes: raw.max_attachment_bytes.unwrap_or(d.max_attachment_bytes),
         max_attachments: raw.max_attachments.unwrap_or(d.max_attachments),
+        history_mail_bytes: raw.history_mail_bytes.unwrap_or(d.history_mail_bytes),
     };
     if limits.auto_replies_per_hour < 1 {
         p.push("limits.auto_replies_per_hour: must be at least 1".into());

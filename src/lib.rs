@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod hostile;
 pub mod parse;
 pub mod quotes;
+pub mod requests;
 pub mod send;
 pub mod store;
 pub mod text;

@@ -8,6 +8,7 @@ mod limits;
 mod new_case;
 mod outgoing;
 mod reply;
+mod self_service;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -144,7 +145,13 @@ impl Processor {
         match route {
             Route::Ignore(reason) => self.log_only(row, &message, reason, None).await,
             Route::AccessDenied { sender } => self.deny(row, &message, &sender).await,
-            Route::NewCase(case) => self.open_case(row, &message, &case, None, &skipped).await,
+            Route::NewCase(case) => match crate::requests::parse(&message.subject, &message.text) {
+                Some(request) => {
+                    self.self_service(row, &message, &case.requester, request)
+                        .await
+                }
+                None => self.open_case(row, &message, &case, None, &skipped).await,
+            },
         }
     }
 
@@ -260,14 +267,21 @@ impl Processor {
     }
 
     async fn language_of(&self, address: &EmailAddress) -> Result<Language, StoreError> {
-        let stored = self
-            .store
-            .customer(address.as_str())
-            .await?
-            .and_then(|c| c.language);
-        Ok(stored
+        Ok(self.profile_of(address).await?.0)
+    }
+
+    /// The customer's language (or the support default) and the name their profile gives.
+    async fn profile_of(
+        &self,
+        address: &EmailAddress,
+    ) -> Result<(Language, Option<String>), StoreError> {
+        let stored = self.store.customer(address.as_str()).await?;
+        let language = stored
+            .as_ref()
+            .and_then(|c| c.language.as_deref())
             .and_then(|l| l.parse().ok())
-            .unwrap_or(self.config.support.language))
+            .unwrap_or(self.config.support.language);
+        Ok((language, stored.and_then(|c| c.name)))
     }
 
     /// Open the apply transaction; `None` when another copy or process already applied it.

@@ -53,7 +53,10 @@ impl Processor {
         skipped: &[Skipped],
     ) -> Applied {
         let hashes = self.store_attachments(message).await?;
-        let language = self.language_of(&case.requester.address).await?;
+        let (language, profile_name) = self.profile_of(&case.requester.address).await?;
+        // The name the customer gave in their profile wins over whatever their client sent.
+        let mut requester = case.requester.clone();
+        requester.name = profile_name.or(requester.name);
         let notify = self.notify_list().await?;
         let Some(mut tx) = self.begin(row).await? else {
             return Ok(("duplicate".into(), None));
@@ -71,7 +74,7 @@ impl Processor {
                 severity: case.severity.level(),
                 production_down: case.production_down,
                 requester: case.requester.address.as_str(),
-                requester_name: case.requester.name.as_deref(),
+                requester_name: requester.name.as_deref(),
                 language: language.code(),
                 related_case: related.map(|r| r.number),
             })
@@ -108,8 +111,8 @@ impl Processor {
             attachments: attachment_facts(message),
         };
         let mut data = self.case_data(&facts, language);
-        data["person"] = compose::person(&case.requester);
-        data["requester"] = compose::person(&case.requester);
+        data["person"] = compose::person(&requester);
+        data["requester"] = compose::person(&requester);
         if let ProductChoice::Unknown(named) = &case.product {
             data["product_unknown"] = json!(named);
         }
@@ -128,7 +131,7 @@ impl Processor {
                 MailKind::AttachmentsRefused,
                 language,
                 refused,
-                vec![case.requester.clone()],
+                vec![requester.clone()],
                 Some((case_id, number)),
             )
             .answering(threading.clone());
@@ -138,7 +141,7 @@ impl Processor {
             kind,
             language,
             data,
-            vec![case.requester.clone()],
+            vec![requester.clone()],
             Some((case_id, number)),
         )
         .answering(threading);
@@ -146,8 +149,8 @@ impl Processor {
 
         let agent_language = self.config.support.language;
         let mut agent_data = self.case_data(&facts, agent_language);
-        agent_data["requester"] = compose::person(&case.requester);
-        agent_data["person"] = compose::person(&case.requester);
+        agent_data["requester"] = compose::person(&requester);
+        agent_data["person"] = compose::person(&requester);
         agent_data["skipped"] = json!(skipped);
         let mut note = Outgoing::new(
             MailKind::AgentNewCase,
@@ -164,7 +167,7 @@ impl Processor {
 }
 
 /// For mail that has no case: templates still get a well-formed `case`.
-fn empty_case() -> CaseFacts {
+pub(super) fn empty_case() -> CaseFacts {
     CaseFacts {
         number: 0,
         subject: String::new(),

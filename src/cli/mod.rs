@@ -135,14 +135,4 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `2026-11-28 12:00` (UTC) from Unix milliseconds.
-pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = crate::compose::mime::civil_from_days(secs.div_euclid(86_400));
-    let day_secs = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        day_secs / 3600,
-        day_secs % 3600 / 60
-    )
-}
+pub use crate::text::format_time;

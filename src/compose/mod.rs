@@ -127,6 +127,17 @@ pub fn sample_context(subject: &str) -> Value {
         "changes": [{ "field": "severidad", "before": "3", "after": "1" }],
         "related_case": 1041,
         "skipped": [{ "filename": "video.mp4", "size": 90_000_000, "reason": "attachment_too_large" }],
+        "search": Value::Null,
+        "filter": "open",
+        "count": 1,
+        "cases": [{ "number": 1042, "subject": subject, "status": "open", "severity": 1, "last_activity": "2026-11-28 12:00" }],
+        "entries": [{ "date": "2026-11-28 12:00", "direction": "in", "from": "ana@cliente.test", "to": "soporte@example.test",
+                      "subject": subject, "text": "No arranca.", "file": "01-entrada.eml" }],
+        "part": 1,
+        "parts": 1,
+        "profile": { "name": "Ana", "email": "ana@cliente.test", "language": "es", "organization": "cliente.test" },
+        "updated": true,
+        "error": Value::Null,
     })
 }
 

@@ -18,12 +18,16 @@ pub enum MailKind {
     AgentReply,
     AccessDenied,
     AttachmentsRefused,
+    CaseList,
+    CaseHistory,
+    Profile,
+    CommandHelp,
     AgentNewCase,
     AgentComment,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 13] = [
         MailKind::CaseCreated,
         MailKind::CaseReopenedAsNew,
         MailKind::CaseClosed,
@@ -31,6 +35,10 @@ impl MailKind {
         MailKind::AgentReply,
         MailKind::AccessDenied,
         MailKind::AttachmentsRefused,
+        MailKind::CaseList,
+        MailKind::CaseHistory,
+        MailKind::Profile,
+        MailKind::CommandHelp,
         MailKind::AgentNewCase,
         MailKind::AgentComment,
     ];
@@ -44,6 +52,10 @@ impl MailKind {
             MailKind::AgentReply => "agent_reply",
             MailKind::AccessDenied => "access_denied",
             MailKind::AttachmentsRefused => "attachments_refused",
+            MailKind::CaseList => "case_list",
+            MailKind::CaseHistory => "case_history",
+            MailKind::Profile => "profile",
+            MailKind::CommandHelp => "command_help",
             MailKind::AgentNewCase => "agent_new_case",
             MailKind::AgentComment => "agent_comment",
         }
@@ -57,6 +69,10 @@ impl MailKind {
             | MailKind::CaseReopenedAsNew
             | MailKind::AccessDenied
             | MailKind::AttachmentsRefused
+            | MailKind::CaseList
+            | MailKind::CaseHistory
+            | MailKind::Profile
+            | MailKind::CommandHelp
             | MailKind::CaseClosed
             | MailKind::CaseUpdated => Some("auto-replied"),
             MailKind::AgentNewCase | MailKind::AgentComment => Some("auto-generated"),
@@ -86,6 +102,10 @@ impl MailKind {
             MailKind::AgentReply => pick!("agent_reply"),
             MailKind::AccessDenied => pick!("access_denied"),
             MailKind::AttachmentsRefused => pick!("attachments_refused"),
+            MailKind::CaseList => pick!("case_list"),
+            MailKind::CaseHistory => pick!("case_history"),
+            MailKind::Profile => pick!("profile"),
+            MailKind::CommandHelp => pick!("command_help"),
             MailKind::AgentNewCase => pick!("agent_new_case"),
             MailKind::AgentComment => pick!("agent_comment"),
         }

@@ -466,6 +466,28 @@ impl CaseTx {
         get(&row, "id")
     }
 
+    /// Create or update a customer's profile (the fields given), as `perfil` asks.
+    pub async fn upsert_profile(
+        &mut self,
+        email: &str,
+        name: Option<&str>,
+        language: Option<&str>,
+    ) -> Result<()> {
+        let now = self.now;
+        sqlx::query(
+            "INSERT INTO customers (email, name, language, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (email) DO UPDATE SET name = COALESCE(excluded.name, customers.name),
+                                               language = COALESCE(excluded.language, customers.language)",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(language)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Close the case now. False when it was closed already.
     pub async fn close_case(&mut self, case_id: i64) -> Result<bool> {
         let done = sqlx::query("UPDATE cases SET status = 'closed', closed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'open'")

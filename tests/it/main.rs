@@ -7,5 +7,6 @@ mod durability;
 mod guards;
 mod hostile;
 mod new_case;
+mod self_service;
 mod store;
 mod support;

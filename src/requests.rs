@@ -1,0 +1,210 @@
+//! What a customer can ask for by writing a new mail (SPEC.md "Mail in → 5"): their case
+//! list, a subject search, a case's history, their profile. Pure. Only the exact forms are
+//! requests; a new problem is never taken for one. A subject that starts like a request but
+//! is not one gets help instead of a case.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::domain::{CaseNumber, Language};
+use crate::text::fold_words;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelfService {
+    /// `mis casos [abiertos|cerrados|todos]`: the status to list (`None` for all).
+    MyCases(Option<&'static str>),
+    /// `buscar <palabras>`: folded words that must all be in the subject.
+    Search(Vec<String>),
+    /// `historial #N`.
+    History(CaseNumber),
+    /// `perfil` with optional `Nombre:` / `Idioma:` lines.
+    Profile {
+        name: Option<String>,
+        language: Option<Language>,
+    },
+    /// Looked like a request but was not one of the forms above.
+    Help,
+}
+
+/// Reply prefixes a client may add when the customer answers one of our replies.
+static PREFIXES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:(?:re|rv|fwd?|aw|sv|wg|tr)\s*:\s*)+").expect("prefix regex"));
+
+static HISTORY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:historial|history)\s*(?:del?\s+caso\s*|of\s+case\s*|caso\s*|case\s*)?#\s*(\d{1,18})$",
+    )
+    .expect("history regex")
+});
+
+const KEYWORDS: [&str; 12] = [
+    "mis casos",
+    "my cases",
+    "buscar",
+    "search",
+    "historial",
+    "history",
+    "perfil",
+    "profile",
+    "ayuda",
+    "help",
+    "comandos",
+    "commands",
+];
+
+pub fn parse(subject: &str, body: &str) -> Option<SelfService> {
+    let folded = fold_words(subject);
+    let subject = PREFIXES
+        .replace(&folded, "")
+        .trim()
+        .trim_end_matches(['.', '!', '?'])
+        .to_string();
+    match subject.as_str() {
+        "mis casos" | "my cases" | "mis casos todos" | "my cases all" => {
+            return Some(SelfService::MyCases(None))
+        }
+        "mis casos abiertos" | "my cases open" | "my open cases" => {
+            return Some(SelfService::MyCases(Some("open")))
+        }
+        "mis casos cerrados" | "my cases closed" | "my closed cases" => {
+            return Some(SelfService::MyCases(Some("closed")))
+        }
+        "perfil" | "profile" | "mi perfil" | "my profile" => return Some(profile(body)),
+        "ayuda" | "help" | "comandos" | "commands" => return Some(SelfService::Help),
+        _ => {}
+    }
+    if let Some(caps) = HISTORY.captures(&subject) {
+        return caps[1]
+            .parse()
+            .ok()
+            .map(|n| SelfService::History(CaseNumber(n)));
+    }
+    for keyword in ["buscar ", "search "] {
+        if let Some(words) = subject.strip_prefix(keyword) {
+            let words: Vec<String> = words
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect();
+            if !words.is_empty() {
+                return Some(SelfService::Search(words));
+            }
+        }
+    }
+    looks_like_a_request(&subject).then_some(SelfService::Help)
+}
+
+/// A short subject that opens with a request's keyword: a request gone wrong, not a problem
+/// report ("mis casos pendientes", "historial 12", "buscar").
+fn looks_like_a_request(subject: &str) -> bool {
+    let opens = |k: &str| {
+        subject == k
+            || subject
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.starts_with([' ', '#']))
+    };
+    subject.split_whitespace().count() <= 4 && KEYWORDS.iter().any(|k| opens(k))
+}
+
+fn profile(body: &str) -> SelfService {
+    let mut name = None;
+    let mut language = None;
+    for line in body.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match fold_words(key).as_str() {
+            "nombre" | "name" if !value.is_empty() => name = Some(crate::text::single_line(value)),
+            "idioma" | "language" => language = value.parse().ok(),
+            _ => {}
+        }
+    }
+    SelfService::Profile { name, language }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_lists_in_both_languages() {
+        assert_eq!(parse("mis casos", ""), Some(SelfService::MyCases(None)));
+        assert_eq!(
+            parse("Mis Casos Abiertos", ""),
+            Some(SelfService::MyCases(Some("open")))
+        );
+        assert_eq!(
+            parse("RE: my cases closed", ""),
+            Some(SelfService::MyCases(Some("closed")))
+        );
+        assert_eq!(
+            parse("mis casos todos.", ""),
+            Some(SelfService::MyCases(None))
+        );
+    }
+
+    #[test]
+    fn search_history_profile() {
+        assert_eq!(
+            parse("buscar conexión SAP", ""),
+            Some(SelfService::Search(vec!["conexion".into(), "sap".into()]))
+        );
+        assert_eq!(
+            parse("search timeout", ""),
+            Some(SelfService::Search(vec!["timeout".into()]))
+        );
+        assert_eq!(
+            parse("historial #12", ""),
+            Some(SelfService::History(CaseNumber(12)))
+        );
+        assert_eq!(
+            parse("History of case #7", ""),
+            Some(SelfService::History(CaseNumber(7)))
+        );
+        assert_eq!(
+            parse("perfil", "Nombre: Ana Pérez\nIdioma: en\n"),
+            Some(SelfService::Profile {
+                name: Some("Ana Pérez".into()),
+                language: Some(Language::En)
+            })
+        );
+        assert_eq!(
+            parse("profile", ""),
+            Some(SelfService::Profile {
+                name: None,
+                language: None
+            })
+        );
+    }
+
+    #[test]
+    fn near_misses_get_help() {
+        for subject in [
+            "mis casos pendientes",
+            "historial 12",
+            "buscar",
+            "ayuda",
+            "help",
+            "history #x",
+        ] {
+            assert_eq!(parse(subject, ""), Some(SelfService::Help), "{subject}");
+        }
+    }
+
+    #[test]
+    fn problems_are_never_requests() {
+        for subject in [
+            "No puedo ver mis casos en el portal",
+            "Error al buscar clientes en Harmony",
+            "El historial de ejecuciones no carga",
+            "Perfil de usuario bloqueado tras actualizar",
+            "Help! Production is down",
+            "my cases page is blank since the upgrade",
+            "Producción Caída",
+        ] {
+            assert_eq!(parse(subject, ""), None, "{subject}");
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! SPEC.md "Mail in → 5": customers list, search and read their cases and edit their
+//! profile by mail, in both languages, and see nothing of anyone else's.
+
+use crate::support::*;
+
+/// A desk where `ana` (Spanish) and `bob` (English) have cases; returns the desk and both.
+async fn desk_with_cases(test: &str, extra: &str) -> (Desk, String, String) {
+    let mut desk = Desk::with(
+        test,
+        DeskOptions {
+            extra: extra.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let ana = desk.names.addr("ana");
+    let bob = desk.names.addr("bob");
+    desk.customer(&ana, None).await;
+    desk.customer(&bob, Some("en")).await;
+    desk.start();
+    for (who, subject, id) in [
+        (&ana, "Error de conexión con SAP", "s1"),
+        (&ana, "Factura duplicada", "s2"),
+        (&bob, "SAP connection timeout", "s3"),
+    ] {
+        send_mail(
+            who,
+            &[&desk.names.support()],
+            &plain_mail(
+                who,
+                &desk.names.support(),
+                subject,
+                &format!("{id}-{}@x.test", desk.names.tag),
+                "Detalle del problema.",
+            ),
+        )
+        .await;
+        wait_for_mail(who, if id == "s2" { 2 } else { 1 }).await;
+    }
+    // Ana closes her invoice case.
+    let acks = mailbox(&ana).await;
+    let invoice = acks
+        .iter()
+        .find(|m| parsed(m).subject.contains("Factura"))
+        .unwrap()
+        .clone();
+    send_mail(
+        &ana,
+        &[&desk.names.support()],
+        &reply_to(
+            &invoice,
+            &ana,
+            &desk.names.support(),
+            &format!("c-{}@x.test", desk.names.tag),
+            "cerrar",
+        ),
+    )
+    .await;
+    wait_for_mail(&ana, 3).await;
+    (desk, ana, bob)
+}
+
+async fn ask(
+    desk: &Desk,
+    who: &str,
+    subject: &str,
+    body: &str,
+    expect_total: usize,
+) -> buzon::parse::InboundMessage {
+    let id = format!("{}-{}@x.test", fastrand::u64(..), desk.names.tag);
+    send_mail(
+        who,
+        &[&desk.names.support()],
+        &plain_mail(who, &desk.names.support(), subject, &id, body),
+    )
+    .await;
+    let mails = wait_for_mail(who, expect_total).await;
+    let answer = parsed(mails.last().unwrap());
+    assert_eq!(
+        answer.in_reply_to,
+        vec![id],
+        "answers thread under the request"
+    );
+    answer
+}
+
+#[tokio::test]
+async fn my_cases_and_search_in_both_languages_without_leaks() {
+    let (mut desk, ana, bob) = desk_with_cases("list", "").await;
+    let all = ask(&desk, &ana, "mis casos", "", 4).await;
+    assert!(all.subject.starts_with("Sus casos: 2"), "{}", all.subject);
+    assert!(
+        all.text.contains("Caso #1") && all.text.contains("Caso #2"),
+        "{}",
+        all.text
+    );
+    assert!(
+        !all.text.contains("SAP connection timeout"),
+        "no other customer's case"
+    );
+    let open = ask(&desk, &ana, "Mis casos abiertos", "", 5).await;
+    assert!(
+        open.subject.starts_with("Sus casos abiertos: 1"),
+        "{}",
+        open.subject
+    );
+    assert!(open.text.contains("Error de conexión con SAP") && !open.text.contains("Factura"));
+    let closed = ask(&desk, &ana, "mis casos cerrados", "", 6).await;
+    assert!(
+        closed.text.contains("Factura duplicada") && closed.text.contains("cerrado"),
+        "{}",
+        closed.text
+    );
+
+    let search = ask(&desk, &ana, "buscar CONEXION sap", "", 7).await;
+    assert!(
+        search.text.contains("Error de conexión con SAP"),
+        "{}",
+        search.text
+    );
+    assert!(
+        !search.text.contains("timeout"),
+        "bob's SAP case does not leak: {}",
+        search.text
+    );
+    let en = ask(&desk, &bob, "my cases open", "", 2).await;
+    assert!(
+        en.subject.starts_with("Your open cases: 1"),
+        "{}",
+        en.subject
+    );
+    assert!(en.text.contains("Case #3") && !en.text.contains("SAP\n"));
+    let en_search = ask(&desk, &bob, "search sap", "", 3).await;
+    assert!(
+        en_search.text.contains("SAP connection timeout")
+            && !en_search.text.contains("Error de conexión")
+    );
+    desk.stop().await;
+    assert_eq!(
+        desk.store().cases(&Default::default()).await.unwrap().len(),
+        3,
+        "requests open no case"
+    );
+}
+
+#[tokio::test]
+async fn history_attaches_the_real_mails_and_refuses_strangers() {
+    let (mut desk, ana, bob) =
+        desk_with_cases("history", "[limits]\nhistory_mail_bytes = 2500\n").await;
+    let answer = ask(&desk, &ana, "historial #2", "", 4).await;
+    // Small cap: the history comes in parts; collect them all.
+    let parts: usize = answer
+        .subject
+        .split(" de ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let mails = wait_for_mail(&ana, 3 + parts).await;
+    let mut history: Vec<_> = mails[3..].iter().map(|m| parsed(m)).collect();
+    // The parts go out in parallel: put them in order.
+    history.sort_by_key(|h| {
+        h.subject
+            .split("(parte ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    assert!(parts >= 2, "split under the size cap: {}", answer.subject);
+    assert!(
+        history
+            .iter()
+            .all(|h| h.subject.contains("[Caso #2] Historial")),
+        "{:?}",
+        history.iter().map(|h| &h.subject).collect::<Vec<_>>()
+    );
+    let attached: Vec<_> = history.iter().flat_map(|h| h.attachments.clone()).collect();
+    let case = desk.store().case_by_number(2).await.unwrap().unwrap();
+    let stored = desk.store().case_emails(case.id).await.unwrap();
+    let visible: Vec<_> = stored
+        .iter()
+        .filter(|e| e.kind != "agent_new_case" && e.kind != "agent_comment")
+        .collect();
+    assert_eq!(
+        attached.len(),
+        visible.len(),
+        "every mail the customer may see, nothing else"
+    );
+    for (a, e) in attached.iter().zip(&visible) {
+        assert!(a.filename.ends_with(".eml"));
+        assert!(
+            a.bytes == desk.app.blobs.get(&e.raw_hash).unwrap(),
+            "{} is the real mail",
+            a.filename
+        );
+    }
+    assert!(history[0].text.contains("Factura duplicada"));
+
+    let refused = ask(&desk, &bob, "history #2", "", 2).await;
+    assert!(
+        refused
+            .text
+            .contains("We could not find Case #2 among your cases"),
+        "{}",
+        refused.text
+    );
+    assert!(refused.attachments.is_empty());
+    let missing = ask(&desk, &bob, "history #99", "", 3).await;
+    assert_eq!(
+        missing.text,
+        refused.text.replace("#2", "#99"),
+        "a missing case looks the same as someone else's"
+    );
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn profile_changes_name_and_language() {
+    let (mut desk, ana, _bob) = desk_with_cases("profile", "").await;
+    let shown = ask(&desk, &ana, "perfil", "Nombre: Ana Pérez\nIdioma: en\n", 4).await;
+    assert_eq!(
+        shown.subject, "Your profile",
+        "answered in the new language"
+    );
+    assert!(
+        shown.text.contains("Hello Ana Pérez") && shown.text.contains("English (en)"),
+        "{}",
+        shown.text
+    );
+    let stored = desk.store().customer(&ana).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.name.as_deref(), stored.language.as_deref()),
+        (Some("Ana Pérez"), Some("en"))
+    );
+    let next = ask(&desk, &ana, "A new problem", "It fails.", 5).await;
+    assert!(
+        next.subject.starts_with("[Case #4]"),
+        "from now on in English: {}",
+        next.subject
+    );
+    assert!(next.text.contains("Hello Ana Pérez"));
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn near_misses_get_help_and_problems_stay_problems() {
+    let (mut desk, ana, bob) = desk_with_cases("help", "").await;
+    let help = ask(&desk, &ana, "mis casos pendientes", "", 4).await;
+    assert_eq!(help.subject, "Cómo usar el soporte por correo");
+    assert!(
+        help.text.contains("historial #N") && help.text.contains("mis casos pendientes"),
+        "{}",
+        help.text
+    );
+    let en = ask(&desk, &bob, "help", "", 2).await;
+    assert_eq!(en.subject, "How to use email support");
+    let problem = ask(
+        &desk,
+        &ana,
+        "No puedo ver mis casos en el portal",
+        "Desde ayer.",
+        5,
+    )
+    .await;
+    assert!(
+        problem.subject.starts_with("[Caso #4]"),
+        "a problem is a case: {}",
+        problem.subject
+    );
+    desk.stop().await;
+}
