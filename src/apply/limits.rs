@@ -63,6 +63,7 @@ mod tests {
             max_message_bytes: 10_000,
             max_attachment_bytes: 1_000,
             max_attachments: 2,
+            history_mail_bytes: 1_000_000,
         }
     }
 
