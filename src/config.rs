@@ -84,6 +84,8 @@ pub struct SupportConfig {
     pub secret: Secret,
     /// Retired secrets: Message-IDs signed with them still thread replies.
     pub previous_secrets: Vec<Secret>,
+    /// Admin's templates, `<dir>/<language>/<kind>.hbs`, replacing the shipped ones.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl SupportConfig {
@@ -253,6 +255,7 @@ struct RawSupport {
     secret_file: Option<PathBuf>,
     #[serde(default)]
     previous_secrets: Vec<String>,
+    templates_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -564,6 +567,7 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
         products: raw.products,
         secret: secret?,
         previous_secrets: raw.previous_secrets.into_iter().map(Secret).collect(),
+        templates_dir: raw.templates_dir,
     })
 }
 

@@ -19,7 +19,7 @@ pub async fn check(config: Config) -> ExitCode {
     };
     report(
         "templates",
-        Templates::load()
+        Templates::load_with(config.support.templates_dir.as_deref())
             .map(|_| String::new())
             .map_err(|e| e.to_string()),
     );

@@ -25,7 +25,7 @@ pub fn write_message(headers: &[Header], text: &str, parts: &[Part]) -> Vec<u8> 
     }
     push_header(&mut out, "MIME-Version", "1.0");
     if parts.is_empty() {
-        push_text_body(&mut out, text);
+        push_alternative(&mut out, text);
         return out.into_bytes();
     }
     let boundary = format!("=_buzon_{:016x}", fastrand::u64(..));
@@ -36,13 +36,41 @@ pub fn write_message(headers: &[Header], text: &str, parts: &[Part]) -> Vec<u8> 
     );
     out.push_str("\r\n");
     out.push_str(&format!("--{boundary}\r\n"));
-    push_text_body(&mut out, text);
+    push_alternative(&mut out, text);
     for part in parts {
         out.push_str(&format!("\r\n--{boundary}\r\n"));
         push_attachment(&mut out, part);
     }
     out.push_str(&format!("\r\n--{boundary}--\r\n"));
     out.into_bytes()
+}
+
+/// The body as multipart/alternative: the plain text, and the same text as HTML for
+/// clients that prefer it (escaped, so nothing in a value can become markup).
+fn push_alternative(out: &mut String, text: &str) {
+    let boundary = format!("=_buzon_alt_{:016x}", fastrand::u64(..));
+    push_header(out, "Content-Type", &format!("multipart/alternative; boundary=\"{boundary}\""));
+    out.push_str("\r\n");
+    out.push_str(&format!("--{boundary}\r\n"));
+    push_text_body(out, text);
+    out.push_str(&format!("\r\n--{boundary}\r\n"));
+    push_header(out, "Content-Type", "text/html; charset=utf-8");
+    push_header(out, "Content-Transfer-Encoding", "quoted-printable");
+    out.push_str("\r\n");
+    out.push_str(&quoted_printable(&html_of(text)));
+    out.push_str(&format!("\r\n--{boundary}--\r\n"));
+}
+
+/// Plain text as a small HTML document: escaped, line breaks and indentation kept.
+pub fn html_of(text: &str) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n<body><div style=\"font-family: sans-serif; font-size: 14px; white-space: pre-wrap\">{escaped}</div></body></html>\n"
+    )
 }
 
 fn push_text_body(out: &mut String, text: &str) {
@@ -276,6 +304,16 @@ mod tests {
             String::from_utf8(decoded).unwrap().replace("\r\n", "\n"),
             text + "\n"
         );
+    }
+
+    #[test]
+    fn html_part_is_escaped_text() {
+        let raw = write_message(&[("Subject", "x".into())], "a <script>alert(1)</script> & b\nsegunda", &[]);
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let html = parsed.body_html(0).unwrap().to_string();
+        assert!(html.contains("a &lt;script&gt;alert(1)&lt;/script&gt; &amp; b"), "{html}");
+        assert!(!html.contains("<script>"));
+        assert_eq!(crate::parse::parse(&raw).unwrap().text, "a <script>alert(1)</script> & b\nsegunda");
     }
 
     #[test]

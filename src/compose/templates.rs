@@ -3,6 +3,8 @@
 //! strict mode turns a misspelt variable into an error at start, not a blank in a customer's
 //! inbox.
 
+use std::path::Path;
+
 use handlebars::Handlebars;
 use serde_json::Value;
 
@@ -142,15 +144,37 @@ pub struct Templates {
 impl Templates {
     /// The shipped templates, compiled and checked.
     pub fn load() -> Result<Self, TemplateError> {
+        Self::load_with(None)
+    }
+
+    /// The shipped templates, each replaced by `<dir>/<language>/<kind>.hbs` where the admin
+    /// put one; every template is compiled and rendered once with a full sample, so a
+    /// misspelt variable stops buzon at start instead of reaching a customer.
+    pub fn load_with(overrides: Option<&Path>) -> Result<Self, TemplateError> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
         for language in Language::ALL {
             for kind in MailKind::ALL {
-                register(&mut registry, kind, language, kind.default_source(language))?;
+                let custom = overrides.map(|dir| dir.join(language.code()).join(format!("{}.hbs", kind.name())));
+                match custom.filter(|p| p.is_file()) {
+                    Some(path) => {
+                        let source = std::fs::read_to_string(&path)
+                            .map_err(|e| TemplateError::Shape(format!("{}: {e}", path.display())))?;
+                        register(&mut registry, kind, language, &source)?;
+                    }
+                    None => register(&mut registry, kind, language, kind.default_source(language))?,
+                }
             }
         }
-        Ok(Templates { registry })
+        let templates = Templates { registry };
+        let sample = crate::compose::sample_context("Asunto de ejemplo");
+        for language in Language::ALL {
+            for kind in MailKind::ALL {
+                templates.render(kind, language, &sample)?;
+            }
+        }
+        Ok(templates)
     }
 
     pub fn render(
@@ -245,6 +269,44 @@ mod tests {
             .unwrap();
         assert!(r.subject.contains("{{support.name}}"), "{}", r.subject);
         assert!(!r.subject.contains('\n'));
+    }
+
+    /// Golden files: every template rendered with the sample context, checked in under
+    /// `tests/fixtures/templates/`. `BUZON_BLESS=1 cargo test` rewrites them after a change.
+    #[test]
+    fn rendered_templates_match_their_golden_files() {
+        let t = Templates::load().unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates");
+        let bless = std::env::var_os("BUZON_BLESS").is_some();
+        let mut stale = Vec::new();
+        for language in Language::ALL {
+            for kind in MailKind::ALL {
+                let r = t.render(kind, language, &crate::compose::sample_context("No arranca el conector")).unwrap();
+                let text = format!("Subject: {}\n\n{}", r.subject, r.text);
+                let path = dir.join(language.code()).join(format!("{}.txt", kind.name()));
+                if bless {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, &text).unwrap();
+                } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                    stale.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(stale.is_empty(), "rendered output differs from (or lacks) its golden file: {stale:?}; review and run with BUZON_BLESS=1");
+    }
+
+    #[test]
+    fn admin_overrides_replace_a_template_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("es")).unwrap();
+        std::fs::write(dir.path().join("es/case_created.hbs"), "Subject: Recibido #{{case.number}}\n\nGracias.\n").unwrap();
+        let t = Templates::load_with(Some(dir.path())).unwrap();
+        let r = t.render(MailKind::CaseCreated, Language::Es, &crate::compose::sample_context("x")).unwrap();
+        assert_eq!(r.subject, "Recibido #1042");
+        let en = t.render(MailKind::CaseCreated, Language::En, &crate::compose::sample_context("x")).unwrap();
+        assert!(en.subject.starts_with("[Case #1042]"), "others keep the shipped text");
+        std::fs::write(dir.path().join("es/case_created.hbs"), "Subject: {{case.numbr}}\n\nx\n").unwrap();
+        assert!(Templates::load_with(Some(dir.path())).is_err(), "a misspelt variable fails at load");
     }
 
     #[test]
