@@ -35,7 +35,10 @@ impl App {
         std::fs::create_dir_all(&config.storage.dir)
             .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", config.storage.dir.display()))?;
         let blobs = BlobStore::new(&config.storage.dir, config.storage.fsync);
-        let composer = Arc::new(Composer::new(Templates::load_with(config.support.templates_dir.as_deref())?, &config.support));
+        let composer = Arc::new(Composer::new(
+            Templates::load_with(config.support.templates_dir.as_deref())?,
+            &config.support,
+        ));
         Ok(App {
             config: Arc::new(config),
             store,

@@ -29,6 +29,7 @@ pub mod daemon;
 pub mod domain;
 pub mod fetch;
 pub mod hostile;
+pub mod import;
 pub mod parse;
 pub mod quotes;
 pub mod requests;

@@ -59,6 +59,8 @@ pub struct Processor {
     blobs: BlobStore,
     composer: Arc<Composer>,
     config: Arc<Config>,
+    /// False for archive imports: outgoing mail is recorded but never sent.
+    send_mail: bool,
 }
 
 impl Processor {
@@ -73,7 +75,14 @@ impl Processor {
             blobs,
             composer,
             config,
+            send_mail: true,
         }
+    }
+
+    /// Record outgoing mail without sending it (importing an archive from another desk).
+    pub fn without_sending(mut self) -> Self {
+        self.send_mail = false;
+        self
     }
 
     #[tracing::instrument(name = "apply", skip_all, fields(inbound = tracing::field::Empty, case = tracing::field::Empty))]

@@ -87,8 +87,13 @@ impl Processor {
                 raw_size: mail.raw.len(),
             })
             .await?;
-        tx.enqueue(email_id, mail.envelope_from.as_str(), &recipients)
-            .await?;
+        tx.enqueue(
+            email_id,
+            mail.envelope_from.as_str(),
+            &recipients,
+            self.send_mail,
+        )
+        .await?;
         Ok(())
     }
 

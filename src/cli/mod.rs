@@ -75,6 +75,13 @@ pub enum Command {
     /// Mail from senders who are not provisioned (replay one with `buzon retry ID` after
     /// `buzon customer add`)
     Denied,
+    /// Feed an archive (mbox or a single .eml) through the pipeline, with a progress bar
+    Import {
+        file: PathBuf,
+        /// Also send the acknowledgements and notifications (default: recorded, not sent)
+        #[arg(long)]
+        send: bool,
+    },
     /// Put a failed, quarantined or denied mail (or, with --outbox, a refused outgoing mail)
     /// back in line
     Retry {
@@ -129,6 +136,16 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
         Command::Agent(c) => return admin::agent(&app, c).await,
         Command::Failed => views::failed(&app).await?,
         Command::Denied => views::denied(&app).await?,
+        Command::Import { file, send } => {
+            let outcomes = crate::import::import(&app, &file, send).await?;
+            let total: usize = outcomes.values().sum();
+            let summary: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            println!(
+                "imported {total} mails from {} ({})",
+                file.display(),
+                summary.join(", ")
+            );
+        }
         Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
         Command::Check => unreachable!("handled above"),
     }

@@ -49,7 +49,11 @@ pub fn write_message(headers: &[Header], text: &str, parts: &[Part]) -> Vec<u8> 
 /// clients that prefer it (escaped, so nothing in a value can become markup).
 fn push_alternative(out: &mut String, text: &str) {
     let boundary = format!("=_buzon_alt_{:016x}", fastrand::u64(..));
-    push_header(out, "Content-Type", &format!("multipart/alternative; boundary=\"{boundary}\""));
+    push_header(
+        out,
+        "Content-Type",
+        &format!("multipart/alternative; boundary=\"{boundary}\""),
+    );
     out.push_str("\r\n");
     out.push_str(&format!("--{boundary}\r\n"));
     push_text_body(out, text);
@@ -308,12 +312,22 @@ mod tests {
 
     #[test]
     fn html_part_is_escaped_text() {
-        let raw = write_message(&[("Subject", "x".into())], "a <script>alert(1)</script> & b\nsegunda", &[]);
+        let raw = write_message(
+            &[("Subject", "x".into())],
+            "a <script>alert(1)</script> & b\nsegunda",
+            &[],
+        );
         let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
         let html = parsed.body_html(0).unwrap().to_string();
-        assert!(html.contains("a &lt;script&gt;alert(1)&lt;/script&gt; &amp; b"), "{html}");
+        assert!(
+            html.contains("a &lt;script&gt;alert(1)&lt;/script&gt; &amp; b"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"));
-        assert_eq!(crate::parse::parse(&raw).unwrap().text, "a <script>alert(1)</script> & b\nsegunda");
+        assert_eq!(
+            crate::parse::parse(&raw).unwrap().text,
+            "a <script>alert(1)</script> & b\nsegunda"
+        );
     }
 
     #[test]

@@ -156,11 +156,15 @@ impl Templates {
         registry.register_escape_fn(handlebars::no_escape);
         for language in Language::ALL {
             for kind in MailKind::ALL {
-                let custom = overrides.map(|dir| dir.join(language.code()).join(format!("{}.hbs", kind.name())));
+                let custom = overrides.map(|dir| {
+                    dir.join(language.code())
+                        .join(format!("{}.hbs", kind.name()))
+                });
                 match custom.filter(|p| p.is_file()) {
                     Some(path) => {
-                        let source = std::fs::read_to_string(&path)
-                            .map_err(|e| TemplateError::Shape(format!("{}: {e}", path.display())))?;
+                        let source = std::fs::read_to_string(&path).map_err(|e| {
+                            TemplateError::Shape(format!("{}: {e}", path.display()))
+                        })?;
                         register(&mut registry, kind, language, &source)?;
                     }
                     None => register(&mut registry, kind, language, kind.default_source(language))?,
@@ -281,9 +285,17 @@ mod tests {
         let mut stale = Vec::new();
         for language in Language::ALL {
             for kind in MailKind::ALL {
-                let r = t.render(kind, language, &crate::compose::sample_context("No arranca el conector")).unwrap();
+                let r = t
+                    .render(
+                        kind,
+                        language,
+                        &crate::compose::sample_context("No arranca el conector"),
+                    )
+                    .unwrap();
                 let text = format!("Subject: {}\n\n{}", r.subject, r.text);
-                let path = dir.join(language.code()).join(format!("{}.txt", kind.name()));
+                let path = dir
+                    .join(language.code())
+                    .join(format!("{}.txt", kind.name()));
                 if bless {
                     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                     std::fs::write(&path, &text).unwrap();
@@ -299,14 +311,40 @@ mod tests {
     fn admin_overrides_replace_a_template_and_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("es")).unwrap();
-        std::fs::write(dir.path().join("es/case_created.hbs"), "Subject: Recibido #{{case.number}}\n\nGracias.\n").unwrap();
+        std::fs::write(
+            dir.path().join("es/case_created.hbs"),
+            "Subject: Recibido #{{case.number}}\n\nGracias.\n",
+        )
+        .unwrap();
         let t = Templates::load_with(Some(dir.path())).unwrap();
-        let r = t.render(MailKind::CaseCreated, Language::Es, &crate::compose::sample_context("x")).unwrap();
+        let r = t
+            .render(
+                MailKind::CaseCreated,
+                Language::Es,
+                &crate::compose::sample_context("x"),
+            )
+            .unwrap();
         assert_eq!(r.subject, "Recibido #1042");
-        let en = t.render(MailKind::CaseCreated, Language::En, &crate::compose::sample_context("x")).unwrap();
-        assert!(en.subject.starts_with("[Case #1042]"), "others keep the shipped text");
-        std::fs::write(dir.path().join("es/case_created.hbs"), "Subject: {{case.numbr}}\n\nx\n").unwrap();
-        assert!(Templates::load_with(Some(dir.path())).is_err(), "a misspelt variable fails at load");
+        let en = t
+            .render(
+                MailKind::CaseCreated,
+                Language::En,
+                &crate::compose::sample_context("x"),
+            )
+            .unwrap();
+        assert!(
+            en.subject.starts_with("[Case #1042]"),
+            "others keep the shipped text"
+        );
+        std::fs::write(
+            dir.path().join("es/case_created.hbs"),
+            "Subject: {{case.numbr}}\n\nx\n",
+        )
+        .unwrap();
+        assert!(
+            Templates::load_with(Some(dir.path())).is_err(),
+            "a misspelt variable fails at load"
+        );
     }
 
     #[test]

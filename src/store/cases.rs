@@ -446,20 +446,24 @@ impl CaseTx {
     }
 
     /// Queue a stored outgoing mail for the sender.
+    /// `send` false (an archive import) keeps the mail in the history, state `suppressed`,
+    /// never sent.
     pub async fn enqueue(
         &mut self,
         email_id: i64,
         envelope_from: &str,
         recipients: &[String],
+        send: bool,
     ) -> Result<i64> {
         let row = sqlx::query(
-            "INSERT INTO outbox (email_id, envelope_from, recipients, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $4)
+            "INSERT INTO outbox (email_id, envelope_from, recipients, state, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
              RETURNING id",
         )
         .bind(email_id)
         .bind(envelope_from)
         .bind(recipients.join(","))
+        .bind(if send { "pending" } else { "suppressed" })
         .bind(self.now)
         .fetch_one(&mut *self.tx)
         .await?;

@@ -284,3 +284,68 @@ async fn bad_configuration_is_one_line_per_problem_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("colour"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn import_feeds_an_archive_through_the_pipeline_once() {
+    let desk = Desk::new("import").await;
+    let customer = desk.names.addr("historico");
+    assert!(desk.cli(&["customer", "add", &customer]).status.success());
+    let mut mbox = Vec::new();
+    for i in 0..3 {
+        mbox.extend_from_slice(format!("From {customer} Sat Nov 28 12:00:00 2026\n").as_bytes());
+        let body = format!("Viejo problema {i}\n>From the archive\n");
+        mbox.extend_from_slice(&plain_mail(
+            &customer,
+            &desk.names.support(),
+            &format!("Antiguo {i}"),
+            &format!("old{i}@x.test"),
+            &body,
+        ));
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = desk.path("archivo.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let out = desk.cli(&["import", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("imported 3 mails") && stdout(&out).contains("case_created: 3"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("3/3"),
+        "progress bar: {}",
+        stderr(&out)
+    );
+    let again = desk.cli(&["import", path.to_str().unwrap()]);
+    assert!(
+        stdout(&again).contains("imported 0 mails"),
+        "{}",
+        stdout(&again)
+    );
+    let cases = stdout(&desk.cli(&["cases"]));
+    assert_eq!(cases.lines().count(), 3, "{cases}");
+    let case = desk.store().case_by_number(1).await.unwrap().unwrap();
+    assert!(
+        case.description.contains("From the archive"),
+        "mboxrd unescaped: {}",
+        case.description
+    );
+    assert!(
+        desk.store()
+            .outbox_by_state("pending")
+            .await
+            .unwrap()
+            .is_empty(),
+        "an archive sends nothing"
+    );
+    assert!(
+        desk.store()
+            .outbox_by_state("suppressed")
+            .await
+            .unwrap()
+            .len()
+            >= 3
+    );
+    assert!(mailbox(&customer).await.is_empty());
+}

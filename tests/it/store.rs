@@ -210,10 +210,15 @@ async fn outbox_leases_retries_and_parks(db: Db) {
     let mut tx = s.begin_apply(row.id).await.unwrap().unwrap();
     let e1 = tx.add_email(&email(None, "out")).await.unwrap();
     let e2 = tx.add_email(&email(None, "out")).await.unwrap();
-    tx.enqueue(e1, "s@x.test", &["a@x.test".into(), "b@x.test".into()])
-        .await
-        .unwrap();
-    tx.enqueue(e2, "s@x.test", &["c@x.test".into()])
+    tx.enqueue(
+        e1,
+        "s@x.test",
+        &["a@x.test".into(), "b@x.test".into()],
+        true,
+    )
+    .await
+    .unwrap();
+    tx.enqueue(e2, "s@x.test", &["c@x.test".into()], true)
         .await
         .unwrap();
     tx.finish("x", false).await.unwrap();
