@@ -100,11 +100,7 @@ pub async fn import(app: &App, path: &Path, send: bool) -> anyhow::Result<BTreeM
 
 fn progress(done: usize, total: usize) {
     let width = 30;
-    let filled = if total == 0 {
-        width
-    } else {
-        done * width / total
-    };
+    let filled = (done * width).checked_div(total).unwrap_or(width);
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
