@@ -18,6 +18,7 @@ use async_imap::extensions::idle::IdleResponse;
 use support::*;
 
 struct Args {
+    fsync: bool,
     db: Db,
     latency: usize,
     backlog: usize,
@@ -25,6 +26,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        fsync: true,
         db: Db::Sqlite,
         latency: 50,
         backlog: 1000,
@@ -43,6 +45,11 @@ fn args() -> Args {
             }
             "--latency" => a.latency = value.parse().expect("--latency N"),
             "--backlog" => a.backlog = value.parse().expect("--backlog N"),
+            "--no-fsync" => {
+                a.fsync = false;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -163,11 +170,15 @@ async fn latency(db: Db, n: usize) {
     );
 }
 
-async fn drain(db: Db, n: usize) {
+async fn drain(db: Db, n: usize, fsync: bool) {
+    let storage_extra = format!("fsync = {fsync}\n");
+    let extra = "[limits]\nauto_replies_per_hour = 1000000\n".to_string();
     let mut desk = Desk::with(
         "bench-drain",
         DeskOptions {
             db,
+            storage_extra,
+            extra,
             ..Default::default()
         },
     )
@@ -232,7 +243,7 @@ async fn drain(db: Db, n: usize) {
     desk.stop().await;
     let cases = cases_done.unwrap();
     println!(
-        "drain ({n} mails, {:?}): every case in {:.2} s ({:.0} mails/s); every ack and notification accepted by Postfix in {:.2} s ({:.0} mails/s, {} SMTP messages)",
+        "drain ({n} mails, {:?}, fsync {fsync}): every case in {:.2} s ({:.0} mails/s); every ack and notification accepted by Postfix in {:.2} s ({:.0} mails/s, {} SMTP messages)",
         db,
         cases.as_secs_f64(),
         n as f64 / cases.as_secs_f64(),
@@ -249,6 +260,6 @@ async fn main() {
         latency(a.db, a.latency).await;
     }
     if a.backlog > 0 {
-        drain(a.db, a.backlog).await;
+        drain(a.db, a.backlog, a.fsync).await;
     }
 }

@@ -113,6 +113,8 @@ pub async fn run(app: App, shutdown: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
+const SIDE_EFFECT_BATCH: usize = 200;
+
 async fn process_loop(
     processor: Processor,
     stored: Arc<Notify>,
@@ -121,9 +123,17 @@ async fn process_loop(
     shutdown: CancellationToken,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    // Mails committed whose IMAP flag or move is not asked for yet: the fetcher is poked once
+    // the backlog is drained (or every SIDE_EFFECT_BATCH mails), not once per mail, so a
+    // backlog does not turn into one IDLE interruption and UID STORE per mail.
+    let mut unflagged = 0;
     while !shutdown.is_cancelled() {
         let pause = match processor.process_next().await {
             Ok(Step::Idle) => {
+                if unflagged > 0 {
+                    processed.notify_one();
+                    unflagged = 0;
+                }
                 tokio::select! {
                     _ = stored.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -134,7 +144,11 @@ async fn process_loop(
             Ok(Step::Done { .. }) | Ok(Step::Failed { .. }) => {
                 backoff.reset();
                 ready.notify_one();
-                processed.notify_one();
+                unflagged += 1;
+                if unflagged >= SIDE_EFFECT_BATCH {
+                    processed.notify_one();
+                    unflagged = 0;
+                }
                 None
             }
             Ok(Step::Deferred { .. }) => Some(backoff.next_delay()),

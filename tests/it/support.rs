@@ -249,6 +249,8 @@ pub struct DeskOptions {
     pub extra: String,
     /// Added to the `[smtp]` section.
     pub smtp_extra: String,
+    /// Added to the `[storage]` section.
+    pub storage_extra: String,
 }
 
 impl Default for DeskOptions {
@@ -261,6 +263,7 @@ impl Default for DeskOptions {
             smtp_security: "none",
             extra: String::new(),
             smtp_extra: String::new(),
+            storage_extra: String::new(),
         }
     }
 }
@@ -320,6 +323,7 @@ url = "{url}"
 
 [storage]
 dir = "{storage}"
+{storage_extra}
 {extra}
 "#,
             imap_sec = options.imap_security,
@@ -330,6 +334,7 @@ dir = "{storage}"
             storage = dir.path().join("data").display(),
             extra = options.extra,
             smtp_extra = options.smtp_extra,
+            storage_extra = options.storage_extra,
         );
         let config_path = dir.path().join("buzon.toml");
         std::fs::write(&config_path, &text).expect("write config");
