@@ -71,7 +71,9 @@ pub fn parse(subject: &str, body: &str) -> Option<SelfService> {
             return Some(SelfService::MyCases(Some("closed")))
         }
         "perfil" | "profile" | "mi perfil" | "my profile" => return Some(profile(body)),
-        "ayuda" | "help" | "comandos" | "commands" => return Some(SelfService::Help),
+        "ayuda" | "help" | "comandos" | "commands" => {
+            return asks_for_help(body).then_some(SelfService::Help)
+        }
         _ => {}
     }
     if let Some(caps) = HISTORY.captures(&subject) {
@@ -92,7 +94,13 @@ pub fn parse(subject: &str, body: &str) -> Option<SelfService> {
             }
         }
     }
-    looks_like_a_request(&subject).then_some(SelfService::Help)
+    (looks_like_a_request(&subject) && asks_for_help(body)).then_some(SelfService::Help)
+}
+
+/// "Ayuda" over a page describing a failure is a problem report, not a request for the
+/// list of commands: help only for a (nearly) empty body.
+fn asks_for_help(body: &str) -> bool {
+    body.split_whitespace().count() <= 20
 }
 
 /// A short subject that opens with a request's keyword: a request gone wrong, not a problem
@@ -191,6 +199,13 @@ mod tests {
         ] {
             assert_eq!(parse(subject, ""), Some(SelfService::Help), "{subject}");
         }
+    }
+
+    #[test]
+    fn help_with_a_described_problem_is_a_problem() {
+        let report = "El conector de SAP deja de responder cada noche a las 2:00 y tenemos que reiniciarlo a mano; adjunto el registro y la configuración actual del servidor.";
+        assert_eq!(parse("Ayuda", report), None);
+        assert_eq!(parse("help", "Thanks"), Some(SelfService::Help));
     }
 
     #[test]

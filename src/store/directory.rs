@@ -24,6 +24,15 @@ pub struct AgentRow {
     pub name: Option<String>,
 }
 
+fn customer_row(r: &sqlx::any::AnyRow) -> Result<CustomerRow> {
+    Ok(CustomerRow {
+        email: get(r, "email")?,
+        name: get(r, "name")?,
+        org_domain: get(r, "org_domain")?,
+        language: get(r, "language")?,
+    })
+}
+
 impl Store {
     pub async fn add_customer(&self, c: &CustomerRow) -> Result<()> {
         let done = sqlx::query(
@@ -76,16 +85,7 @@ impl Store {
             sqlx::query("SELECT email, name, org_domain, language FROM customers ORDER BY email")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CustomerRow {
-                    email: get(r, "email")?,
-                    name: get(r, "name")?,
-                    org_domain: get(r, "org_domain")?,
-                    language: get(r, "language")?,
-                })
-            })
-            .collect()
+        rows.iter().map(customer_row).collect()
     }
 
     pub async fn customer(&self, email: &str) -> Result<Option<CustomerRow>> {
@@ -98,16 +98,7 @@ impl Store {
                 .bind(email)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CustomerRow {
-                    email: get(r, "email")?,
-                    name: get(r, "name")?,
-                    org_domain: get(r, "org_domain")?,
-                    language: get(r, "language")?,
-                })
-            })
-            .collect()
+        rows.iter().map(customer_row).collect()
     }
 
     pub async fn remove_customer(&self, email: &str) -> Result<bool> {
