@@ -38,7 +38,9 @@ static HISTORY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("history regex")
 });
 
-const KEYWORDS: [&str; 12] = [
+/// Subjects opening with these and going wrong get help. Not "ayuda"/"help": "Ayuda con
+/// el conector" is a problem report, so only those words alone ask for help.
+const KEYWORDS: [&str; 10] = [
     "mis casos",
     "my cases",
     "buscar",
@@ -47,8 +49,6 @@ const KEYWORDS: [&str; 12] = [
     "history",
     "perfil",
     "profile",
-    "ayuda",
-    "help",
     "comandos",
     "commands",
 ];
@@ -218,6 +218,9 @@ mod tests {
             "Help! Production is down",
             "my cases page is blank since the upgrade",
             "Producción Caída",
+            "Ayuda 0",
+            "Ayuda con el conector",
+            "help needed",
         ] {
             assert_eq!(parse(subject, ""), None, "{subject}");
         }
