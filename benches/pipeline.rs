@@ -18,6 +18,8 @@ use async_imap::extensions::idle::IdleResponse;
 use support::*;
 
 struct Args {
+    /// Mails with a 20 MB attachment each, drained to measure peak memory (0: skip).
+    big: usize,
     fsync: bool,
     db: Db,
     latency: usize,
@@ -26,6 +28,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        big: 0,
         fsync: true,
         db: Db::Sqlite,
         latency: 50,
@@ -45,6 +48,7 @@ fn args() -> Args {
             }
             "--latency" => a.latency = value.parse().expect("--latency N"),
             "--backlog" => a.backlog = value.parse().expect("--backlog N"),
+            "--big" => a.big = value.parse().expect("--big N"),
             "--no-fsync" => {
                 a.fsync = false;
                 i += 1;
@@ -255,6 +259,91 @@ async fn drain(db: Db, n: usize, fsync: bool) {
     );
 }
 
+/// A /proc/PID/status field in kB (VmRSS now, VmHWM peak).
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// RSS of `buzon run` (the release binary, its own process) idling in IDLE; then, with
+/// `big` mails of a 20 MB attachment each waiting, its peak RSS while draining them.
+async fn memory(db: Db, big: usize) {
+    let extra =
+        "[limits]\nauto_replies_per_hour = 1000000\nmax_message_bytes = 100000000\n".to_string();
+    let desk = Desk::with(
+        "bench-memory",
+        DeskOptions {
+            db,
+            extra,
+            ..Default::default()
+        },
+    )
+    .await;
+    let customer = desk.names.addr("grande");
+    desk.customer(&customer, None).await;
+    let log = desk.path("buzon.log");
+    let mut child = desk.spawn(None, &log);
+    let pid = child.id();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("IMAP session ready")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "buzon did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = proc_kb(pid, "VmRSS:");
+    println!("memory ({db:?}): idle RSS {:.1} MB", idle as f64 / 1024.0);
+    if big > 0 {
+        let attachment: Vec<u8> = (0..20 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        for i in 0..big {
+            let raw = plain_mail(
+                &customer,
+                &desk.names.support(),
+                &format!("Grande {i}"),
+                &format!("big{i}-{}@b", desk.names.tag),
+                "Adjunto",
+            );
+            send_mail(
+                &customer,
+                &[&desk.names.support()],
+                &with_attachment(&raw, "volcado.bin", &attachment),
+            )
+            .await;
+        }
+        let t0 = Instant::now();
+        loop {
+            let cases = desk.store().cases(&Default::default()).await.unwrap().len();
+            if cases >= big {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(600),
+                "drain stalled at {cases}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        println!(
+            "memory ({db:?}): peak RSS {:.1} MB draining {big} mails with a 20 MB attachment each ({:.1} s)",
+            proc_kb(pid, "VmHWM:") as f64 / 1024.0,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
@@ -264,4 +353,5 @@ async fn main() {
     if a.backlog > 0 {
         drain(a.db, a.backlog, a.fsync).await;
     }
+    memory(a.db, a.big).await;
 }

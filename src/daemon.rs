@@ -122,7 +122,7 @@ async fn process_loop(
     ready: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     // Mails committed whose IMAP flag or move is not asked for yet: the fetcher is poked once
     // the backlog is drained (or every SIDE_EFFECT_BATCH mails), not once per mail, so a
     // backlog does not turn into one IDLE interruption and UID STORE per mail.

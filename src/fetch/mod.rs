@@ -88,9 +88,11 @@ impl Fetcher {
             let _ = session.create(target).await;
         }
         info!(mailbox = %imap.mailbox, uidvalidity, idle, "IMAP session ready");
-        backoff.reset();
         loop {
             self.sync(&mut session, uidvalidity).await?;
+            // Reset only once a sync worked: a session that connects but cannot store (a
+            // full disk, a locked database) keeps backing off.
+            backoff.reset();
             self.apply_side_effects(&mut session, uidvalidity).await?;
             drain_unsolicited(&session);
             if shutdown.is_cancelled() {

@@ -125,10 +125,13 @@ async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
         "every acknowledgement sent at least once"
     );
     let duplicates = acks.len() - N;
-    println!("kill -9 storm: {N} mails, {kills} kills, {duplicates} duplicate acknowledgements");
+    // A message is sent twice only when the kill falls between the SMTP server's acceptance
+    // and the commit recording it: at most one such message per SMTP connection in flight.
+    let connections = desk.config().smtp.connections;
+    println!("kill -9 storm: {N} mails, {kills} kills, {connections} SMTP connections, {duplicates} duplicate acknowledgements");
     assert!(
-        duplicates <= kills,
-        "at most one duplicate per kill: {duplicates}"
+        duplicates <= kills * connections,
+        "at most one duplicate per kill and connection: {duplicates}"
     );
 }
 
@@ -262,68 +265,6 @@ async fn an_smtp_outage_delays_and_loses_nothing() {
         "the parked mail is queued again"
     );
     assert_eq!(counts(&desk).await.0, 6);
-}
-
-/// A TCP proxy in front of IMAP that can cut every connection and refuse new ones.
-struct CuttableProxy {
-    port: u16,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl CuttableProxy {
-    async fn start(target: u16) -> CuttableProxy {
-        use std::sync::atomic::Ordering;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (up2, gen2) = (up.clone(), generation.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let born = gen2.load(Ordering::SeqCst);
-                let gen3 = gen2.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    else {
-                        return;
-                    };
-                    let cut = async {
-                        while gen3.load(Ordering::SeqCst) == born {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut => {}
-                    }
-                });
-            }
-        });
-        CuttableProxy {
-            port,
-            up,
-            generation,
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn restore(&self) {
-        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
 }
 
 #[tokio::test]
@@ -508,7 +449,7 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
     tokio::time::sleep(Duration::from_secs(12)).await;
     sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
     drop(holder);
-    wait_for_mail(&customer, 1).await;
+    wait_for_mail_on(mail_server(), &customer, 1, Duration::from_secs(40)).await;
 
     // The storage directory becomes unusable (a file where the directory was).
     let storage = desk.config().storage.dir.clone();
@@ -535,7 +476,7 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
     );
     std::fs::remove_file(&storage).unwrap();
     std::fs::rename(&aside, &storage).unwrap();
-    wait_for_mail(&customer, 2).await;
+    wait_for_mail_on(mail_server(), &customer, 2, Duration::from_secs(40)).await;
     desk.stop().await;
     assert_eq!(counts(&desk).await.0, 2);
     let states = desk.store().inbound_counts().await.unwrap();
