@@ -12,7 +12,7 @@ export MAILTEST_DIR
 MAILTEST_DIR=$(mktemp -d /tmp/buzon-test-mail.XXXXXX)
 cleanup() {
     scripts/mailserver.sh stop --fast >/dev/null 2>&1 || true
-    rm -rf "$MAILTEST_DIR"
+    rm -rf "$MAILTEST_DIR" "$MAILTEST_DIR.err"
 }
 trap cleanup EXIT
 for base in 31000 32000 33000 34000 35000 36000 37000 38000; do
@@ -32,4 +32,4 @@ psql "$BUZON_TEST_POSTGRES" -Atqc "SELECT datname FROM pg_database WHERE datname
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+cargo test --lib --bins --tests --locked
