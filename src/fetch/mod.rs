@@ -35,6 +35,8 @@ pub enum FetchError {
 
 /// Mails fetched per UID FETCH: bounds memory while keeping round trips few.
 const FETCH_BATCH: usize = 50;
+/// Bytes fetched per UID FETCH at most (one larger mail is fetched alone).
+const FETCH_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// RFC 2177: re-issue IDLE before the server's 30-minute inactivity limit.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 
@@ -135,8 +137,12 @@ impl Fetcher {
             .filter(|uid| *uid > last)
             .collect();
         uids.sort_unstable();
-        for chunk in uids.chunks(FETCH_BATCH) {
-            let mails = self.fetch_batch(session, chunk).await?;
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let sizes = self.sizes(session, &uids).await?;
+        for chunk in batches(&uids, &sizes) {
+            let mails = self.fetch_batch(session, &chunk).await?;
             crate::crash::point("fetch.before_commit");
             let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
             crate::crash::point("fetch.after_commit");
@@ -144,6 +150,23 @@ impl Fetcher {
             self.stored.notify_one();
         }
         Ok(())
+    }
+
+    /// RFC822.SIZE of each UID, so batches can be bounded in bytes as well as in count.
+    async fn sizes(
+        &self,
+        session: &mut ImapSession,
+        uids: &[u32],
+    ) -> Result<std::collections::HashMap<u32, u32>, FetchError> {
+        let fetched: Vec<_> = session
+            .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
+            .await?
+            .try_collect()
+            .await?;
+        Ok(fetched
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size?)))
+            .collect())
     }
 
     async fn fetch_batch(
@@ -279,6 +302,26 @@ fn fetched_mail(uid: u32, raw: &[u8], hash: BlobHash, message_id: Option<String>
     }
 }
 
+/// Consecutive groups of at most FETCH_BATCH mails and FETCH_BATCH_BYTES bytes (a single
+/// larger mail goes alone), so a backlog of big attachments is never held whole in memory.
+fn batches(uids: &[u32], sizes: &std::collections::HashMap<u32, u32>) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut bytes = 0usize;
+    for &uid in uids {
+        let size = sizes.get(&uid).copied().unwrap_or(0) as usize;
+        let full = out.last().is_none_or(|b| {
+            b.len() >= FETCH_BATCH || (!b.is_empty() && bytes + size > FETCH_BATCH_BYTES)
+        });
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        out.last_mut().expect("a batch").push(uid);
+        bytes += size;
+    }
+    out
+}
+
 /// `1:3,7,9:10` from sorted UIDs.
 pub fn uid_set(uids: &[u32]) -> String {
     let mut sorted = uids.to_vec();
@@ -311,6 +354,20 @@ fn drain_unsolicited(session: &ImapSession) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_bounded_in_count_and_bytes() {
+        let uids: Vec<u32> = (1..=120).collect();
+        let small: std::collections::HashMap<u32, u32> = uids.iter().map(|u| (*u, 1000)).collect();
+        let b = batches(&uids, &small);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 20]);
+        let mut big = small.clone();
+        big.insert(3, 30 * 1024 * 1024);
+        big.insert(4, 5 * 1024 * 1024);
+        big.insert(5, 5 * 1024 * 1024);
+        let b = batches(&uids[..6], &big);
+        assert_eq!(b, vec![vec![1, 2], vec![3], vec![4], vec![5, 6]]);
+    }
 
     #[test]
     fn uid_sets_compress_runs() {
