@@ -239,16 +239,11 @@ async fn an_agent_reply_is_relayed_with_its_attachment() {
 #[tokio::test]
 async fn an_internal_note_never_reaches_the_customer() {
     let (mut desk, customer, _ack) = case_opened("internal").await;
-    let agent = desk.names.addr("agente");
-    let notification = mailbox(&agent).await.remove(0);
-    let note = reply_to(
-        &notification,
-        &agent,
-        &desk.names.support(),
+    desk.agent_answers(
         "n1@soporte.test",
         "#interno\r\nEl cliente tiene la versión 2.3, no la 3.",
-    );
-    send_mail(&agent, &[&desk.names.support()], &note).await;
+    )
+    .await;
     eventually("the note is stored", || async {
         history_kinds(&desk, 1)
             .await
@@ -418,15 +413,11 @@ async fn after_closing_thanks_are_logged_and_new_problems_open_a_linked_case() {
 async fn an_agent_can_close_and_change_the_product() {
     let (mut desk, customer, _ack) = case_opened("agent-close").await;
     let agent = desk.names.addr("agente");
-    let notification = mailbox(&agent).await.remove(0);
-    let answer = reply_to(
-        &notification,
-        &agent,
-        &desk.names.support(),
+    desk.agent_answers(
         "ac1@soporte.test",
         "Producto: Harmony\r\nResuelto con la versión 4.2.\r\ncerrar",
-    );
-    send_mail(&agent, &[&desk.names.support()], &answer).await;
+    )
+    .await;
     let mails: Vec<_> = wait_for_mail(&customer, 3)
         .await
         .iter()

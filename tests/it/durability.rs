@@ -141,18 +141,8 @@ async fn every_crash_point_recovers() {
         let desk = Desk::new("crash").await;
         let customer = desk.names.addr("caida");
         desk.customer(&customer, None).await;
-        send_mail(
-            &customer,
-            &[&desk.names.support()],
-            &plain_mail(
-                &customer,
-                &desk.names.support(),
-                "Crash",
-                "crash@cliente.test",
-                "x",
-            ),
-        )
-        .await;
+        desk.write(&customer, "Crash", "crash@cliente.test", "x")
+            .await;
         let log = desk.path("buzon.log");
         let mut crashing = desk.spawn(Some(point), &log);
         let status = tokio::task::spawn_blocking(move || crashing.wait().unwrap())
@@ -281,32 +271,11 @@ async fn an_imap_outage_is_survived_within_seconds() {
     let customer = desk.names.addr("corte");
     desk.customer(&customer, None).await;
     desk.start();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Antes",
-            "i1@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Antes", "i1@cliente.test", "x").await;
     wait_for_mail(&customer, 1).await;
     proxy.cut();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Durante",
-            "i2@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Durante", "i2@cliente.test", "x")
+        .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
         mailbox(&customer).await.len(),
@@ -434,18 +403,8 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
         .execute(&mut holder)
         .await
         .unwrap();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Bloqueado",
-            "l1@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Bloqueado", "l1@cliente.test", "x")
+        .await;
     tokio::time::sleep(Duration::from_secs(12)).await;
     sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
     drop(holder);
@@ -456,18 +415,8 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
     let aside = storage.with_extension("aside");
     std::fs::rename(&storage, &aside).unwrap();
     std::fs::write(&storage, b"not a directory").unwrap();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Sin disco",
-            "l2@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Sin disco", "l2@cliente.test", "x")
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         mailbox(&customer).await.len(),

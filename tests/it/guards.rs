@@ -181,18 +181,7 @@ async fn a_hard_bounce_is_logged_on_its_case_and_stops_mail() {
     let customer = desk.names.addr("rebota");
     desk.customer(&customer, None).await;
     desk.start();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Caso",
-            "b0@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Caso", "b0@cliente.test", "x").await;
     let ack = wait_for_mail(&customer, 1).await.remove(0);
     let ack_id = parsed(&ack).message_id.unwrap();
     let dsn = format!(
@@ -218,20 +207,8 @@ async fn a_hard_bounce_is_logged_on_its_case_and_stops_mail() {
     assert!(failed.contains(&format!("bounced {customer}")), "{failed}");
 
     // An agent's answer is not sent to the bouncing address…
-    let agent = desk.names.addr("agente");
-    let note = mailbox(&agent).await.remove(0);
-    send_mail(
-        &agent,
-        &[&desk.names.support()],
-        &reply_to(
-            &note,
-            &agent,
-            &desk.names.support(),
-            "ab1@soporte.test",
-            "¿Sigue pasando?",
-        ),
-    )
-    .await;
+    desk.agent_answers("ab1@soporte.test", "¿Sigue pasando?")
+        .await;
     eventually("agent reply stored", || async {
         let case = desk.store().case_by_number(1).await.unwrap().unwrap();
         desk.store()
@@ -429,35 +406,14 @@ async fn a_real_vacation_responder_gets_no_answer() {
     desk.customer(&customer, None).await;
     vacation(&customer);
     desk.start();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Antes de irme",
-            "v0@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Antes de irme", "v0@cliente.test", "x")
+        .await;
     wait_for_mail(&customer, 1).await;
     // buzon's own automatic mail carries Auto-Submitted, which Sieve respects (RFC 5230);
     // an agent's relayed answer does not, so the vacation responder answers it.
     let agent = desk.names.addr("agente");
-    let note = wait_for_mail(&agent, 1).await.remove(0);
-    send_mail(
-        &agent,
-        &[&desk.names.support()],
-        &reply_to(
-            &note,
-            &agent,
-            &desk.names.support(),
-            "va1@soporte.test",
-            "¿Puede probar de nuevo?",
-        ),
-    )
-    .await;
+    desk.agent_answers("va1@soporte.test", "¿Puede probar de nuevo?")
+        .await;
     wait_for_mail(&customer, 2).await;
     eventually("the vacation reply is logged on the case", || async {
         let case = desk.store().case_by_number(1).await.unwrap().unwrap();

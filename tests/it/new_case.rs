@@ -193,18 +193,8 @@ Content-Type: multipart/mixed; boundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: mult
 async fn strangers_get_access_denied_and_no_case() {
     let mut desk = Desk::new("denied").await;
     let stranger = desk.names.addr("extrano");
-    send_mail(
-        &stranger,
-        &[&desk.names.support()],
-        &plain_mail(
-            &stranger,
-            &desk.names.support(),
-            "Ayuda",
-            "s1@otro.test",
-            "¿Me ayudan?",
-        ),
-    )
-    .await;
+    desk.write(&stranger, "Ayuda", "s1@otro.test", "¿Me ayudan?")
+        .await;
     desk.start();
     let replies = wait_for_mail(&stranger, 1).await;
     let reply = parsed(&replies[0]);
@@ -386,18 +376,7 @@ async fn processed_mail_is_flagged_in_the_mailbox() {
     let customer = desk.names.addr("carla");
     desk.customer(&customer, None).await;
     desk.start();
-    send_mail(
-        &customer,
-        &[&desk.names.support()],
-        &plain_mail(
-            &customer,
-            &desk.names.support(),
-            "Flag",
-            "f@cliente.test",
-            "x",
-        ),
-    )
-    .await;
+    desk.write(&customer, "Flag", "f@cliente.test", "x").await;
     wait_for_mail(&customer, 1).await;
     let server = mail_server();
     let config = imap_config(server, &desk.names.support());
@@ -432,18 +411,8 @@ async fn tls_and_starttls_with_a_private_ca() {
         let customer = desk.names.addr("carla");
         desk.customer(&customer, Some("en")).await;
         desk.start();
-        send_mail(
-            &customer,
-            &[&desk.names.support()],
-            &plain_mail(
-                &customer,
-                &desk.names.support(),
-                "Over TLS",
-                "tls@cliente.test",
-                "hello",
-            ),
-        )
-        .await;
+        desk.write(&customer, "Over TLS", "tls@cliente.test", "hello")
+            .await;
         let acks = wait_for_mail(&customer, 1).await;
         let ack = parsed(&acks[0]);
         assert_eq!(

@@ -79,24 +79,13 @@ pub struct PrivateServer(pub MailServer);
 impl PrivateServer {
     pub fn start() -> PrivateServer {
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let script = repo_root().join("scripts/mailserver.sh");
         for _ in 0..20 {
             let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // 50000-57999: apart from the shared servers' 20000-49999.
             let base = 50_000 + (std::process::id() % 8) as u16 * 1000 + (slot % 8) * 100;
             let dir =
                 std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
-            let ok = Command::new(&script)
-                .arg("start")
-                .env("MAILTEST_DIR", &dir)
-                .env("MAILTEST_PORT_BASE", base.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("run scripts/mailserver.sh")
-                .success();
-            if ok {
+            if mailserver_sh(&dir, base, &["start"]) {
                 return PrivateServer(MailServer {
                     ca: dir.join("tls/ca.pem"),
                     dir,
@@ -109,30 +98,33 @@ impl PrivateServer {
 
     /// `stop-smtp`, `start-smtp`, `stop-imap`, `start-imap`.
     pub fn control(&self, action: &str) {
-        let ok = Command::new(repo_root().join("scripts/mailserver.sh"))
-            .arg(action)
-            .env("MAILTEST_DIR", &self.0.dir)
-            .env("MAILTEST_PORT_BASE", self.0.base.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("mailserver.sh")
-            .success();
-        assert!(ok, "mailserver.sh {action}");
+        assert!(
+            mailserver_sh(&self.0.dir, self.0.base, &[action]),
+            "mailserver.sh {action}"
+        );
     }
 }
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        self.control("stop");
-        let _ = Command::new(repo_root().join("scripts/mailserver.sh"))
-            .args(["stop", "--fast"])
-            .env("MAILTEST_DIR", &self.0.dir)
-            .env("MAILTEST_PORT_BASE", self.0.base.to_string())
-            .status();
+        mailserver_sh(&self.0.dir, self.0.base, &["stop", "--fast"]);
         let _ = std::fs::remove_dir_all(&self.0.dir);
     }
+}
+
+/// Run scripts/mailserver.sh for the instance in `dir` on port base `base`. Its output is
+/// not piped: Dovecot keeps the stderr it started with open for its whole life.
+fn mailserver_sh(dir: &Path, base: u16, args: &[&str]) -> bool {
+    Command::new(repo_root().join("scripts/mailserver.sh"))
+        .args(args)
+        .env("MAILTEST_DIR", dir)
+        .env("MAILTEST_PORT_BASE", base.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run scripts/mailserver.sh")
+        .success()
 }
 
 fn start_private_server() -> MailServer {
@@ -142,16 +134,7 @@ fn start_private_server() -> MailServer {
         let base = slot * 1000;
         let dir =
             std::env::temp_dir().join(format!("buzon-mailtest-{}-{base}", std::process::id()));
-        let status = Command::new(&script)
-            .arg("start")
-            .env("MAILTEST_DIR", &dir)
-            .env("MAILTEST_PORT_BASE", base.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run scripts/mailserver.sh");
-        if status.success() {
+        if mailserver_sh(&dir, base, &["start"]) {
             let watchdog = format!(
                 "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; MAILTEST_DIR='{dir}' MAILTEST_PORT_BASE={base} '{script}' stop --fast; rm -rf '{dir}'",
                 pid = std::process::id(),
@@ -421,6 +404,30 @@ dir = "{storage}"
 
     pub fn path(&self, name: &str) -> PathBuf {
         self._tempdir.path().join(name)
+    }
+
+    /// `from` writes a plain mail to this desk's support address (through Postfix).
+    pub async fn write(&self, from: &str, subject: &str, message_id: &str, body: &str) {
+        let support = self.names.support();
+        send_mail(
+            from,
+            &[&support],
+            &plain_mail(from, &support, subject, message_id, body),
+        )
+        .await;
+    }
+
+    /// The agent answers the first notification they got, from their own mail client.
+    pub async fn agent_answers(&self, message_id: &str, text: &str) {
+        let agent = self.names.addr("agente");
+        let support = self.names.support();
+        let notification = wait_for_mail(&agent, 1).await.remove(0);
+        send_mail(
+            &agent,
+            &[&support],
+            &reply_to(&notification, &agent, &support, message_id, text),
+        )
+        .await;
     }
 
     /// Run the `buzon` binary against this desk's configuration.
