@@ -15,11 +15,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use async_imap::extensions::idle::IdleResponse;
+use buzon::store::CaseFilter;
 use support::*;
 
 struct Args {
     /// Mails with a 20 MB attachment each, drained to measure peak memory (0: skip).
     big: usize,
+    /// Cases generated for the query benchmark (0: skip).
+    cases: i64,
     fsync: bool,
     db: Db,
     latency: usize,
@@ -29,10 +32,11 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         big: 0,
+        cases: 1_000_000,
         fsync: true,
         db: Db::Sqlite,
         latency: 50,
-        backlog: 1000,
+        backlog: 5000,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -49,6 +53,7 @@ fn args() -> Args {
             "--latency" => a.latency = value.parse().expect("--latency N"),
             "--backlog" => a.backlog = value.parse().expect("--backlog N"),
             "--big" => a.big = value.parse().expect("--big N"),
+            "--cases" => a.cases = value.parse().expect("--cases N"),
             "--no-fsync" => {
                 a.fsync = false;
                 i += 1;
@@ -176,6 +181,157 @@ async fn latency(db: Db, n: usize) {
     );
 }
 
+/// One mail of the issue's mix: 70 % plain, 15 % HTML multipart/alternative, 10 % with a
+/// 50–500 KB attachment, 5 % replies to an earlier mail of the backlog. Returns the mail
+/// and whether it is a reply (buzon sends one message for a reply, two for a new case).
+fn mixed_mail(
+    i: usize,
+    customers: &[String],
+    support: &str,
+    tag: &str,
+    noise: &[u8],
+) -> (Vec<u8>, bool) {
+    let customer = &customers[i % customers.len()];
+    let id = format!("mix{i}-{tag}@b");
+    let body = format!("Producto: Harmony\nSeveridad: 2\nEl proceso {i} falla con un error de conexión al servidor de integración.\n");
+    match i % 20 {
+        19 => {
+            // A reply to mail i - 7, a new case of a customer (i - 7 is never a reply).
+            let parent = i - 7;
+            let raw = format!(
+                "From: {c}\r\nTo: {support}\r\nSubject: Re: Incidencia {parent}\r\nMessage-ID: <{id}>\r\nIn-Reply-To: <mix{parent}-{tag}@b>\r\nReferences: <mix{parent}-{tag}@b>\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nAdjunto más datos: sigue fallando tras reiniciar.\r\n",
+                c = customers[parent % customers.len()]
+            );
+            (raw.into_bytes(), true)
+        }
+        0..=2 => {
+            let raw = format!(
+                "From: {customer}\r\nTo: {support}\r\nSubject: Incidencia {i}\r\nMessage-ID: <{id}>\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<html><body><p>Producto: Harmony<br>Severidad: 2</p><p>El proceso <b>{i}</b> falla con un error de <i>conexión</i> al servidor de integración.</p></body></html>\r\n--alt--\r\n"
+            );
+            (raw.into_bytes(), false)
+        }
+        5 | 15 => {
+            let size = 50_000 + (i * 7919) % 450_000;
+            let raw = plain_mail(customer, support, &format!("Incidencia {i}"), &id, &body);
+            (with_attachment(&raw, "registro.bin", &noise[..size]), false)
+        }
+        _ => (
+            plain_mail(customer, support, &format!("Incidencia {i}"), &id, &body),
+            false,
+        ),
+    }
+}
+
+/// Put the backlog straight into the support mailbox (IMAP APPEND on one session).
+async fn load_backlog(desk: &Desk, n: usize, customers: &[String]) -> usize {
+    let noise: Vec<u8> = (0..500_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let support = desk.names.support();
+    let mut session = buzon::fetch::connect(&imap_config(mail_server(), &support))
+        .await
+        .unwrap();
+    let mut replies = 0;
+    for i in 0..n {
+        let (raw, reply) = mixed_mail(i, customers, &support, &desk.names.tag, &noise);
+        replies += usize::from(reply);
+        session
+            .append("INBOX", None, None, &raw)
+            .await
+            .expect("APPEND");
+    }
+    let _ = session.logout().await;
+    2 * n - replies
+}
+
+/// The thinnest pipeline that does the same job, for scale: fetch every mail in one UID
+/// FETCH, parse it, one INSERT per mail, and as many SMTP messages per mail as buzon sends
+/// (two for a new case, one for a reply) over as many connections. Nothing else.
+async fn thin(desk: &Desk, customers: &[String]) -> (Duration, usize) {
+    use futures::TryStreamExt;
+    let config = desk.config();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&config.database_url)
+        .await
+        .unwrap();
+    if config.database_url.starts_with("sqlite") {
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL"] {
+            sqlx::query(pragma).execute(&pool).await.unwrap();
+        }
+    }
+    sqlx::query("CREATE TABLE thin_mail (id BIGINT PRIMARY KEY, message_id TEXT, subject TEXT, sender TEXT)")
+        .execute(&pool).await.unwrap();
+    let started = Instant::now();
+    let mut session = buzon::fetch::connect(&config.imap).await.unwrap();
+    session.select("INBOX").await.unwrap();
+    let fetched: Vec<Vec<u8>> = session
+        .uid_fetch("1:*", "(UID BODY.PEEK[])")
+        .await
+        .unwrap()
+        .try_filter_map(|f| async move { Ok(f.body().map(<[u8]>::to_vec)) })
+        .try_collect()
+        .await
+        .unwrap();
+    let (queue, inbox) = tokio::sync::mpsc::channel::<String>(1024);
+    let inbox = std::sync::Arc::new(tokio::sync::Mutex::new(inbox));
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..config.smtp.connections {
+        let (inbox, smtp, from) = (
+            inbox.clone(),
+            config.smtp.clone(),
+            config.support.address.to_string(),
+        );
+        senders.spawn(async move {
+            let mut conn = buzon::send::open(&smtp, "example.test").await.unwrap();
+            let mut sent = 0;
+            loop {
+                let Some(to) = inbox.lock().await.recv().await else { break };
+                let body = format!("From: {from}\r\nTo: {to}\r\nSubject: [Caso #1] Recibido\r\nMessage-ID: <thin{sent}.{}@b>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n", fastrand::u64(..), "Hemos recibido su caso. ".repeat(60));
+                let envelope = lettre::address::Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+                conn.send(&envelope, body.as_bytes()).await.unwrap();
+                sent += 1;
+            }
+            let _ = conn.quit().await;
+            sent
+        });
+    }
+    let agent = config.agents.addresses[0].to_string();
+    let parser = mail_parser::MessageParser::default();
+    for (i, raw) in fetched.iter().enumerate() {
+        let message = parser.parse(raw).expect("parses");
+        let sender = message
+            .from()
+            .and_then(|f| f.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string();
+        sqlx::query(
+            "INSERT INTO thin_mail (id, message_id, subject, sender) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(i as i64)
+        .bind(message.message_id().map(str::to_string))
+        .bind(message.subject().map(str::to_string))
+        .bind(sender.clone())
+        .execute(&pool)
+        .await
+        .unwrap();
+        if message.in_reply_to().as_text().is_none() {
+            queue.send(sender).await.unwrap();
+        }
+        queue.send(agent.clone()).await.unwrap();
+    }
+    drop(queue);
+    let mut sent = 0;
+    while let Some(n) = senders.join_next().await {
+        sent += n.unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(fetched.len(), customers.len().max(fetched.len()));
+    pool.close().await;
+    (elapsed, sent)
+}
+
 async fn drain(db: Db, n: usize, fsync: bool) {
     let storage_extra = format!("fsync = {fsync}\n");
     let extra = "[limits]\nauto_replies_per_hour = 1000000\n".to_string();
@@ -189,34 +345,31 @@ async fn drain(db: Db, n: usize, fsync: bool) {
         },
     )
     .await;
-    let customer = desk.names.addr("cliente");
-    desk.customer(&customer, None).await;
-    let support = desk.names.support();
+    let customers: Vec<String> = (0..20)
+        .map(|i| desk.names.addr(&format!("cliente{i}")))
+        .collect();
+    for c in &customers {
+        desk.customer(c, None).await;
+    }
     let loaded = Instant::now();
-    let mut senders = tokio::task::JoinSet::new();
-    for worker in 0..4 {
-        let (customer, support, tag) = (customer.clone(), support.clone(), desk.names.tag.clone());
-        senders.spawn(async move {
-            for i in (worker..n).step_by(4) {
-                let body = format!("Producto: Harmony\nSeveridad: 2\nEl proceso {i} falla con un error de conexión.\n");
-                let raw = plain_mail(&customer, &support, &format!("Backlog {i}"), &format!("bk{i}-{tag}@b"), &body);
-                send_mail(&customer, &[&support], &raw).await;
-            }
-        });
-    }
-    while senders.join_next().await.is_some() {}
-    let support_inbox = mail_server().maildir_new(&support);
-    while files_in(&support_inbox) < n {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let expected = load_backlog(&desk, n, &customers).await;
     println!(
-        "backlog of {n} mails loaded in {:.1} s",
+        "backlog of {n} mails (70% plain, 15% HTML, 10% 50-500 KB attachment, 5% replies) appended in {:.1} s",
         loaded.elapsed().as_secs_f64()
+    );
+
+    let (thin_time, thin_sent) = thin(&desk, &customers).await;
+    assert_eq!(thin_sent, expected, "thin pipeline sent what buzon sends");
+    let thin_rate = n as f64 / thin_time.as_secs_f64();
+    println!(
+        "thin pipeline ({db:?}): fetch + parse + insert + {expected} SMTP messages in {:.2} s ({thin_rate:.0} mails/s)",
+        thin_time.as_secs_f64()
     );
 
     let started = Instant::now();
     desk.start();
     let mut cases_done = None;
+    let mut sent_then = 0;
     loop {
         let inbound: i64 = desk
             .store()
@@ -235,8 +388,9 @@ async fn drain(db: Db, n: usize, fsync: bool) {
             .sum();
         if inbound as usize >= n && cases_done.is_none() {
             cases_done = Some(started.elapsed());
+            sent_then = sent;
         }
-        if inbound as usize >= n && sent as usize >= 2 * n {
+        if inbound as usize >= n && sent as usize >= expected {
             break;
         }
         assert!(
@@ -248,14 +402,154 @@ async fn drain(db: Db, n: usize, fsync: bool) {
     let total = started.elapsed();
     desk.stop().await;
     let cases = cases_done.unwrap();
+    let rate = n as f64 / total.as_secs_f64();
     println!(
-        "drain ({n} mails, {:?}, fsync {fsync}): every case in {:.2} s ({:.0} mails/s); every ack and notification accepted by Postfix in {:.2} s ({:.0} mails/s, {} SMTP messages)",
-        db,
+        "drain ({n} mails, {db:?}, fsync {fsync}): every mail applied in {:.2} s ({:.0} mails/s; {sent_then} of {expected} SMTP messages accepted by then); every ack and notification accepted by Postfix in {:.2} s ({rate:.0} mails/s) = {:.0} % of the thin pipeline",
         cases.as_secs_f64(),
         n as f64 / cases.as_secs_f64(),
         total.as_secs_f64(),
-        n as f64 / total.as_secs_f64(),
-        2 * n
+        100.0 * rate / thin_rate
+    );
+}
+
+/// Time one command of the release binary on the desk's configuration: best and median of 5.
+fn time_cli(desk: &Desk, args: &[&str]) -> (Duration, Duration) {
+    let bin = env!("CARGO_BIN_EXE_buzon");
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let out = std::process::Command::new(bin)
+                .args(args)
+                .arg("--config")
+                .arg(desk.path("buzon.toml"))
+                .env("BUZON_LOG", "warn")
+                .output()
+                .expect("buzon runs");
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    (times[0], times[2])
+}
+
+/// A store with `cases` cases and five history entries each, written directly with SQL.
+async fn generate_store(desk: &Desk, db: Db, cases: i64) {
+    let store = desk.store();
+    let words = "'error de conexion','fallo al exportar','pantalla en blanco','timeout en sincronizacion','licencia caducada','informe lento','no arranca el servicio'";
+    let sql: Vec<String> = match db {
+        Db::Sqlite => vec![
+            format!("WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {cases})
+             INSERT INTO cases (id, number, subject, subject_folded, description, product, severity, production_down, status, requester, language, created_at, updated_at)
+             SELECT i, i, 'Incidencia ' || i, 'incidencia ' || i || ' ' || json_extract(json_array({words}), '$[' || (i % 7) || ']') || CASE WHEN i % 1000 = 0 THEN ' cortafuegos' ELSE '' END,
+                    'Descripcion del caso ' || i, 'Harmony', 1 + i % 3, 0, CASE WHEN i % 3 = 0 THEN 'closed' ELSE 'open' END,
+                    'cliente' || (i % 10000) || '@example.test', 'es', 1700000000000 + i * 1000, 1700000000000 + i * 1000 FROM seq"),
+            "INSERT INTO participants (case_id, email, role) SELECT id, requester, 'requester' FROM cases".into(),
+            "WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 4)
+             INSERT INTO emails (id, case_id, direction, kind, from_addr, to_addrs, subject, message_id, body_text, raw_hash, raw_size, created_at)
+             SELECT c.id * 5 + k.j, c.id, CASE WHEN k.j IN (1, 2, 4) THEN 'out' ELSE 'in' END, 'history', c.requester, 'soporte@example.test', c.subject,
+                    'm' || (c.id * 5 + k.j) || '@example.test', 'Texto del mensaje ' || k.j, '0000000000000000000000000000000000000000000000000000000000000000', 2000, c.created_at + k.j
+             FROM cases c, k".into(),
+            "INSERT INTO outbox (email_id, envelope_from, recipients, state, next_attempt_at, created_at)
+             SELECT id, 'soporte@example.test', from_addr, 'sent', created_at, created_at FROM emails WHERE direction = 'out'".into(),
+            "UPDATE counters SET value = (SELECT MAX(number) FROM cases) WHERE name = 'case_number'".into(),
+            "ANALYZE".into(),
+        ],
+        Db::Postgres => vec![
+            format!("INSERT INTO cases (id, number, subject, subject_folded, description, product, severity, production_down, status, requester, language, created_at, updated_at)
+             SELECT i, i, 'Incidencia ' || i, 'incidencia ' || i || ' ' || (ARRAY[{words}])[1 + i % 7] || CASE WHEN i % 1000 = 0 THEN ' cortafuegos' ELSE '' END,
+                    'Descripcion del caso ' || i, 'Harmony', 1 + i % 3, 0, CASE WHEN i % 3 = 0 THEN 'closed' ELSE 'open' END,
+                    'cliente' || (i % 10000) || '@example.test', 'es', 1700000000000 + i * 1000, 1700000000000 + i * 1000 FROM generate_series(1, {cases}) AS i"),
+            "INSERT INTO participants (case_id, email, role) SELECT id, requester, 'requester' FROM cases".into(),
+            "INSERT INTO emails (id, case_id, direction, kind, from_addr, to_addrs, subject, message_id, body_text, raw_hash, raw_size, created_at)
+             SELECT c.id * 5 + k, c.id, CASE WHEN k IN (1, 2, 4) THEN 'out' ELSE 'in' END, 'history', c.requester, 'soporte@example.test', c.subject,
+                    'm' || (c.id * 5 + k) || '@example.test', 'Texto del mensaje ' || k, '0000000000000000000000000000000000000000000000000000000000000000', 2000, c.created_at + k
+             FROM cases c, generate_series(0, 4) AS k".into(),
+            "INSERT INTO outbox (email_id, envelope_from, recipients, state, next_attempt_at, created_at)
+             SELECT id, 'soporte@example.test', from_addr, 'sent', created_at, created_at FROM emails WHERE direction = 'out'".into(),
+            "UPDATE counters SET value = (SELECT MAX(number) FROM cases) WHERE name = 'case_number'".into(),
+            "SELECT setval(pg_get_serial_sequence('emails', 'id'), (SELECT MAX(id) FROM emails))".into(),
+            "ANALYZE".into(),
+        ],
+    };
+    for statement in sql {
+        store
+            .execute_raw(&statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+/// The admin's and the customers' queries on a store of a million cases.
+async fn queries(db: Db, cases: i64) {
+    let desk = Desk::with(
+        "bench-queries",
+        DeskOptions {
+            db,
+            ..Default::default()
+        },
+    )
+    .await;
+    let t = Instant::now();
+    generate_store(&desk, db, cases).await;
+    println!(
+        "queries ({db:?}): generated {cases} cases, {} history entries in {:.0} s",
+        cases * 5,
+        t.elapsed().as_secs_f64()
+    );
+    let customer = "cliente4242@example.test";
+    let case_number = (cases / 2).to_string();
+    for (what, args) in [
+        (
+            "cases --search cortafuegos (1 case in 1,000)",
+            vec!["cases", "--search", "cortafuegos"],
+        ),
+        (
+            "cases --search 'licencia caducada' (1 in 7, newest 100)",
+            vec!["cases", "--search", "licencia caducada"],
+        ),
+        (
+            "cases --status open --customer X (100 cases)",
+            vec!["cases", "--status", "open", "--customer", customer],
+        ),
+        (
+            "case N (5 history entries)",
+            vec!["case", case_number.as_str()],
+        ),
+    ] {
+        let (best, median) = time_cli(&desk, &args);
+        println!(
+            "  buzon {what}: median {}  best {} (whole command, process start included)",
+            ms(median),
+            ms(best)
+        );
+    }
+    let (floor, _) = time_cli(&desk, &["cases", "--limit", "1", "--status", "closed"]);
+    println!(
+        "  (a command's own start: `buzon cases --limit 1` {})",
+        ms(floor)
+    );
+    let filter = CaseFilter {
+        customer: Some(customer.into()),
+        limit: 200,
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let found = desk.store().cases(&filter).await.unwrap();
+        times.push(t.elapsed());
+        assert_eq!(found.len() as i64, (cases / 10_000).min(200));
+    }
+    times.sort();
+    println!(
+        "  a customer's \"mis casos\" (the processor's query, {} cases): median {:.1} ms",
+        (cases / 10_000).min(200),
+        times[2].as_secs_f64() * 1000.0
     );
 }
 
@@ -358,4 +652,7 @@ async fn main() {
         drain(a.db, a.backlog, a.fsync).await;
     }
     memory(a.db, a.big).await;
+    if a.cases > 0 {
+        queries(a.db, a.cases).await;
+    }
 }

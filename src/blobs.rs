@@ -18,6 +18,39 @@ impl BlobHash {
     }
 }
 
+/// A blob written under a temporary name, waiting for [`BlobStore::publish`].
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// The bytes of a staged blob named `hash`, for a reader in the same batch.
+    pub fn read_if(&self, hash: &str) -> Option<io::Result<Vec<u8>>> {
+        (self.path.file_name()? == hash).then(|| fs::read(&self.tmp))
+    }
+}
+
+/// Run `f` on every item, on up to 8 threads when there are several: fsyncs issued together
+/// let the disk and the kernel merge their flushes.
+fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> io::Result<()> + Sync) -> io::Result<()> {
+    if items.len() < 2 {
+        return items.iter().try_for_each(&f);
+    }
+    let chunk = items.len().div_ceil(8);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().try_for_each(&f)))
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(io::Error::other("fsync thread panicked")))
+        })
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
@@ -43,16 +76,37 @@ impl BlobStore {
                 format!("'{hash}' is not a blob hash"),
             ));
         }
-        Ok(self.root.join(&hash[..2]).join(&hash[2..4]).join(hash))
+        Ok(self.root.join(&hash[..2]).join(hash))
+    }
+
+    /// Where stores written before the one-level layout kept a blob: `ab/cd/abcd…`. Two
+    /// levels made most new blobs create a directory, which costs more than the file.
+    fn two_level_path(&self, hash: &str) -> io::Result<PathBuf> {
+        let path = self.path_of(hash)?;
+        Ok(self
+            .root
+            .join(&hash[..2])
+            .join(&hash[2..4])
+            .join(path.file_name().unwrap_or_default()))
     }
 
     /// Store the bytes (once) and return their hash. With fsync on, the file and its
     /// directory are on disk before this returns, so a database row may name it safely.
     pub fn put(&self, bytes: &[u8]) -> io::Result<BlobHash> {
+        let (hash, staged) = self.stage(bytes)?;
+        self.publish(staged.into_iter().collect())?;
+        Ok(hash)
+    }
+
+    /// Write the bytes under a temporary name, not yet visible by their hash: a batch stages
+    /// all its blobs and [`publish`](Self::publish)es them together before it commits, so
+    /// their fsyncs overlap instead of queueing one after another. `None` when the blob
+    /// exists already.
+    pub fn stage(&self, bytes: &[u8]) -> io::Result<(BlobHash, Option<Staged>)> {
         let hash = BlobHash::of(bytes);
         let path = self.path_of(&hash.0)?;
         if path.exists() {
-            return Ok(hash);
+            return Ok((hash, None));
         }
         let dir = path.parent().expect("blob paths have a parent");
         fs::create_dir_all(dir)?;
@@ -62,21 +116,41 @@ impl BlobStore {
             std::process::id(),
             fastrand::u64(..)
         ));
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
+        File::create(&tmp)?.write_all(bytes)?;
+        Ok((hash, Some(Staged { tmp, path })))
+    }
+
+    /// Make staged blobs visible under their hash. With fsync on, each file's bytes are on
+    /// disk before it takes its name (a blob is never there half written), and each
+    /// directory before this returns (so a database row may name the blob).
+    pub fn publish(&self, staged: Vec<Staged>) -> io::Result<()> {
         if self.fsync {
-            file.sync_all()?;
+            in_parallel(&staged, |s| File::open(&s.tmp)?.sync_all())?;
         }
-        drop(file);
-        fs::rename(&tmp, &path)?;
+        for s in &staged {
+            fs::rename(&s.tmp, &s.path)?;
+        }
         if self.fsync {
-            File::open(dir)?.sync_all()?;
+            let mut dirs: Vec<&Path> = staged.iter().filter_map(|s| s.path.parent()).collect();
+            dirs.sort();
+            dirs.dedup();
+            in_parallel(&dirs, |d| File::open(d)?.sync_all())?;
         }
-        Ok(hash)
+        Ok(())
+    }
+
+    /// Forget staged blobs (their batch rolled back).
+    pub fn discard(&self, staged: Vec<Staged>) {
+        for s in staged {
+            let _ = fs::remove_file(&s.tmp);
+        }
     }
 
     pub fn get(&self, hash: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.path_of(hash)?)
+        match fs::read(self.path_of(hash)?) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::read(self.two_level_path(hash)?),
+            read => read,
+        }
     }
 }
 

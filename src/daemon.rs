@@ -115,6 +115,9 @@ pub async fn run(app: App, shutdown: CancellationToken) -> anyhow::Result<()> {
 
 const SIDE_EFFECT_BATCH: usize = 200;
 
+/// Mails applied in one transaction when a backlog waits (one alone when mail trickles in).
+const BATCH_MAILS: usize = 16;
+
 async fn process_loop(
     processor: Processor,
     stored: Arc<Notify>,
@@ -128,8 +131,9 @@ async fn process_loop(
     // backlog does not turn into one IDLE interruption and UID STORE per mail.
     let mut unflagged = 0;
     while !shutdown.is_cancelled() {
-        let pause = match processor.process_next().await {
-            Ok(Step::Idle) => {
+        let steps = processor.process_batch(BATCH_MAILS).await;
+        let pause = match steps.as_deref() {
+            Ok([Step::Idle]) => {
                 if unflagged > 0 {
                     processed.notify_one();
                     unflagged = 0;
@@ -141,17 +145,19 @@ async fn process_loop(
                 }
                 None
             }
-            Ok(Step::Done { .. }) | Ok(Step::Failed { .. }) => {
+            Ok(steps) if steps.iter().all(|s| matches!(s, Step::Deferred { .. })) => {
+                Some(backoff.next_delay())
+            }
+            Ok(steps) => {
                 backoff.reset();
                 ready.notify_one();
-                unflagged += 1;
+                unflagged += steps.len();
                 if unflagged >= SIDE_EFFECT_BATCH {
                     processed.notify_one();
                     unflagged = 0;
                 }
                 None
             }
-            Ok(Step::Deferred { .. }) => Some(backoff.next_delay()),
             Err(e) => {
                 warn!(error = %e, "database unavailable");
                 Some(backoff.next_delay())

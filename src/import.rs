@@ -82,16 +82,18 @@ pub async fn import(app: &App, path: &Path, send: bool) -> anyhow::Result<BTreeM
     let total = messages.len();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut done = 0;
-    loop {
-        match processor.process_next().await? {
-            Step::Idle => break,
-            Step::Done { outcome, .. } => *outcomes.entry(outcome).or_default() += 1,
-            Step::Failed { .. } => *outcomes.entry("failed".into()).or_default() += 1,
-            Step::Deferred { error, .. } => {
-                anyhow::bail!("stopped: {error} (run the import again to go on)")
+    'batches: loop {
+        for step in processor.process_batch(64).await? {
+            match step {
+                Step::Idle => break 'batches,
+                Step::Done { outcome, .. } => *outcomes.entry(outcome).or_default() += 1,
+                Step::Failed { .. } => *outcomes.entry("failed".into()).or_default() += 1,
+                Step::Deferred { error, .. } => {
+                    anyhow::bail!("stopped: {error} (run the import again to go on)")
+                }
             }
+            done += 1;
         }
-        done += 1;
         progress(done.min(total), total);
     }
     eprintln!();

@@ -33,6 +33,9 @@ const LEASE_MS: i64 = 5 * 60 * 1000;
 /// A connection unused for this long is checked with NOOP before the next message.
 const STALE_AFTER: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Messages a worker leases at once. Only the lease is shared: each message is still
+/// recorded as sent on its own, right after the server accepted it.
+const CLAIM_BATCH: i64 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -80,13 +83,23 @@ impl Sender {
     async fn worker(&self, n: usize, shutdown: CancellationToken) {
         let mut connection: Option<(AsyncSmtpConnection, Instant)> = None;
         while !shutdown.is_cancelled() {
-            match self.store.claim_outbox(LEASE_MS).await {
-                Ok(Some(job)) => {
+            match self.store.claim_outbox_batch(LEASE_MS, CLAIM_BATCH).await {
+                Ok(jobs) if jobs.is_empty() => self.wait_for_work(&shutdown).await,
+                Ok(jobs) => {
                     // More may be waiting: wake a sibling while this one sends.
                     self.ready.notify_one();
-                    self.deliver(&mut connection, job).await;
+                    let mut jobs = jobs.into_iter();
+                    for job in jobs.by_ref() {
+                        self.deliver(&mut connection, job).await;
+                        if shutdown.is_cancelled() {
+                            break;
+                        }
+                    }
+                    let untried: Vec<i64> = jobs.map(|j| j.id).collect();
+                    if let Err(e) = self.store.release_outbox(&untried).await {
+                        warn!(worker = n, error = %e, "could not give back unsent messages");
+                    }
                 }
-                Ok(None) => self.wait_for_work(&shutdown).await,
                 Err(e) => {
                     warn!(worker = n, error = %e, "outbox unavailable");
                     tokio::select! {

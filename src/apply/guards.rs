@@ -47,7 +47,12 @@ impl Processor {
 
     /// A delivery status notification: logged on the case of the mail that bounced, hard
     /// failures marked so that nothing more is sent to them; never a case, never an answer.
-    pub(super) async fn bounce(&self, row: &InboundRow, message: &InboundMessage) -> Applied {
+    pub(super) async fn bounce(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+    ) -> Applied {
         let report = message
             .report
             .as_ref()
@@ -58,7 +63,7 @@ impl Processor {
             .as_deref()
             .and_then(|id| msgid::verify(id, &secrets))
         {
-            Some(n) => self.store.case_by_number(n.0).await?,
+            Some(n) => tx.case_by_number(n.0).await?,
             None => None,
         };
         let summary: Vec<String> = report
@@ -66,11 +71,11 @@ impl Processor {
             .iter()
             .map(|(a, status, action)| format!("{a}: {action} {status}"))
             .collect();
-        let Some(mut tx) = self.begin(row).await? else {
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
+        }
         self.record_inbound(
-            &mut tx,
+            tx,
             row,
             message,
             case.as_ref().map(|c| c.id),
@@ -82,7 +87,7 @@ impl Processor {
             tx.mark_failing(address.as_str(), &format!("bounced {status}"))
                 .await?;
         }
-        tx.finish("bounce", false).await?;
+        tx.finish_mail("bounce", false).await?;
         Ok(("bounce".into(), case.map(|c| c.number)))
     }
 

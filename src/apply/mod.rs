@@ -13,9 +13,9 @@ mod self_service;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
-use crate::blobs::{BlobHash, BlobStore};
+use crate::blobs::{BlobHash, BlobStore, Staged};
 use crate::classify::{self, Facts, IgnoreReason, Route};
 use crate::compose::Composer;
 use crate::config::Config;
@@ -61,7 +61,18 @@ pub struct Processor {
     config: Arc<Config>,
     /// False for archive imports: outgoing mail is recorded but never sent.
     send_mail: bool,
+    /// Blobs the current batch wrote, published (fsync'd) just before it commits.
+    staged: std::sync::Mutex<Vec<Staged>>,
 }
+
+/// A mail read and parsed, with the attachments the limits kept out.
+struct Parsed {
+    message: InboundMessage,
+    skipped: Vec<limits::Skipped>,
+}
+
+/// Most raw bytes one batch takes (it always takes at least one mail).
+const BATCH_BYTES: i64 = 8 * 1024 * 1024;
 
 impl Processor {
     pub fn new(
@@ -76,6 +87,7 @@ impl Processor {
             composer,
             config,
             send_mail: true,
+            staged: Default::default(),
         }
     }
 
@@ -85,81 +97,175 @@ impl Processor {
         self
     }
 
-    #[tracing::instrument(name = "apply", skip_all, fields(inbound = tracing::field::Empty, case = tracing::field::Empty))]
+    /// Apply the oldest waiting mail (a batch of one).
     pub async fn process_next(&self) -> Result<Step, StoreError> {
-        let Some(row) = self.store.claim_inbound().await? else {
-            return Ok(Step::Idle);
-        };
-        tracing::Span::current().record("inbound", row.id);
-        match self.process(&row).await {
-            Ok((outcome, case)) => {
-                info!(outcome, uid = row.uid, "mail applied");
-                Ok(Step::Done {
-                    inbound_id: row.id,
-                    outcome,
-                    case,
-                })
-            }
-            Err(ApplyError::Store(e)) if e.is_retryable() => self.defer(&row, e.to_string()).await,
-            Err(ApplyError::Io(e)) => self.defer(&row, format!("storage: {e}")).await,
+        Ok(self
+            .process_batch(1)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or(Step::Idle))
+    }
+
+    /// Apply up to `max` waiting mails (fewer when they are large) in one transaction, each
+    /// under its own savepoint: a mail that cannot be processed is parked alone, a passing
+    /// problem (database busy, disk full) gives the whole batch back for later. One commit
+    /// and one round of fsyncs serve the batch, which is what makes a backlog drain fast.
+    pub async fn process_batch(&self, max: usize) -> Result<Vec<Step>, StoreError> {
+        let rows = self
+            .store
+            .claim_inbound_batch(max as i64, BATCH_BYTES)
+            .await?;
+        if rows.is_empty() {
+            return Ok(vec![Step::Idle]);
+        }
+        let messages = self.parse_all(&rows).await;
+        match self.apply_batch(&rows, messages).await {
+            Ok(steps) => Ok(steps),
             Err(e) => {
+                self.blobs.discard(std::mem::take(&mut *self.staged()));
                 let error = e.to_string();
-                warn!(error, "mail parked as failed");
-                self.store.fail_inbound(row.id, &error).await?;
-                Ok(Step::Failed {
-                    inbound_id: row.id,
-                    error,
-                })
+                warn!(error, mails = rows.len(), "batch deferred");
+                let mut steps = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    self.store.release_inbound(row.id, &error).await?;
+                    steps.push(Step::Deferred {
+                        inbound_id: row.id,
+                        error: error.clone(),
+                    });
+                }
+                Ok(steps)
             }
         }
     }
 
-    async fn defer(&self, row: &InboundRow, error: String) -> Result<Step, StoreError> {
-        warn!(error, "deferred");
-        self.store.release_inbound(row.id, &error).await?;
-        Ok(Step::Deferred {
-            inbound_id: row.id,
-            error,
-        })
+    /// Read and parse every mail of the batch, in parallel, before the transaction opens.
+    async fn parse_all(&self, rows: &[InboundRow]) -> Vec<Result<Parsed, ApplyError>> {
+        let tasks: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let (blobs, limits) = (self.blobs.clone(), self.config.limits.clone());
+                let (hash, size) = (row.raw_hash.clone(), row.raw_size as usize);
+                tokio::task::spawn_blocking(move || {
+                    let raw = blobs.get(&hash).map_err(|e| {
+                        ApplyError::Permanent(format!("raw mail missing from storage: {e}"))
+                    })?;
+                    let mut message = parse::parse(&raw)
+                        .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
+                    let skipped = limits::apply(&mut message, size, &limits);
+                    Ok(Parsed { message, skipped })
+                })
+            })
+            .collect();
+        let mut parsed = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            parsed
+                .push(task.await.unwrap_or_else(|e| {
+                    Err(ApplyError::Permanent(format!("parser crashed: {e}")))
+                }));
+        }
+        parsed
     }
 
-    async fn process(&self, row: &InboundRow) -> Applied {
-        let raw = self.read_blob(&row.raw_hash).await?;
-        let mut message = tokio::task::spawn_blocking(move || parse::parse(&raw))
+    /// The batch's transaction. An error returned here is a passing one: nothing of the
+    /// batch is committed and every mail of it stays pending.
+    async fn apply_batch(
+        &self,
+        rows: &[InboundRow],
+        messages: Vec<Result<Parsed, ApplyError>>,
+    ) -> Result<Vec<Step>, ApplyError> {
+        let mut tx = self.store.begin_batch().await?;
+        let mut steps = Vec::with_capacity(rows.len());
+        for (row, parsed) in rows.iter().zip(messages) {
+            tx.start_mail().await?;
+            let span = tracing::info_span!("apply", inbound = row.id, case = tracing::field::Empty);
+            let applied = match parsed {
+                Ok(parsed) => {
+                    self.process(&mut tx, row, parsed)
+                        .instrument(span.clone())
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let _entered = span.enter();
+            match applied {
+                Ok((outcome, case)) => {
+                    tx.end_mail().await?;
+                    info!(outcome, uid = row.uid, "mail applied");
+                    steps.push(Step::Done {
+                        inbound_id: row.id,
+                        outcome,
+                        case,
+                    });
+                }
+                Err(ApplyError::Permanent(error)) => {
+                    tx.rollback_mail().await?;
+                    warn!(error, "mail parked as failed");
+                    tx.fail_inbound(row.id, &error).await?;
+                    steps.push(Step::Failed {
+                        inbound_id: row.id,
+                        error,
+                    });
+                }
+                Err(passing) => return Err(passing),
+            }
+        }
+        let staged = std::mem::take(&mut *self.staged());
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.publish(staged))
             .await
-            .map_err(|e| ApplyError::Permanent(format!("parser crashed: {e}")))?
-            .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
-        let skipped = limits::apply(&mut message, row.raw_size as usize, &self.config.limits);
-        let facts = self.facts(&message).await?;
+            .map_err(|e| ApplyError::Io(std::io::Error::other(e.to_string())))??;
+        tx.commit().await?;
+        Ok(steps)
+    }
+
+    fn staged(&self) -> std::sync::MutexGuard<'_, Vec<Staged>> {
+        self.staged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn process(&self, tx: &mut CaseTx, row: &InboundRow, parsed: Parsed) -> Applied {
+        let Parsed {
+            message, skipped, ..
+        } = parsed;
+        let facts = self.facts(tx, &message).await?;
         if let Some(reason) = self.fails_authentication(&message, &facts) {
             warn!(reason, "quarantined");
-            self.store.quarantine_inbound(row.id, &reason).await?;
+            tx.quarantine_inbound(row.id, &reason).await?;
             return Ok(("quarantined".into(), None));
         }
         if message.report.is_some() {
-            return self.bounce(row, &message).await;
+            return self.bounce(tx, row, &message).await;
         }
         let route = classify::classify(&message, &facts);
-        if let Some(number) = self.thread(&message, &facts.agents).await? {
-            if let Some(case) = self.store.case_by_number(number.0).await? {
+        if let Some(number) = self.thread(tx, &message, &facts.agents).await? {
+            if let Some(case) = tx.case_by_number(number.0).await? {
                 tracing::Span::current().record("case", number.0);
                 return match route {
                     Route::Ignore(reason) => {
-                        self.log_only(row, &message, reason, Some(case.id)).await
+                        self.log_only(tx, row, &message, reason, Some(case.id))
+                            .await
                     }
-                    _ => self.on_case(row, &message, &case, &facts, &skipped).await,
+                    _ => {
+                        self.on_case(tx, row, &message, &case, &facts, &skipped)
+                            .await
+                    }
                 };
             }
         }
         match route {
-            Route::Ignore(reason) => self.log_only(row, &message, reason, None).await,
-            Route::AccessDenied { sender } => self.deny(row, &message, &sender).await,
+            Route::Ignore(reason) => self.log_only(tx, row, &message, reason, None).await,
+            Route::AccessDenied { sender } => self.deny(tx, row, &message, &sender).await,
             Route::NewCase(case) => match crate::requests::parse(&message.subject, &message.text) {
                 Some(request) => {
-                    self.self_service(row, &message, &case.requester, request)
+                    self.self_service(tx, row, &message, &case.requester, request)
                         .await
                 }
-                None => self.open_case(row, &message, &case, None, &skipped).await,
+                None => {
+                    self.open_case(tx, row, &message, &case, None, &skipped)
+                        .await
+                }
             },
         }
     }
@@ -167,20 +273,21 @@ impl Processor {
     /// The case a reply belongs to, after SPEC.md's threading rules.
     async fn thread(
         &self,
+        tx: &mut CaseTx,
         message: &InboundMessage,
         agents: &HashSet<EmailAddress>,
     ) -> Result<Option<CaseNumber>, StoreError> {
         let secrets = self.config.support.secrets();
         let mut received = HashMap::new();
         for id in thread::references(message) {
-            if let Some(n) = self.store.case_of_received(&id).await? {
+            if let Some(n) = tx.case_of_received(&id).await? {
                 received.insert(id, CaseNumber(n));
             }
         }
         let mut participants = HashMap::new();
         for n in thread::candidates(message, &secrets, &received) {
-            if let Some(case) = self.store.case_by_number(n.0).await? {
-                let people = self.store.case_participants(case.id).await?;
+            if let Some(case) = tx.case_by_number(n.0).await? {
+                let people = tx.case_participants(case.id).await?;
                 let set = people
                     .into_iter()
                     .filter_map(|(e, _)| EmailAddress::parse(&e).ok())
@@ -196,7 +303,11 @@ impl Processor {
         Ok(thread::find_case(message, &secrets, &facts).map(|(n, _)| n))
     }
 
+    /// A blob's bytes, also when this batch wrote it and has not published it yet.
     async fn read_blob(&self, hash: &str) -> Result<Vec<u8>, ApplyError> {
+        if let Some(read) = self.staged().iter().find_map(|s| s.read_if(hash)) {
+            return Ok(read?);
+        }
         let blobs = self.blobs.clone();
         let hash = hash.to_string();
         tokio::task::spawn_blocking(move || blobs.get(&hash))
@@ -205,19 +316,20 @@ impl Processor {
             .map_err(|e| ApplyError::Permanent(format!("raw mail missing from storage: {e}")))
     }
 
+    /// Write bytes to the blob store; they become visible when the batch commits.
     async fn put_blob(&self, bytes: Vec<u8>) -> Result<BlobHash, ApplyError> {
         let blobs = self.blobs.clone();
-        Ok(tokio::task::spawn_blocking(move || blobs.put(&bytes))
+        let (hash, staged) = tokio::task::spawn_blocking(move || blobs.stage(&bytes))
             .await
-            .map_err(|e| ApplyError::Permanent(e.to_string()))??)
+            .map_err(|e| ApplyError::Permanent(e.to_string()))??;
+        self.staged().extend(staged);
+        Ok(hash)
     }
 
-    async fn facts(&self, message: &InboundMessage) -> Result<Facts, StoreError> {
+    async fn facts(&self, tx: &mut CaseTx, message: &InboundMessage) -> Result<Facts, StoreError> {
         let mut provisioned = HashSet::new();
         for m in message.from.iter().chain(&message.to).chain(&message.cc) {
-            if !provisioned.contains(&m.address)
-                && self.store.is_provisioned(m.address.as_str()).await?
-            {
+            if !provisioned.contains(&m.address) && tx.is_provisioned(m.address.as_str()).await? {
                 provisioned.insert(m.address.clone());
             }
         }
@@ -225,7 +337,7 @@ impl Processor {
             support_address: self.config.support.address.clone(),
             provisioned,
             agents: self
-                .agents()
+                .agents(tx)
                 .await?
                 .into_iter()
                 .map(|m| m.address)
@@ -235,7 +347,7 @@ impl Processor {
     }
 
     /// Agents from the configuration and from `buzon agent add`.
-    async fn agents(&self) -> Result<Vec<Mailbox>, StoreError> {
+    async fn agents(&self, tx: &mut CaseTx) -> Result<Vec<Mailbox>, StoreError> {
         let mut agents: Vec<Mailbox> = self
             .config
             .agents
@@ -246,7 +358,7 @@ impl Processor {
                 address: a.clone(),
             })
             .collect();
-        for row in self.store.agents().await? {
+        for row in tx.agents().await? {
             if let Ok(address) = EmailAddress::parse(&row.email) {
                 agents.retain(|m| m.address != address);
                 agents.push(Mailbox {
@@ -259,9 +371,9 @@ impl Processor {
     }
 
     /// Who gets agent notifications: `agents.notify`, or else every agent.
-    async fn notify_list(&self) -> Result<Vec<Mailbox>, StoreError> {
+    async fn notify_list(&self, tx: &mut CaseTx) -> Result<Vec<Mailbox>, StoreError> {
         if self.config.agents.notify.is_empty() {
-            return self.agents().await;
+            return self.agents(tx).await;
         }
         Ok(self
             .config
@@ -275,16 +387,21 @@ impl Processor {
             .collect())
     }
 
-    async fn language_of(&self, address: &EmailAddress) -> Result<Language, StoreError> {
-        Ok(self.profile_of(address).await?.0)
+    async fn language_of(
+        &self,
+        tx: &mut CaseTx,
+        address: &EmailAddress,
+    ) -> Result<Language, StoreError> {
+        Ok(self.profile_of(tx, address).await?.0)
     }
 
     /// The customer's language (or the support default) and the name their profile gives.
     async fn profile_of(
         &self,
+        tx: &mut CaseTx,
         address: &EmailAddress,
     ) -> Result<(Language, Option<String>), StoreError> {
-        let stored = self.store.customer(address.as_str()).await?;
+        let stored = tx.customer(address.as_str()).await?;
         let language = stored
             .as_ref()
             .and_then(|c| c.language.as_deref())
@@ -294,15 +411,15 @@ impl Processor {
     }
 
     /// Open the apply transaction; `None` when another copy or process already applied it.
-    async fn begin(&self, row: &InboundRow) -> Result<Option<CaseTx>, ApplyError> {
-        let Some(mut tx) = self.store.begin_apply(row.id).await? else {
-            return Ok(None);
-        };
-        if !tx.claim_dedupe_key(&row.dedupe_key).await? {
-            tx.finish("duplicate", true).await?;
-            return Ok(None);
+    async fn begin(&self, tx: &mut CaseTx, row: &InboundRow) -> Result<bool, ApplyError> {
+        if !tx.claim(row.id).await? {
+            return Ok(false);
         }
-        Ok(Some(tx))
+        if !tx.claim_dedupe_key(&row.dedupe_key).await? {
+            tx.finish_mail("duplicate", true).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// The history entry of the received mail itself.
@@ -385,17 +502,18 @@ impl Processor {
     /// belong to one), never answered.
     async fn log_only(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
         reason: IgnoreReason,
         case_id: Option<i64>,
     ) -> Applied {
-        let Some(mut tx) = self.begin(row).await? else {
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
-        self.record_inbound(&mut tx, row, message, case_id, reason.as_str(), None)
+        }
+        self.record_inbound(tx, row, message, case_id, reason.as_str(), None)
             .await?;
-        tx.finish(reason.as_str(), false).await?;
+        tx.finish_mail(reason.as_str(), false).await?;
         Ok((reason.as_str().into(), None))
     }
 }

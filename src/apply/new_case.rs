@@ -10,12 +10,13 @@ use crate::classify::{NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
 use crate::domain::Mailbox;
 use crate::parse::InboundMessage;
-use crate::store::{CaseRow, InboundRow, NewCaseRow};
+use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow};
 
 impl Processor {
     /// A stranger: the `access_denied` answer, the mail kept, no case.
     pub(super) async fn deny(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
@@ -24,10 +25,10 @@ impl Processor {
         let mut data = self.case_data(&empty_case(), language);
         data["person"] = compose::person(sender);
         data["original_subject"] = json!(crate::text::single_line(&message.subject));
-        let Some(mut tx) = self.begin(row).await? else {
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
-        self.record_inbound(&mut tx, row, message, None, "access_denied", None)
+        }
+        self.record_inbound(tx, row, message, None, "access_denied", None)
             .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let reply = Outgoing::new(
@@ -38,14 +39,15 @@ impl Processor {
             None,
         )
         .answering(threading);
-        self.queue(&mut tx, reply).await?;
-        tx.finish("access_denied", false).await?;
+        self.queue(tx, reply).await?;
+        tx.finish_mail("access_denied", false).await?;
         Ok(("access_denied".into(), None))
     }
 
     /// A new case; `related` is the closed case it follows from, if any.
     pub(super) async fn open_case(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
         case: &NewCase,
@@ -53,14 +55,14 @@ impl Processor {
         skipped: &[Skipped],
     ) -> Applied {
         let hashes = self.store_attachments(message).await?;
-        let (language, profile_name) = self.profile_of(&case.requester.address).await?;
+        let (language, profile_name) = self.profile_of(tx, &case.requester.address).await?;
         // The name the customer gave in their profile wins over whatever their client sent.
         let mut requester = case.requester.clone();
         requester.name = profile_name.or(requester.name);
-        let notify = self.notify_list().await?;
-        let Some(mut tx) = self.begin(row).await? else {
+        let notify = self.notify_list(tx).await?;
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
+        }
         let product = match &case.product {
             ProductChoice::Known(p) => Some(p.as_str()),
             _ => None,
@@ -88,7 +90,7 @@ impl Processor {
         }
         let email_id = self
             .record_inbound(
-                &mut tx,
+                tx,
                 row,
                 message,
                 Some(case_id),
@@ -96,7 +98,7 @@ impl Processor {
                 Some(&case.description),
             )
             .await?;
-        self.record_attachments(&mut tx, message, case_id, email_id, &hashes)
+        self.record_attachments(tx, message, case_id, email_id, &hashes)
             .await?;
 
         let facts = CaseFacts {
@@ -135,7 +137,7 @@ impl Processor {
                 Some((case_id, number)),
             )
             .answering(threading.clone());
-            self.queue(&mut tx, tell).await?;
+            self.queue(tx, tell).await?;
         }
         let ack = Outgoing::new(
             kind,
@@ -145,7 +147,7 @@ impl Processor {
             Some((case_id, number)),
         )
         .answering(threading);
-        self.queue(&mut tx, ack).await?;
+        self.queue(tx, ack).await?;
 
         let agent_language = self.config.support.language;
         let mut agent_data = self.case_data(&facts, agent_language);
@@ -160,8 +162,8 @@ impl Processor {
             Some((case_id, number)),
         );
         note.urgent = case.production_down;
-        self.queue(&mut tx, note).await?;
-        tx.finish("case_created", false).await?;
+        self.queue(tx, note).await?;
+        tx.finish_mail("case_created", false).await?;
         Ok(("case_created".into(), Some(number)))
     }
 }

@@ -17,6 +17,7 @@ use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
 /// The people on a case and its history, read before the transaction starts, and the
 /// attachments of this mail that the limits kept out.
 struct CaseContext {
+    case: CaseRow,
     participants: Vec<String>,
     history: Vec<EmailRow>,
     skipped: Vec<Skipped>,
@@ -25,6 +26,7 @@ struct CaseContext {
 impl Processor {
     pub(super) async fn on_case(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
         case: &CaseRow,
@@ -36,7 +38,7 @@ impl Processor {
             .clone()
             .ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
         let is_agent = facts.agents.contains(&sender.address);
-        let history = self.store.case_emails(case.id).await?;
+        let history = tx.case_emails(case.id).await?;
         let known: Vec<&str> = history
             .iter()
             .rev()
@@ -45,28 +47,28 @@ impl Processor {
             .collect();
         let new_text = crate::quotes::new_text(&message.text, &known);
         let commands = commands::parse(&new_text, &self.config.support.products);
-        let participants = self
-            .store
+        let participants = tx
             .case_participants(case.id)
             .await?
             .into_iter()
             .map(|(e, _)| e)
             .collect();
         let context = CaseContext {
+            case: case.clone(),
             participants,
             history,
             skipped: skipped.to_vec(),
         };
         if case.status == "closed" && !is_agent {
             return self
-                .on_closed_case(row, message, case, facts, &new_text, skipped)
+                .on_closed_case(tx, row, message, facts, &new_text, &context)
                 .await;
         }
         if is_agent {
-            self.agent_message(row, message, case, &sender, &commands, &context)
+            self.agent_message(tx, row, message, &sender, &commands, &context)
                 .await
         } else {
-            self.customer_comment(row, message, case, &sender, &commands, &context)
+            self.customer_comment(tx, row, message, &sender, &commands, &context)
                 .await
         }
     }
@@ -74,27 +76,21 @@ impl Processor {
     /// Closing is final: thanks are logged, anything else opens a new, linked case.
     async fn on_closed_case(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
-        case: &CaseRow,
         facts: &Facts,
         new_text: &str,
-        skipped: &[Skipped],
+        context: &CaseContext,
     ) -> Applied {
+        let (case, skipped) = (&context.case, &context.skipped);
         if commands::is_courtesy(new_text) {
-            let Some(mut tx) = self.begin(row).await? else {
+            if !self.begin(tx, row).await? {
                 return Ok(("duplicate".into(), None));
-            };
-            self.record_inbound(
-                &mut tx,
-                row,
-                message,
-                Some(case.id),
-                "courtesy",
-                Some(new_text),
-            )
-            .await?;
-            tx.finish("logged_on_closed_case", false).await?;
+            }
+            self.record_inbound(tx, row, message, Some(case.id), "courtesy", Some(new_text))
+                .await?;
+            tx.finish_mail("logged_on_closed_case", false).await?;
             return Ok(("logged_on_closed_case".into(), Some(case.number)));
         }
         match classify::classify(message, facts) {
@@ -103,32 +99,33 @@ impl Processor {
                     new.description = new_text.to_string();
                 }
                 new.subject = follow_up_subject(&new.subject, &case.subject);
-                self.open_case(row, message, &new, Some(case), skipped)
+                self.open_case(tx, row, message, &new, Some(case), skipped)
                     .await
             }
-            Route::AccessDenied { sender } => self.deny(row, message, &sender).await,
-            Route::Ignore(reason) => self.log_only(row, message, reason, Some(case.id)).await,
+            Route::AccessDenied { sender } => self.deny(tx, row, message, &sender).await,
+            Route::Ignore(reason) => self.log_only(tx, row, message, reason, Some(case.id)).await,
         }
     }
 
     async fn customer_comment(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
-        case: &CaseRow,
         sender: &Mailbox,
         commands: &ReplyCommands,
         context: &CaseContext,
     ) -> Applied {
+        let case = &context.case;
         let skipped = &context.skipped;
         let hashes = self.store_attachments(message).await?;
-        let notify = self.notify_list().await?;
-        let Some(mut tx) = self.begin(row).await? else {
+        let notify = self.notify_list(tx).await?;
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
+        }
         let email_id = self
             .record_inbound(
-                &mut tx,
+                tx,
                 row,
                 message,
                 Some(case.id),
@@ -136,7 +133,7 @@ impl Processor {
                 Some(&commands.comment),
             )
             .await?;
-        self.record_attachments(&mut tx, message, case.id, email_id, &hashes)
+        self.record_attachments(tx, message, case.id, email_id, &hashes)
             .await?;
         if !context
             .participants
@@ -146,7 +143,7 @@ impl Processor {
             tx.add_participant(case.id, sender.address.as_str(), "participant")
                 .await?;
         }
-        let (updated, changes) = self.apply_commands(&mut tx, case, commands).await?;
+        let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         tx.touch(case.id).await?;
 
         let agent_language = self.config.support.language;
@@ -161,7 +158,7 @@ impl Processor {
         data["changed_by"] = json!(who(sender));
         data["skipped"] = json!(skipped);
         self.queue(
-            &mut tx,
+            tx,
             Outgoing::new(
                 MailKind::AgentComment,
                 agent_language,
@@ -186,27 +183,28 @@ impl Processor {
                 Some((case.id, case.number)),
             )
             .answering(threading.clone());
-            self.queue(&mut tx, tell).await?;
+            self.queue(tx, tell).await?;
         }
-        self.status_mail(&mut tx, &updated, context, &changes, sender, threading)
+        self.status_mail(tx, &updated, context, &changes, sender, threading)
             .await?;
-        tx.finish("comment", false).await?;
+        tx.finish_mail("comment", false).await?;
         Ok(("comment".into(), Some(case.number)))
     }
 
     async fn agent_message(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
-        case: &CaseRow,
         sender: &Mailbox,
         commands: &ReplyCommands,
         context: &CaseContext,
     ) -> Applied {
+        let case = &context.case;
         let hashes = self.store_attachments(message).await?;
-        let Some(mut tx) = self.begin(row).await? else {
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
+        }
         let kind = if commands.internal {
             "internal_note"
         } else {
@@ -214,7 +212,7 @@ impl Processor {
         };
         let email_id = self
             .record_inbound(
-                &mut tx,
+                tx,
                 row,
                 message,
                 Some(case.id),
@@ -222,14 +220,14 @@ impl Processor {
                 Some(&commands.comment),
             )
             .await?;
-        self.record_attachments(&mut tx, message, case.id, email_id, &hashes)
+        self.record_attachments(tx, message, case.id, email_id, &hashes)
             .await?;
         tx.touch(case.id).await?;
         if commands.internal {
-            tx.finish("internal_note", false).await?;
+            tx.finish_mail("internal_note", false).await?;
             return Ok(("internal_note".into(), Some(case.number)));
         }
-        let (updated, changes) = self.apply_commands(&mut tx, case, commands).await?;
+        let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         let threading = thread_for_customers(&context.history);
         if !commands.comment.is_empty() || !message.attachments.is_empty() {
             let language = case_language(case);
@@ -254,11 +252,11 @@ impl Processor {
                     bytes: a.bytes.clone(),
                 })
                 .collect();
-            self.queue(&mut tx, relay).await?;
+            self.queue(tx, relay).await?;
         }
-        self.status_mail(&mut tx, &updated, context, &changes, sender, threading)
+        self.status_mail(tx, &updated, context, &changes, sender, threading)
             .await?;
-        tx.finish("agent_reply", false).await?;
+        tx.finish_mail("agent_reply", false).await?;
         Ok(("agent_reply".into(), Some(case.number)))
     }
 

@@ -9,7 +9,7 @@ use crate::compose::{self, mime, MailKind, Threading};
 use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::requests::SelfService;
-use crate::store::{CaseFilter, CaseRow, EmailRow, InboundRow};
+use crate::store::{CaseFilter, CaseRow, CaseTx, EmailRow, InboundRow};
 use crate::text::format_time;
 
 /// History entries a customer may see: their side of the conversation and what was sent
@@ -32,12 +32,13 @@ fn customer_visible(e: &EmailRow) -> bool {
 impl Processor {
     pub(super) async fn self_service(
         &self,
+        tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
         request: SelfService,
     ) -> Applied {
-        let mut language = self.language_of(&sender.address).await?;
+        let mut language = self.language_of(tx, &sender.address).await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let mut data = self.case_data(&super::new_case::empty_case(), language);
         data["person"] = compose::person(sender);
@@ -46,18 +47,21 @@ impl Processor {
         let (outcome, mails): (&str, Vec<Outgoing>) = match request {
             SelfService::MyCases(status) => (
                 "request_case_list",
-                vec![self.case_list(sender, status, None, data, language).await?],
+                vec![
+                    self.case_list(tx, sender, status, None, data, language)
+                        .await?,
+                ],
             ),
             SelfService::Search(words) => (
                 "request_search",
                 vec![
-                    self.case_list(sender, None, Some(words), data, language)
+                    self.case_list(tx, sender, None, Some(words), data, language)
                         .await?,
                 ],
             ),
             SelfService::History(number) => (
                 "request_history",
-                self.history(sender, number, data, language).await?,
+                self.history(tx, sender, number, data, language).await?,
             ),
             SelfService::Profile {
                 name,
@@ -65,21 +69,21 @@ impl Processor {
             } => {
                 language = wanted.unwrap_or(language);
                 let mail = self
-                    .profile(sender, name.as_deref(), wanted, data, language)
+                    .profile(tx, sender, name.as_deref(), wanted, data, language)
                     .await?;
-                let Some(mut tx) = self.begin(row).await? else {
+                if !self.begin(tx, row).await? {
                     return Ok(("duplicate".into(), None));
-                };
+                }
                 tx.upsert_profile(
                     sender.address.as_str(),
                     name.as_deref(),
                     wanted.map(Language::code),
                 )
                 .await?;
-                self.record_inbound(&mut tx, row, message, None, "request", None)
+                self.record_inbound(tx, row, message, None, "request", None)
                     .await?;
-                self.queue(&mut tx, mail.answering(threading)).await?;
-                tx.finish("request_profile", false).await?;
+                self.queue(tx, mail.answering(threading)).await?;
+                tx.finish_mail("request_profile", false).await?;
                 return Ok(("request_profile".into(), None));
             }
             SelfService::Help => (
@@ -93,21 +97,21 @@ impl Processor {
                 )],
             ),
         };
-        let Some(mut tx) = self.begin(row).await? else {
+        if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
-        };
-        self.record_inbound(&mut tx, row, message, None, "request", None)
+        }
+        self.record_inbound(tx, row, message, None, "request", None)
             .await?;
         for mail in mails {
-            self.queue(&mut tx, mail.answering(threading.clone()))
-                .await?;
+            self.queue(tx, mail.answering(threading.clone())).await?;
         }
-        tx.finish(outcome, false).await?;
+        tx.finish_mail(outcome, false).await?;
         Ok((outcome.into(), None))
     }
 
     async fn case_list(
         &self,
+        tx: &mut CaseTx,
         sender: &Mailbox,
         status: Option<&'static str>,
         words: Option<Vec<String>>,
@@ -120,7 +124,7 @@ impl Processor {
             customer: Some(sender.address.to_string()),
             limit: 200,
         };
-        let cases = self.store.cases(&filter).await?;
+        let cases = tx.cases(&filter).await?;
         data["cases"] = json!(cases.iter().map(list_entry).collect::<Vec<_>>());
         data["count"] = json!(cases.len());
         data["filter"] = json!(status.unwrap_or("all"));
@@ -138,15 +142,15 @@ impl Processor {
     /// passes `limits.history_mail_bytes` (a mail larger than that travels alone).
     async fn history(
         &self,
+        tx: &mut CaseTx,
         sender: &Mailbox,
         number: CaseNumber,
         mut data: Value,
         language: Language,
     ) -> Result<Vec<Outgoing>, ApplyError> {
-        let case = self.store.case_by_number(number.0).await?;
+        let case = tx.case_by_number(number.0).await?;
         let allowed = match &case {
-            Some(c) => self
-                .store
+            Some(c) => tx
                 .case_participants(c.id)
                 .await?
                 .iter()
@@ -167,8 +171,7 @@ impl Processor {
                 None,
             )]);
         };
-        let history: Vec<EmailRow> = self
-            .store
+        let history: Vec<EmailRow> = tx
             .case_emails(case.id)
             .await?
             .into_iter()
@@ -226,13 +229,14 @@ impl Processor {
 
     async fn profile(
         &self,
+        tx: &mut CaseTx,
         sender: &Mailbox,
         name: Option<&str>,
         wanted: Option<Language>,
         mut data: Value,
         language: Language,
     ) -> Result<Outgoing, ApplyError> {
-        let stored = self.store.customer(sender.address.as_str()).await?;
+        let stored = tx.customer(sender.address.as_str()).await?;
         let name = name
             .map(str::to_string)
             .or_else(|| stored.as_ref().and_then(|c| c.name.clone()));

@@ -45,6 +45,9 @@ pub enum Command {
         /// Cases this address takes part in
         #[arg(long)]
         customer: Option<String>,
+        /// Show at most this many, most recently active first (0: all)
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
         #[arg(long)]
         json: bool,
     },
@@ -127,8 +130,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             status,
             search,
             customer,
+            limit,
             json,
-        } => views::cases(&app, &status, search, customer, json).await?,
+        } => views::cases(&app, &status, search, customer, limit, json).await?,
         Command::Case { number, json } => return views::case(&app, number, json).await,
         Command::Email { id, raw } => return views::email(&app, id, raw).await,
         Command::Customer(c) => return admin::customer(&app, c).await,

@@ -15,6 +15,7 @@ pub async fn cases(
     status: &str,
     search: Option<String>,
     customer: Option<String>,
+    limit: i64,
     json: bool,
 ) -> anyhow::Result<()> {
     let filter = CaseFilter {
@@ -29,7 +30,7 @@ pub async fn cases(
             })
             .unwrap_or_default(),
         customer: customer.map(|c| c.trim().to_lowercase()),
-        limit: 0,
+        limit,
     };
     let cases = app.store.cases(&filter).await?;
     if json {
@@ -52,6 +53,8 @@ pub async fn cases(
     }
     if cases.is_empty() {
         eprintln!("no cases");
+    } else if cases.len() as i64 == limit {
+        eprintln!("(the {limit} most recently active; --limit 0 shows all)");
     }
     Ok(())
 }

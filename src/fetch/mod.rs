@@ -182,13 +182,11 @@ impl Fetcher {
                 .try_collect()
                 .await?
         };
-        let mut mails = Vec::with_capacity(fetched.len());
-        for (uid, raw) in fetched {
-            if !uids.contains(&uid) {
-                continue;
-            }
-            mails.push(self.store_raw(uid, raw).await?);
-        }
+        let fetched: Vec<(u32, Vec<u8>)> = fetched
+            .into_iter()
+            .filter(|(uid, _)| uids.contains(uid))
+            .collect();
+        let mails = self.store_raw(fetched).await?;
         if mails.len() < uids.len() {
             // A cut connection has looked like a short answer; expunged mail vanishes from
             // the next search, so asking again after a reconnect is always right.
@@ -201,12 +199,23 @@ impl Fetcher {
         Ok(mails)
     }
 
-    async fn store_raw(&self, uid: u32, raw: Vec<u8>) -> Result<FetchedMail, FetchError> {
+    /// The batch's raw bytes into the blob store, fsync'd together.
+    async fn store_raw(
+        &self,
+        fetched: Vec<(u32, Vec<u8>)>,
+    ) -> Result<Vec<FetchedMail>, FetchError> {
         let blobs = self.blobs.clone();
         tokio::task::spawn_blocking(move || {
-            let hash = blobs.put(&raw)?;
-            let message_id = crate::parse::message_id(&raw);
-            Ok::<_, std::io::Error>(fetched_mail(uid, &raw, hash, message_id))
+            let mut mails = Vec::with_capacity(fetched.len());
+            let mut staged = Vec::new();
+            for (uid, raw) in &fetched {
+                let (hash, new) = blobs.stage(raw)?;
+                staged.extend(new);
+                let message_id = crate::parse::message_id(raw);
+                mails.push(fetched_mail(*uid, raw, hash, message_id));
+            }
+            blobs.publish(staged)?;
+            Ok::<_, std::io::Error>(mails)
         })
         .await
         .map_err(|e| FetchError::Protocol(e.to_string()))?

@@ -4,14 +4,17 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use super::{get, now_ms, Result, Store};
+use super::{get, now_ms, Backend, Result, Store};
 
 /// The transaction in which one received mail becomes its effects. Nothing is visible to
 /// anyone until [`CaseTx::finish`] commits; dropping it rolls everything back.
 pub struct CaseTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    tx: super::WriteTx,
     inbound_id: i64,
     now: i64,
+    /// A mail's savepoint is open.
+    in_mail: bool,
+    backend: Backend,
 }
 
 pub struct NewCaseRow<'a> {
@@ -172,97 +175,42 @@ fn like_pattern(word: &str) -> String {
 }
 
 impl Store {
-    /// Start applying inbound mail `inbound_id`. `None` when it is no longer pending
+    /// A transaction for a batch of mails, each applied under its own savepoint
+    /// ([`CaseTx::start_mail`]): one commit for the batch, one rollback per mail that fails.
+    pub async fn begin_batch(&self) -> Result<CaseTx> {
+        Ok(CaseTx {
+            tx: self.begin().await?,
+            inbound_id: 0,
+            now: now_ms(),
+            in_mail: false,
+            backend: self.backend,
+        })
+    }
+
+    /// Start applying inbound mail `inbound_id` alone. `None` when it is no longer pending
     /// (another process applied it first), so its effects are never made twice.
     pub async fn begin_apply(&self, inbound_id: i64) -> Result<Option<CaseTx>> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE inbound_mail SET state = 'done', processed_at = $1, lease_until = NULL, error = NULL
-             WHERE id = $2 AND state = 'pending'",
-        )
-        .bind(now)
-        .bind(inbound_id)
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() == 0 {
-            return Ok(None);
-        }
-        Ok(Some(CaseTx {
-            tx,
-            inbound_id,
-            now,
-        }))
+        let mut tx = self.begin_batch().await?;
+        tx.start_mail().await?;
+        Ok(tx.claim(inbound_id).await?.then_some(tx))
     }
 
     pub async fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
-        // The database narrows by the longest word; Rust checks that every word is there.
-        let longest = filter
-            .words
-            .iter()
-            .max_by_key(|w| w.len())
-            .map(|w| like_pattern(w));
-        let sql = concat!(
-            "SELECT ",
-            case_columns!(),
-            " FROM cases
-             WHERE ($1 IS NULL OR status = $1)
-               AND ($2 IS NULL OR subject_folded LIKE $2 ESCAPE '\\')
-               AND ($3 IS NULL OR id IN (SELECT case_id FROM participants WHERE email = $3))
-             ORDER BY updated_at DESC, number DESC
-             LIMIT $4"
-        );
-        let rows = sqlx::query(sql)
-            .bind(filter.status.clone())
-            .bind(longest)
-            .bind(filter.customer.clone())
-            .bind(if filter.limit > 0 {
-                filter.limit
-            } else {
-                i64::MAX
-            })
-            .fetch_all(&self.pool)
-            .await?;
-        let mut cases = rows.iter().map(case_row).collect::<Result<Vec<_>>>()?;
-        if filter.words.len() > 1 {
-            cases.retain(|c| {
-                let folded = crate::text::fold(&c.subject);
-                filter.words.iter().all(|w| folded.contains(w.as_str()))
-            });
-        }
-        Ok(cases)
+        cases(&self.pool, self.backend, filter).await
     }
 
     /// The case on which buzon received a mail with this Message-ID, if any.
     pub async fn case_of_received(&self, message_id: &str) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT c.number FROM emails e JOIN cases c ON c.id = e.case_id
-             WHERE e.message_id = $1 AND e.direction = 'in' ORDER BY e.id LIMIT 1",
-        )
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| get(&r, "number")).transpose()
+        case_of_received(&self.pool, message_id).await
     }
 
     pub async fn case_by_number(&self, number: i64) -> Result<Option<CaseRow>> {
-        let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
-        let row = sqlx::query(sql)
-            .bind(number)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(case_row).transpose()
+        case_by_number(&self.pool, number).await
     }
 
     /// The activity history: every mail in and out, oldest first.
     pub async fn case_emails(&self, case_id: i64) -> Result<Vec<EmailRow>> {
-        let sql = concat!(
-            "SELECT ",
-            email_columns!(),
-            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id = $1 ORDER BY e.id"
-        );
-        let rows = sqlx::query(sql).bind(case_id).fetch_all(&self.pool).await?;
-        rows.iter().map(email_row).collect()
+        case_emails(&self.pool, case_id).await
     }
 
     pub async fn email(&self, id: i64) -> Result<Option<EmailRow>> {
@@ -325,20 +273,92 @@ impl Store {
 
     /// (address, role) of everyone on a case, the requester first.
     pub async fn case_participants(&self, case_id: i64) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT email, role FROM participants WHERE case_id = $1
-             ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
-        )
-        .bind(case_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
-            .collect()
+        case_participants(&self.pool, case_id).await
     }
 }
 
 impl CaseTx {
+    /// Open the savepoint of the next mail in the batch.
+    pub async fn start_mail(&mut self) -> Result<()> {
+        sqlx::query("SAVEPOINT mail").execute(&mut *self.tx).await?;
+        self.in_mail = true;
+        Ok(())
+    }
+
+    /// Take inbound mail `inbound_id` for this transaction: false when it is no longer
+    /// pending (another process applied it first), so its effects are never made twice.
+    pub async fn claim(&mut self, inbound_id: i64) -> Result<bool> {
+        self.inbound_id = inbound_id;
+        let claimed = sqlx::query(
+            "UPDATE inbound_mail SET state = 'done', processed_at = $1, lease_until = NULL, error = NULL
+             WHERE id = $2 AND state = 'pending'",
+        )
+        .bind(self.now)
+        .bind(inbound_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Keep what the current mail did (a no-op when it finished already).
+    pub async fn end_mail(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.in_mail) {
+            sqlx::query("RELEASE SAVEPOINT mail")
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Undo everything the current mail did; the batch's other mails keep theirs.
+    pub async fn rollback_mail(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.in_mail) {
+            sqlx::query("ROLLBACK TO SAVEPOINT mail")
+                .execute(&mut *self.tx)
+                .await?;
+            sqlx::query("RELEASE SAVEPOINT mail")
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Park a mail that cannot be processed (after [`rollback_mail`](Self::rollback_mail)).
+    pub async fn fail_inbound(&mut self, id: i64, error: &str) -> Result<()> {
+        super::inbound::fail_inbound(&mut *self.tx, id, error).await
+    }
+
+    pub async fn quarantine_inbound(&mut self, id: i64, reason: &str) -> Result<()> {
+        super::inbound::quarantine_inbound(&mut *self.tx, id, reason).await
+    }
+
+    /// Commit the batch: every mail's effects become visible at once.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        crate::crash::point("apply.after_commit");
+        Ok(())
+    }
+
+    pub async fn case_by_number(&mut self, number: i64) -> Result<Option<CaseRow>> {
+        case_by_number(&mut *self.tx, number).await
+    }
+
+    pub async fn case_of_received(&mut self, message_id: &str) -> Result<Option<i64>> {
+        case_of_received(&mut *self.tx, message_id).await
+    }
+
+    pub async fn case_participants(&mut self, case_id: i64) -> Result<Vec<(String, String)>> {
+        case_participants(&mut *self.tx, case_id).await
+    }
+
+    pub async fn case_emails(&mut self, case_id: i64) -> Result<Vec<EmailRow>> {
+        case_emails(&mut *self.tx, case_id).await
+    }
+
+    pub async fn cases(&mut self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
+        cases(&mut *self.tx, self.backend, filter).await
+    }
+
     pub fn now(&self) -> i64 {
         self.now
     }
@@ -532,16 +552,139 @@ impl CaseTx {
         Ok(())
     }
 
-    /// Record what the mail came to and commit everything.
-    pub async fn finish(mut self, outcome: &str, duplicate: bool) -> Result<()> {
+    /// Record what the mail came to; the batch's commit makes it visible.
+    pub async fn finish_mail(&mut self, outcome: &str, duplicate: bool) -> Result<()> {
         sqlx::query("UPDATE inbound_mail SET outcome = $1, state = $2 WHERE id = $3")
             .bind(outcome)
             .bind(if duplicate { "duplicate" } else { "done" })
             .bind(self.inbound_id)
             .execute(&mut *self.tx)
             .await?;
-        self.tx.commit().await?;
-        crate::crash::point("apply.after_commit");
-        Ok(())
+        self.end_mail().await
     }
+
+    /// Record what a mail applied alone came to and commit.
+    pub async fn finish(mut self, outcome: &str, duplicate: bool) -> Result<()> {
+        self.finish_mail(outcome, duplicate).await?;
+        self.commit().await
+    }
+}
+
+async fn cases<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    backend: Backend,
+    filter: &CaseFilter,
+) -> Result<Vec<CaseRow>> {
+    // Only the conditions asked for are in the query, so each can use its index; the SQL
+    // is assembled from the constant fragments below and every value is a bound parameter.
+    let mut binds: Vec<String> = Vec::new();
+    let next = |binds: &mut Vec<String>, value: String| {
+        binds.push(value);
+        binds.len()
+    };
+    let mut sql = String::from(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases WHERE 1 = 1"
+    ));
+    if let Some(status) = &filter.status {
+        let n = next(&mut binds, status.clone());
+        sql.push_str(&format!(" AND status = ${n}"));
+    }
+    if let Some(customer) = &filter.customer {
+        let n = next(&mut binds, customer.clone());
+        sql.push_str(&format!(
+            " AND id IN (SELECT case_id FROM participants WHERE email = ${n})"
+        ));
+    }
+    // Words of three characters or more use the trigram index (FTS5 on SQLite, pg_trgm on
+    // PostgreSQL); shorter ones narrow a scan. Either way a word matches anywhere in the
+    // folded subject, as a substring.
+    let (indexed, short): (Vec<&String>, Vec<&String>) =
+        filter.words.iter().partition(|w| w.chars().count() >= 3);
+    match backend {
+        Backend::Sqlite if !indexed.is_empty() => {
+            let phrase = indexed
+                .iter()
+                .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let n = next(&mut binds, phrase);
+            sql.push_str(&format!(
+                " AND id IN (SELECT rowid FROM cases_search WHERE cases_search MATCH ${n})"
+            ));
+        }
+        _ => {
+            for word in &indexed {
+                let n = next(&mut binds, like_pattern(word));
+                sql.push_str(&format!(" AND subject_folded LIKE ${n} ESCAPE '\\'"));
+            }
+        }
+    }
+    for word in &short {
+        let n = next(&mut binds, like_pattern(word));
+        sql.push_str(&format!(" AND subject_folded LIKE ${n} ESCAPE '\\'"));
+    }
+    sql.push_str(" ORDER BY updated_at DESC, number DESC");
+    if filter.limit > 0 {
+        sql.push_str(&format!(" LIMIT {}", filter.limit));
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in binds {
+        query = query.bind(value);
+    }
+    let rows = query.fetch_all(e).await?;
+    rows.iter().map(case_row).collect()
+}
+
+async fn case_of_received<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    message_id: &str,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT c.number FROM emails e JOIN cases c ON c.id = e.case_id
+         WHERE e.message_id = $1 AND e.direction = 'in' ORDER BY e.id LIMIT 1",
+    )
+    .bind(message_id)
+    .fetch_optional(e)
+    .await?;
+    row.map(|r| get(&r, "number")).transpose()
+}
+
+async fn case_by_number<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    number: i64,
+) -> Result<Option<CaseRow>> {
+    let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
+    let row = sqlx::query(sql).bind(number).fetch_optional(e).await?;
+    row.as_ref().map(case_row).transpose()
+}
+
+async fn case_emails<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    case_id: i64,
+) -> Result<Vec<EmailRow>> {
+    let sql = concat!(
+        "SELECT ",
+        email_columns!(),
+        " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id = $1 ORDER BY e.id"
+    );
+    let rows = sqlx::query(sql).bind(case_id).fetch_all(e).await?;
+    rows.iter().map(email_row).collect()
+}
+
+async fn case_participants<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    case_id: i64,
+) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT email, role FROM participants WHERE case_id = $1
+         ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
+    )
+    .bind(case_id)
+    .fetch_all(e)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
+        .collect()
 }

@@ -35,6 +35,7 @@ fn customer_row(r: &sqlx::any::AnyRow) -> Result<CustomerRow> {
 
 impl Store {
     pub async fn add_customer(&self, c: &CustomerRow) -> Result<()> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "INSERT INTO customers (email, name, org_domain, language, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (email) DO NOTHING",
@@ -89,19 +90,11 @@ impl Store {
     }
 
     pub async fn customer(&self, email: &str) -> Result<Option<CustomerRow>> {
-        Ok(self.customers_matching(email).await?.into_iter().next())
-    }
-
-    async fn customers_matching(&self, email: &str) -> Result<Vec<CustomerRow>> {
-        let rows =
-            sqlx::query("SELECT email, name, org_domain, language FROM customers WHERE email = $1")
-                .bind(email)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(customer_row).collect()
+        customer(&self.pool, email).await
     }
 
     pub async fn remove_customer(&self, email: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM customers WHERE email = $1")
             .bind(email)
             .execute(&self.pool)
@@ -110,6 +103,7 @@ impl Store {
     }
 
     pub async fn add_org(&self, domain: &str, name: Option<&str>) -> Result<()> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("INSERT INTO organizations (domain, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (domain) DO NOTHING")
             .bind(domain)
             .bind(name)
@@ -139,6 +133,7 @@ impl Store {
     }
 
     pub async fn remove_org(&self, domain: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM organizations WHERE domain = $1")
             .bind(domain)
             .execute(&self.pool)
@@ -147,6 +142,7 @@ impl Store {
     }
 
     pub async fn add_agent(&self, email: &str, name: Option<&str>) -> Result<()> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("INSERT INTO agents (email, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING")
             .bind(email)
             .bind(name)
@@ -160,20 +156,11 @@ impl Store {
     }
 
     pub async fn agents(&self) -> Result<Vec<AgentRow>> {
-        let rows = sqlx::query("SELECT email, name FROM agents ORDER BY email")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AgentRow {
-                    email: get(r, "email")?,
-                    name: get(r, "name")?,
-                })
-            })
-            .collect()
+        agents(&self.pool).await
     }
 
     pub async fn remove_agent(&self, email: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM agents WHERE email = $1")
             .bind(email)
             .execute(&self.pool)
@@ -183,16 +170,65 @@ impl Store {
 
     /// Registered customer, or at a registered organisation's domain.
     pub async fn is_provisioned(&self, email: &str) -> Result<bool> {
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        let row = sqlx::query(
-            "SELECT 1 AS hit FROM customers WHERE email = $1
-             UNION ALL SELECT 1 AS hit FROM organizations WHERE domain = $2
-             LIMIT 1",
-        )
-        .bind(email)
-        .bind(domain)
-        .fetch_optional(&self.pool)
+        is_provisioned(&self.pool, email).await
+    }
+}
+
+pub(super) async fn is_provisioned<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email: &str,
+) -> Result<bool> {
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    let row = sqlx::query(
+        "SELECT 1 AS hit FROM customers WHERE email = $1
+         UNION ALL SELECT 1 AS hit FROM organizations WHERE domain = $2
+         LIMIT 1",
+    )
+    .bind(email)
+    .bind(domain)
+    .fetch_optional(e)
+    .await?;
+    Ok(row.is_some())
+}
+
+pub(super) async fn agents<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+) -> Result<Vec<AgentRow>> {
+    let rows = sqlx::query("SELECT email, name FROM agents ORDER BY email")
+        .fetch_all(e)
         .await?;
-        Ok(row.is_some())
+    rows.iter()
+        .map(|r| {
+            Ok(AgentRow {
+                email: get(r, "email")?,
+                name: get(r, "name")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn customer<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email: &str,
+) -> Result<Option<CustomerRow>> {
+    let row =
+        sqlx::query("SELECT email, name, org_domain, language FROM customers WHERE email = $1")
+            .bind(email)
+            .fetch_optional(e)
+            .await?;
+    row.as_ref().map(customer_row).transpose()
+}
+
+impl super::CaseTx {
+    pub async fn customer(&mut self, email: &str) -> Result<Option<CustomerRow>> {
+        customer(self.conn(), email).await
+    }
+
+    pub async fn is_provisioned(&mut self, email: &str) -> Result<bool> {
+        is_provisioned(self.conn(), email).await
+    }
+
+    pub async fn agents(&mut self) -> Result<Vec<AgentRow>> {
+        agents(self.conn()).await
     }
 }

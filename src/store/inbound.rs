@@ -133,7 +133,7 @@ impl Store {
     }
 
     async fn advance_cursor(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut super::WriteTx,
         mailbox: &str,
         uidvalidity: u32,
         last: u32,
@@ -154,30 +154,44 @@ impl Store {
     /// Take the oldest pending mail for processing, under a lease so that another process
     /// on the same database does not take it at the same time.
     pub async fn claim_inbound(&self) -> Result<Option<InboundRow>> {
+        Ok(self.claim_inbound_batch(1, 0).await?.into_iter().next())
+    }
+
+    /// Lease the oldest pending mails, in order: at most `count`, and no more than `bytes`
+    /// of raw mail together (but always the first), so a batch of large mails stays small.
+    pub async fn claim_inbound_batch(&self, count: i64, bytes: i64) -> Result<Vec<InboundRow>> {
         let owner = super::lease_owner();
         let now = now_ms();
         let sql = concat!(
             "UPDATE inbound_mail SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
-             WHERE id = (SELECT id FROM inbound_mail
-                         WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
-                         ORDER BY id LIMIT 1)
+             WHERE id IN (SELECT id FROM
+                            (SELECT id, raw_size, SUM(raw_size) OVER (ORDER BY id) AS running
+                             FROM inbound_mail
+                             WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+                             ORDER BY id LIMIT $4) AS oldest
+                          WHERE running = raw_size OR running <= $5)
                AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
              RETURNING ",
             inbound_columns!()
         );
         let mut tx = self.begin().await?;
-        let row = sqlx::query(sql)
+        let rows = sqlx::query(sql)
             .bind(now + PROCESS_LEASE_MS)
             .bind(now)
             .bind(owner)
-            .fetch_optional(&mut *tx)
+            .bind(count)
+            .bind(bytes)
+            .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        row.as_ref().map(inbound_row).transpose()
+        let mut rows = rows.iter().map(inbound_row).collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
     /// Give a claimed mail back (a retryable problem): it will be taken again later.
     pub async fn release_inbound(&self, id: i64, error: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE inbound_mail SET lease_until = $1, error = $2 WHERE id = $3 AND state = 'pending'")
             .bind(now_ms() + 5_000)
             .bind(error)
@@ -189,30 +203,14 @@ impl Store {
 
     /// Park a mail that cannot be processed; it stays stored and listed until retried.
     pub async fn fail_inbound(&self, id: i64, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE inbound_mail SET state = 'failed', error = $1, lease_until = NULL, processed_at = $2
-             WHERE id = $3 AND state = 'pending'",
-        )
-        .bind(error)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let _turn = self.write_turn().await;
+        fail_inbound(&self.pool, id, error).await
     }
 
     /// Hold a mail that failed the authentication policy: stored, listed, not processed.
     pub async fn quarantine_inbound(&self, id: i64, reason: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE inbound_mail SET state = 'quarantined', error = $1, lease_until = NULL, processed_at = $2
-             WHERE id = $3 AND state = 'pending'",
-        )
-        .bind(reason)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let _turn = self.write_turn().await;
+        quarantine_inbound(&self.pool, id, reason).await
     }
 
     /// Failed and quarantined mail, for `buzon failed`.
@@ -313,4 +311,38 @@ impl Store {
             .map(|r| Ok((get(r, "state")?, get(r, "n")?)))
             .collect()
     }
+}
+
+pub(super) async fn fail_inbound<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: i64,
+    error: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE inbound_mail SET state = 'failed', error = $1, lease_until = NULL, processed_at = $2
+         WHERE id = $3 AND state = 'pending'",
+    )
+    .bind(error)
+    .bind(now_ms())
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn quarantine_inbound<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: i64,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE inbound_mail SET state = 'quarantined', error = $1, lease_until = NULL, processed_at = $2
+         WHERE id = $3 AND state = 'pending'",
+    )
+    .bind(reason)
+    .bind(now_ms())
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod guards;
 mod inbound;
 mod outbox;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -66,6 +67,36 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the writers of this process take turns here, first come first served.
+    /// SQLite's own busy handler polls with growing sleeps, and a writer that commits and
+    /// begins again at once (the processor draining a backlog) starved the sender for
+    /// seconds.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction holding this process's turn to write (SQLite).
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -108,7 +139,12 @@ impl Store {
             Backend::Postgres => options,
         };
         let pool = options.connect(&url).await?;
-        Ok(Store { pool, backend })
+        let write_gate = (backend == Backend::Sqlite).then(Default::default);
+        Ok(Store {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -129,15 +165,34 @@ impl Store {
 
     /// A write transaction. SQLite takes the write lock at BEGIN, so two writers queue on
     /// the busy timeout instead of failing when one upgrades a read lock.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
+    async fn begin(&self) -> Result<WriteTx> {
+        let turn = self.write_turn().await;
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// This process's turn to write (SQLite; PostgreSQL locks rows, not the database).
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Run one SQL statement written by the operator or a benchmark (never by mail).
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// A cheap round trip, for `buzon check` and health.
@@ -174,6 +229,7 @@ impl Store {
     /// Take back the leases that crashed processes on this machine still hold, so their work
     /// is redone now rather than when the leases run out. Returns how many were released.
     pub async fn release_orphaned_leases(&self) -> Result<u64> {
+        let _turn = self.write_turn().await;
         let host = host_name();
         let now = now_ms();
         let mut released = 0;

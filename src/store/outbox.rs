@@ -38,42 +38,64 @@ fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
 impl Store {
     /// Lease the oldest due message, if any, for `lease_ms`.
     pub async fn claim_outbox(&self, lease_ms: i64) -> Result<Option<OutboxJob>> {
+        Ok(self
+            .claim_outbox_batch(lease_ms, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Lease up to `count` of the oldest due messages for `lease_ms`: one write for several
+    /// messages, since each sent message still costs one write to record it.
+    pub async fn claim_outbox_batch(&self, lease_ms: i64, count: i64) -> Result<Vec<OutboxJob>> {
         let now = now_ms();
+        // Names this claim alone, so the rows it took can be read back in the same transaction.
+        let lease = format!("{}/{}", super::lease_owner(), fastrand::u64(..));
         let mut tx = self.begin().await?;
-        let claimed = sqlx::query(
+        sqlx::query(
             "UPDATE outbox SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
-             WHERE id = (SELECT id FROM outbox
-                         WHERE state = 'pending' AND next_attempt_at <= $2
-                           AND (lease_until IS NULL OR lease_until < $2)
-                         ORDER BY next_attempt_at, id LIMIT 1)
-               AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
-             RETURNING id",
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE state = 'pending' AND next_attempt_at <= $2
+                            AND (lease_until IS NULL OR lease_until < $2)
+                          ORDER BY next_attempt_at, id LIMIT $4)
+               AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)",
         )
         .bind(now + lease_ms)
         .bind(now)
-        .bind(super::lease_owner())
-        .fetch_optional(&mut *tx)
+        .bind(&lease)
+        .bind(count)
+        .execute(&mut *tx)
         .await?;
-        let job_row = match claimed {
-            Some(row) => {
-                let id: i64 = get(&row, "id")?;
-                Some(
-                    sqlx::query(
-                        "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
-                         FROM outbox o JOIN emails e ON e.id = o.email_id WHERE o.id = $1",
-                    )
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?,
-                )
-            }
-            None => None,
-        };
+        let rows = sqlx::query(
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
+             FROM outbox o JOIN emails e ON e.id = o.email_id
+             WHERE o.lease_owner = $1 AND o.state = 'pending' ORDER BY o.next_attempt_at, o.id",
+        )
+        .bind(&lease)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        job_row.as_ref().map(job).transpose()
+        rows.iter().map(job).collect()
+    }
+
+    /// Give back leased messages not attempted (the sender is stopping).
+    pub async fn release_outbox(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET lease_until = NULL, attempts = attempts - 1 WHERE id = $1 AND state = 'pending'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn outbox_sent(&self, id: i64) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
             .bind(now_ms())
             .bind(id)
@@ -84,6 +106,7 @@ impl Store {
 
     /// A temporary failure: try again at `next_attempt_at`.
     pub async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: i64) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, lease_until = NULL WHERE id = $3 AND state = 'pending'")
             .bind(next_attempt_at)
             .bind(error)
@@ -95,6 +118,7 @@ impl Store {
 
     /// A permanent refusal: parked, listed, retried only by an admin.
     pub async fn outbox_failed(&self, id: i64, error: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "UPDATE outbox SET state = 'failed', last_error = $1, lease_until = NULL WHERE id = $2",
         )
@@ -118,6 +142,7 @@ impl Store {
 
     /// Put a parked message back in line. False when there is none with that id.
     pub async fn retry_outbox(&self, id: i64) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND state = 'failed'",
         )
