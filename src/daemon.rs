@@ -34,7 +34,8 @@ impl App {
         store.migrate().await?;
         std::fs::create_dir_all(&config.storage.dir)
             .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", config.storage.dir.display()))?;
-        let blobs = BlobStore::new(&config.storage.dir, config.storage.fsync);
+        let blobs =
+            BlobStore::new(&config.storage.dir, config.storage.fsync).with_store(store.clone());
         let composer = Arc::new(Composer::new(
             Templates::load_with(config.support.templates_dir.as_deref())?,
             &config.support,
@@ -131,6 +132,7 @@ async fn process_loop(
     // backlog does not turn into one IDLE interruption and UID STORE per mail.
     let mut unflagged = 0;
     while !shutdown.is_cancelled() {
+        let_the_sender_catch_up(&processor, &shutdown).await;
         let steps = processor.process_batch(BATCH_MAILS).await;
         let pause = match steps.as_deref() {
             Ok([Step::Idle]) => {
@@ -171,6 +173,24 @@ async fn process_loop(
         }
     }
     info!("processor stopped");
+}
+
+/// Backpressure: while more acknowledgements wait in the outbox than the sender can take
+/// in a moment, the processor pauses (2 s at most, so a stalled SMTP server never stops
+/// cases from being created). Both stages write to one database; without this, a backlog
+/// drain made every case first and sent the acknowledgements only afterwards, so that the
+/// first customers waited as long as the last.
+async fn let_the_sender_catch_up(processor: &Processor, shutdown: &CancellationToken) {
+    let high = processor.outbox_high_water();
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(2) && !shutdown.is_cancelled() {
+        match processor.outbox_waiting().await {
+            Ok(waiting) if waiting > high => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            _ => return,
+        }
+    }
 }
 
 /// A token cancelled by SIGINT or SIGTERM.

@@ -57,7 +57,7 @@ pub async fn import(app: &App, path: &Path, send: bool) -> anyhow::Result<BTreeM
     let key = format!("import:{}", path.display());
     let mut fetched = Vec::with_capacity(messages.len());
     for (i, raw) in messages.iter().enumerate() {
-        let hash = app.blobs.put(raw)?;
+        let hash = app.blobs.put(raw).await?;
         let message_id = crate::parse::message_id(raw);
         let dedupe_key = match &message_id {
             Some(id) => format!("mid:{id}"),
@@ -69,6 +69,7 @@ pub async fn import(app: &App, path: &Path, send: bool) -> anyhow::Result<BTreeM
             dedupe_key,
             raw_hash: hash.0,
             raw_size: raw.len(),
+            raw_inline: None,
         });
     }
     for chunk in fetched.chunks(500) {

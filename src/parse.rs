@@ -69,6 +69,8 @@ pub struct InboundAttachment {
     pub bytes: Vec<u8>,
     pub inline: bool,
     pub content_id: Option<String>,
+    /// Set once the bytes are staged in the blob store (before the apply transaction).
+    pub stored_as: Option<crate::blobs::BlobHash>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,7 +80,7 @@ pub enum ParseError {
 }
 
 pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
-    let message = MessageParser::default()
+    let mut message = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NotAnEmail)?;
     let has_any = message.from().is_some()
@@ -88,7 +90,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     if !has_any {
         return Err(ParseError::NotAnEmail);
     }
-    Ok(InboundMessage {
+    let mut inbound = InboundMessage {
         message_id: message.message_id().map(clean_id).filter(|s| !s.is_empty()),
         in_reply_to: id_list(message.in_reply_to()),
         references: id_list(message.references()),
@@ -98,7 +100,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
         cc: message.cc().map(mailboxes).unwrap_or_default(),
         subject: message.subject().unwrap_or_default().trim().to_string(),
         text: body_text(&message),
-        attachments: attachments(&message),
+        attachments: Vec::new(),
         signals: signals(&message),
         authentication_results: message
             .headers_raw()
@@ -106,7 +108,11 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
             .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
         report: delivery_report(&message),
-    })
+    };
+    // Last, when nothing else reads the parts: decoded attachments are moved out of the
+    // parsed message, not copied, so a 20 MB attachment is in memory once, not twice.
+    inbound.attachments = attachments(&mut message);
+    Ok(inbound)
 }
 
 /// RFC 3464: the per-recipient fields of the message/delivery-status part, and the
@@ -259,18 +265,37 @@ pub fn html_to_text(html: &str) -> String {
         .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
 }
 
-fn attachments(message: &Message<'_>) -> Vec<InboundAttachment> {
-    message
-        .attachments()
-        .map(|part| InboundAttachment {
-            filename: display_filename(part),
-            content_type: content_type(part),
-            bytes: original_bytes(message, part),
-            inline: part.content_disposition().is_some_and(|d| d.is_inline())
-                || part.content_id().is_some(),
-            content_id: part.content_id().map(clean_id),
-        })
-        .collect()
+fn attachments(message: &mut Message<'_>) -> Vec<InboundAttachment> {
+    let ids = message.attachments.clone();
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(part) = message.part(id) else {
+            continue;
+        };
+        let filename = display_filename(part);
+        let content_type = content_type(part);
+        let inline = part.content_disposition().is_some_and(|d| d.is_inline())
+            || part.content_id().is_some();
+        let content_id = part.content_id().map(clean_id);
+        let bytes = match &part.body {
+            PartType::Binary(_) | PartType::InlineBinary(_) => {
+                match std::mem::take(&mut message.parts[id as usize].body) {
+                    PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+                    _ => unreachable!("matched above"),
+                }
+            }
+            _ => original_bytes(message, part),
+        };
+        found.push(InboundAttachment {
+            filename,
+            content_type,
+            bytes,
+            inline,
+            content_id,
+            stored_as: None,
+        });
+    }
+    found
 }
 
 fn content_type(part: &MessagePart<'_>) -> String {

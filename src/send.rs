@@ -35,7 +35,7 @@ const STALE_AFTER: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Messages a worker leases at once. Only the lease is shared: each message is still
 /// recorded as sent on its own, right after the server accepted it.
-const CLAIM_BATCH: i64 = 8;
+pub const CLAIM_BATCH: i64 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -167,13 +167,11 @@ impl Sender {
         connection: &mut Option<(AsyncSmtpConnection, Instant)>,
         job: &OutboxJob,
     ) -> Result<(), SendError> {
-        let raw = {
-            let (blobs, hash) = (self.blobs.clone(), job.raw_hash.clone());
-            tokio::task::spawn_blocking(move || blobs.get(&hash))
-                .await
-                .map_err(|e| SendError::Invalid(e.to_string()))?
-                .map_err(|e| SendError::Invalid(format!("stored message missing: {e}")))?
-        };
+        let raw = self
+            .blobs
+            .get(&job.raw_hash)
+            .await
+            .map_err(|e| SendError::Invalid(format!("stored message missing: {e}")))?;
         let envelope = envelope(job)?;
         if let Some((conn, last_used)) = connection.as_mut() {
             if conn.has_broken()

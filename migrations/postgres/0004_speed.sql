@@ -13,3 +13,10 @@ CREATE INDEX cases_updated ON cases (updated_at, number);
 -- that PostgreSQL uses for LIKE '%word%' itself. pg_trgm is a trusted extension (PG 13+).
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX cases_subject_trgm ON cases USING GIN (subject_folded gin_trgm_ops);
+
+-- Small blobs (most raw mails, every outgoing mail): kept here, in the transaction that
+-- names them, instead of one file each. Larger ones stay files (src/blobs.rs).
+CREATE TABLE small_blobs (
+    hash  TEXT PRIMARY KEY,
+    bytes BYTEA NOT NULL
+);

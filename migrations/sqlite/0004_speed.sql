@@ -27,3 +27,10 @@ CREATE TRIGGER cases_search_update AFTER UPDATE OF subject_folded ON cases BEGIN
     VALUES ('delete', old.id, old.subject_folded);
     INSERT INTO cases_search (rowid, subject_folded) VALUES (new.id, new.subject_folded);
 END;
+
+-- Small blobs (most raw mails, every outgoing mail): kept here, in the transaction that
+-- names them, instead of one file each. Larger ones stay files (src/blobs.rs).
+CREATE TABLE small_blobs (
+    hash  TEXT PRIMARY KEY,
+    bytes BLOB NOT NULL
+);

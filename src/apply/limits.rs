@@ -54,6 +54,7 @@ mod tests {
             bytes: vec![0; size],
             inline: false,
             content_id: None,
+            stored_as: None,
         }
     }
 

@@ -69,6 +69,8 @@ pub struct Processor {
 struct Parsed {
     message: InboundMessage,
     skipped: Vec<limits::Skipped>,
+    /// The attachments' blobs, published with the batch.
+    staged: Vec<Staged>,
 }
 
 /// Most raw bytes one batch takes (it always takes at least one mail).
@@ -97,6 +99,16 @@ impl Processor {
         self
     }
 
+    /// Outgoing messages due and not yet taken by a sender.
+    pub async fn outbox_waiting(&self) -> Result<i64, StoreError> {
+        self.store.outbox_waiting().await
+    }
+
+    /// How many waiting outgoing messages keep every SMTP connection busy for a moment.
+    pub fn outbox_high_water(&self) -> i64 {
+        (self.config.smtp.connections as i64 * crate::send::CLAIM_BATCH * 4).max(32)
+    }
+
     /// Apply the oldest waiting mail (a batch of one).
     pub async fn process_next(&self) -> Result<Step, StoreError> {
         Ok(self
@@ -119,7 +131,10 @@ impl Processor {
         if rows.is_empty() {
             return Ok(vec![Step::Idle]);
         }
-        let messages = self.parse_all(&rows).await;
+        let mut messages = self.parse_all(&rows).await;
+        for parsed in messages.iter_mut().flatten() {
+            self.staged().append(&mut parsed.staged);
+        }
         match self.apply_batch(&rows, messages).await {
             Ok(steps) => Ok(steps),
             Err(e) => {
@@ -141,22 +156,32 @@ impl Processor {
 
     /// Read and parse every mail of the batch, in parallel, before the transaction opens.
     async fn parse_all(&self, rows: &[InboundRow]) -> Vec<Result<Parsed, ApplyError>> {
-        let tasks: Vec<_> = rows
-            .iter()
-            .map(|row| {
-                let (blobs, limits) = (self.blobs.clone(), self.config.limits.clone());
-                let (hash, size) = (row.raw_hash.clone(), row.raw_size as usize);
-                tokio::task::spawn_blocking(move || {
-                    let raw = blobs.get(&hash).map_err(|e| {
-                        ApplyError::Permanent(format!("raw mail missing from storage: {e}"))
-                    })?;
-                    let mut message = parse::parse(&raw)
-                        .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
-                    let skipped = limits::apply(&mut message, size, &limits);
-                    Ok(Parsed { message, skipped })
+        let mut tasks = Vec::with_capacity(rows.len());
+        for row in rows {
+            let raw =
+                self.blobs.get(&row.raw_hash).await.map_err(|e| {
+                    ApplyError::Permanent(format!("raw mail missing from storage: {e}"))
+                });
+            let (limits, size) = (self.config.limits.clone(), row.raw_size as usize);
+            let blobs = self.blobs.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let mut message = parse::parse(&raw?)
+                    .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
+                let skipped = limits::apply(&mut message, size, &limits);
+                // Attachments go to the blob store here, from the parsed bytes themselves.
+                let mut staged = Vec::new();
+                for attachment in &mut message.attachments {
+                    let (hash, new) = blobs.stage(&attachment.bytes)?;
+                    attachment.stored_as = Some(hash);
+                    staged.extend(new);
+                }
+                Ok(Parsed {
+                    message,
+                    skipped,
+                    staged,
                 })
-            })
-            .collect();
+            }));
+        }
         let mut parsed = Vec::with_capacity(tasks.len());
         for task in tasks {
             parsed
@@ -212,9 +237,10 @@ impl Processor {
         }
         let staged = std::mem::take(&mut *self.staged());
         let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.publish(staged))
+        let inline = tokio::task::spawn_blocking(move || blobs.publish(staged))
             .await
             .map_err(|e| ApplyError::Io(std::io::Error::other(e.to_string())))??;
+        tx.put_small_blobs(&inline).await?;
         tx.commit().await?;
         Ok(steps)
     }
@@ -308,11 +334,9 @@ impl Processor {
         if let Some(read) = self.staged().iter().find_map(|s| s.read_if(hash)) {
             return Ok(read?);
         }
-        let blobs = self.blobs.clone();
-        let hash = hash.to_string();
-        tokio::task::spawn_blocking(move || blobs.get(&hash))
+        self.blobs
+            .get(hash)
             .await
-            .map_err(|e| ApplyError::Permanent(e.to_string()))?
             .map_err(|e| ApplyError::Permanent(format!("raw mail missing from storage: {e}")))
     }
 
@@ -328,8 +352,12 @@ impl Processor {
 
     async fn facts(&self, tx: &mut CaseTx, message: &InboundMessage) -> Result<Facts, StoreError> {
         let mut provisioned = HashSet::new();
+        let support = &self.config.support.address;
         for m in message.from.iter().chain(&message.to).chain(&message.cc) {
-            if !provisioned.contains(&m.address) && tx.is_provisioned(m.address.as_str()).await? {
+            if m.address != *support
+                && !provisioned.contains(&m.address)
+                && tx.is_provisioned(m.address.as_str()).await?
+            {
                 provisioned.insert(m.address.clone());
             }
         }
@@ -493,7 +521,10 @@ impl Processor {
     ) -> Result<Vec<BlobHash>, ApplyError> {
         let mut hashes = Vec::with_capacity(message.attachments.len());
         for attachment in &message.attachments {
-            hashes.push(self.put_blob(attachment.bytes.clone()).await?);
+            hashes.push(match &attachment.stored_as {
+                Some(hash) => hash.clone(),
+                None => self.put_blob(attachment.bytes.clone()).await?,
+            });
         }
         Ok(hashes)
     }

@@ -134,7 +134,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         eprintln!("buzon: no email {id}");
         return Ok(ExitCode::from(1));
     };
-    let bytes = app.blobs.get(&email.raw_hash)?;
+    let bytes = app.blobs.get(&email.raw_hash).await?;
     let mut out = std::io::stdout().lock();
     if raw {
         out.write_all(&bytes)?;

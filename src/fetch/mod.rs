@@ -37,6 +37,9 @@ pub enum FetchError {
 const FETCH_BATCH: usize = 50;
 /// Bytes fetched per UID FETCH at most (one larger mail is fetched alone).
 const FETCH_BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// A mail larger than this is fetched in pieces of LARGE_PIECE bytes.
+const LARGE_MAIL: usize = 4 * 1024 * 1024;
+const LARGE_PIECE: usize = 1024 * 1024;
 /// RFC 2177: re-issue IDLE before the server's 30-minute inactivity limit.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 
@@ -142,7 +145,12 @@ impl Fetcher {
         }
         let sizes = self.sizes(session, &uids).await?;
         for chunk in batches(&uids, &sizes) {
-            let mails = self.fetch_batch(session, &chunk).await?;
+            let size = sizes.get(&chunk[0]).copied().unwrap_or(0) as usize;
+            let mails = if chunk.len() == 1 && size > LARGE_MAIL {
+                vec![self.fetch_large(session, chunk[0], size).await?]
+            } else {
+                self.fetch_batch(session, &chunk).await?
+            };
             crate::crash::point("fetch.before_commit");
             let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
             crate::crash::point("fetch.after_commit");
@@ -199,7 +207,50 @@ impl Fetcher {
         Ok(mails)
     }
 
-    /// The batch's raw bytes into the blob store, fsync'd together.
+    /// A large mail in pieces (`BODY.PEEK[]<offset.length>`, RFC 9051 partial fetch),
+    /// each written to its blob file as it arrives: never held whole in memory.
+    async fn fetch_large(
+        &self,
+        session: &mut ImapSession,
+        uid: u32,
+        size: usize,
+    ) -> Result<FetchedMail, FetchError> {
+        let mut writer = self.blobs.writer()?;
+        let mut head = Vec::new();
+        let mut offset = 0;
+        while offset < size {
+            let query = format!("(UID BODY.PEEK[]<{offset}.{LARGE_PIECE}>)");
+            let fetched: Vec<_> = session
+                .uid_fetch(uid.to_string(), &query)
+                .await?
+                .try_collect()
+                .await?;
+            let piece = fetched
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.body())
+                .ok_or_else(|| FetchError::Protocol(format!("no part of UID {uid} at {offset}")))?;
+            if piece.is_empty() {
+                break;
+            }
+            if head.is_empty() {
+                head = piece[..piece.len().min(64 * 1024)].to_vec();
+            }
+            writer.write(piece)?;
+            offset += piece.len();
+        }
+        let (hash, staged) = writer.finish()?;
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.publish(vec![staged]))
+            .await
+            .map_err(|e| FetchError::Protocol(e.to_string()))??;
+        let mut mail = fetched_mail(uid, &[], hash, crate::parse::message_id(&head));
+        mail.raw_size = offset;
+        Ok(mail)
+    }
+
+    /// The batch's raw bytes into the blob store: files fsync'd together, small mails
+    /// carried to the transaction that records them.
     async fn store_raw(
         &self,
         fetched: Vec<(u32, Vec<u8>)>,
@@ -214,7 +265,11 @@ impl Fetcher {
                 let message_id = crate::parse::message_id(raw);
                 mails.push(fetched_mail(*uid, raw, hash, message_id));
             }
-            blobs.publish(staged)?;
+            for (hash, bytes) in blobs.publish(staged)? {
+                if let Some(mail) = mails.iter_mut().find(|m| m.raw_hash == hash) {
+                    mail.raw_inline = Some(bytes);
+                }
+            }
             Ok::<_, std::io::Error>(mails)
         })
         .await
@@ -308,6 +363,7 @@ fn fetched_mail(uid: u32, raw: &[u8], hash: BlobHash, message_id: Option<String>
         dedupe_key,
         raw_hash: hash.0,
         raw_size: raw.len(),
+        raw_inline: None,
     }
 }
 

@@ -15,6 +15,8 @@ pub struct CaseTx {
     /// A mail's savepoint is open.
     in_mail: bool,
     backend: Backend,
+    /// The agents, read once per batch (mail never changes them).
+    pub(super) agents: Option<Vec<super::AgentRow>>,
 }
 
 pub struct NewCaseRow<'a> {
@@ -184,6 +186,7 @@ impl Store {
             now: now_ms(),
             in_mail: false,
             backend: self.backend,
+            agents: None,
         })
     }
 
@@ -575,57 +578,70 @@ async fn cases<'e>(
     backend: Backend,
     filter: &CaseFilter,
 ) -> Result<Vec<CaseRow>> {
-    // Only the conditions asked for are in the query, so each can use its index; the SQL
-    // is assembled from the constant fragments below and every value is a bound parameter.
+    // Only the conditions asked for are in the query, so each can use its index. The SQL is
+    // assembled from the constant fragments below; every value is a bound parameter.
     let mut binds: Vec<String> = Vec::new();
-    let next = |binds: &mut Vec<String>, value: String| {
+    let mut bind = |value: String| {
         binds.push(value);
         binds.len()
     };
-    let mut sql = String::from(concat!(
-        "SELECT ",
-        case_columns!(),
-        " FROM cases WHERE 1 = 1"
-    ));
-    if let Some(status) = &filter.status {
-        let n = next(&mut binds, status.clone());
-        sql.push_str(&format!(" AND status = ${n}"));
-    }
-    if let Some(customer) = &filter.customer {
-        let n = next(&mut binds, customer.clone());
-        sql.push_str(&format!(
-            " AND id IN (SELECT case_id FROM participants WHERE email = ${n})"
-        ));
-    }
     // Words of three characters or more use the trigram index (FTS5 on SQLite, pg_trgm on
-    // PostgreSQL); shorter ones narrow a scan. Either way a word matches anywhere in the
-    // folded subject, as a substring.
+    // PostgreSQL); shorter ones only narrow. A word matches anywhere in the folded subject.
     let (indexed, short): (Vec<&String>, Vec<&String>) =
         filter.words.iter().partition(|w| w.chars().count() >= 3);
-    match backend {
-        Backend::Sqlite if !indexed.is_empty() => {
-            let phrase = indexed
-                .iter()
-                .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            let n = next(&mut binds, phrase);
-            sql.push_str(&format!(
-                " AND id IN (SELECT rowid FROM cases_search WHERE cases_search MATCH ${n})"
-            ));
-        }
-        _ => {
-            for word in &indexed {
-                let n = next(&mut binds, like_pattern(word));
-                sql.push_str(&format!(" AND subject_folded LIKE ${n} ESCAPE '\\'"));
-            }
-        }
+    let searching = !filter.words.is_empty();
+    // Without a customer to start from, SQLite walks the search index newest first and
+    // stops at the limit: a common word costs as little as a rare one.
+    let from_search_index =
+        backend == Backend::Sqlite && !indexed.is_empty() && filter.customer.is_none();
+    let mut sql = if from_search_index {
+        let phrase = indexed
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let n = bind(phrase);
+        format!(
+            concat!(
+                "SELECT ",
+                case_columns!(),
+                " FROM cases_search JOIN cases ON cases.id = cases_search.rowid WHERE cases_search MATCH ${}"
+            ),
+            n
+        )
+    } else {
+        String::from(concat!(
+            "SELECT ",
+            case_columns!(),
+            " FROM cases WHERE 1 = 1"
+        ))
+    };
+    if let Some(status) = &filter.status {
+        sql.push_str(&format!(" AND status = ${}", bind(status.clone())));
     }
-    for word in &short {
-        let n = next(&mut binds, like_pattern(word));
-        sql.push_str(&format!(" AND subject_folded LIKE ${n} ESCAPE '\\'"));
+    if let Some(customer) = &filter.customer {
+        sql.push_str(&format!(
+            " AND cases.id IN (SELECT case_id FROM participants WHERE email = ${})",
+            bind(customer.clone())
+        ));
     }
-    sql.push_str(" ORDER BY updated_at DESC, number DESC");
+    let like_words = if from_search_index {
+        short
+    } else {
+        filter.words.iter().collect()
+    };
+    for word in like_words {
+        sql.push_str(&format!(
+            " AND cases.subject_folded LIKE ${} ESCAPE '\\'",
+            bind(like_pattern(word))
+        ));
+    }
+    // Search results come newest case first; lists, most recently active first.
+    sql.push_str(if searching {
+        " ORDER BY cases.id DESC"
+    } else {
+        " ORDER BY updated_at DESC, number DESC"
+    });
     if filter.limit > 0 {
         sql.push_str(&format!(" LIMIT {}", filter.limit));
     }

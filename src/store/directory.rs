@@ -229,6 +229,11 @@ impl super::CaseTx {
     }
 
     pub async fn agents(&mut self) -> Result<Vec<AgentRow>> {
-        agents(self.conn()).await
+        if let Some(known) = &self.agents {
+            return Ok(known.clone());
+        }
+        let read = agents(self.conn()).await?;
+        self.agents = Some(read.clone());
+        Ok(read)
     }
 }

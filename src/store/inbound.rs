@@ -13,6 +13,8 @@ pub struct FetchedMail {
     pub dedupe_key: String,
     pub raw_hash: String,
     pub raw_size: usize,
+    /// The raw bytes when they are small enough to live in the database.
+    pub raw_inline: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +105,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             new += done.rows_affected() as usize;
+            if let Some(bytes) = &mail.raw_inline {
+                super::small_blobs::put_one(&mut tx, &mail.raw_hash, bytes).await?;
+            }
         }
         if let Some(last) = mails.iter().map(|m| m.uid).max() {
             Self::advance_cursor(&mut tx, mailbox, uidvalidity, last).await?;

@@ -7,6 +7,7 @@ mod directory;
 mod guards;
 mod inbound;
 mod outbox;
+mod small_blobs;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

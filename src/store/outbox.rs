@@ -164,6 +164,19 @@ impl Store {
             .collect()
     }
 
+    /// Messages due now that no sender has taken yet: the outbox's queue length.
+    pub async fn outbox_waiting(&self) -> Result<i64> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        get(&row, "n")
+    }
+
     /// Milliseconds until the next pending message is due (None: nothing pending).
     pub async fn next_outbox_due_in(&self) -> Result<Option<i64>> {
         let row =

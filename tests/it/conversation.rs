@@ -79,10 +79,10 @@ async fn a_customer_reply_becomes_a_comment_with_its_attachment() {
     let attachments = desk.store().case_attachments(case.id).await.unwrap();
     assert_eq!(attachments.len(), 1);
     assert_eq!(
-        desk.app.blobs.get(&attachments[0].blob_hash).unwrap(),
+        desk.app.blobs.get(&attachments[0].blob_hash).await.unwrap(),
         b"ERROR 42 at line 7\n"
     );
-    let raw = desk.app.blobs.get(&comment.raw_hash).unwrap();
+    let raw = desk.app.blobs.get(&comment.raw_hash).await.unwrap();
     assert!(
         String::from_utf8_lossy(&raw).contains("escribió"),
         "the raw mail stays whole"

@@ -410,13 +410,19 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
     drop(holder);
     wait_for_mail_on(mail_server(), &customer, 1, Duration::from_secs(40)).await;
 
-    // The storage directory becomes unusable (a file where the directory was).
+    // The storage directory becomes unusable (a file where the directory was). Small mails
+    // live in the database; this one is large enough to need a file.
     let storage = desk.config().storage.dir.clone();
     let aside = storage.with_extension("aside");
     std::fs::rename(&storage, &aside).unwrap();
     std::fs::write(&storage, b"not a directory").unwrap();
-    desk.write(&customer, "Sin disco", "l2@cliente.test", "x")
-        .await;
+    let support = desk.names.support();
+    let large = with_attachment(
+        &plain_mail(&customer, &support, "Sin disco", "l2@cliente.test", "x"),
+        "registro.bin",
+        &vec![7u8; 2 * buzon::blobs::INLINE_MAX],
+    );
+    send_mail(&customer, &[&support], &large).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         mailbox(&customer).await.len(),

@@ -291,7 +291,7 @@ async fn oversize_attachments_are_kept_raw_and_reported() {
         .unwrap()
         .is_empty());
     let history = desk.store().case_emails(case.id).await.unwrap();
-    let kept = desk.app.blobs.get(&history[0].raw_hash).unwrap();
+    let kept = desk.app.blobs.get(&history[0].raw_hash).await.unwrap();
     assert!(kept.len() > 5000, "the raw mail keeps the file");
 }
 

@@ -59,7 +59,7 @@ async fn malformed_mail_is_stored_and_handled() {
     // Every mail is kept raw, whatever became of it.
     let failed = desk.store().failed_inbound().await.unwrap();
     for row in failed.iter() {
-        assert!(desk.app.blobs.get(&row.raw_hash).is_ok());
+        assert!(desk.app.blobs.get(&row.raw_hash).await.is_ok());
         assert!(
             row.error.as_deref().unwrap_or("").contains("not an email"),
             "{row:?}"

@@ -167,6 +167,7 @@ Content-Type: multipart/mixed; boundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: mult
         desk.app
             .blobs
             .get(&by_name("proyecto.jpk").blob_hash)
+            .await
             .unwrap(),
         binary
     );
@@ -174,6 +175,7 @@ Content-Type: multipart/mixed; boundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: mult
         desk.app
             .blobs
             .get(&by_name("pantalla.png").blob_hash)
+            .await
             .unwrap(),
         png
     );
@@ -182,11 +184,51 @@ Content-Type: multipart/mixed; boundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: mult
         desk.app
             .blobs
             .get(&by_name("registro.log").blob_hash)
+            .await
             .unwrap(),
         latin1_log,
         "text attachment kept in its own charset"
     );
     assert_eq!(attachments.len(), 3);
+}
+
+/// A mail above the fetcher's large-mail size is fetched in pieces (partial FETCH) straight
+/// into its blob file: the stored raw mail and its attachment are still byte for byte.
+#[tokio::test]
+async fn a_large_mail_is_fetched_in_pieces_and_kept_whole() {
+    let mut desk = Desk::new("large-mail").await;
+    let customer = desk.names.addr("cliente");
+    desk.customer(&customer, None).await;
+    let dump: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
+    let raw = with_attachment(
+        &plain_mail(
+            &customer,
+            &desk.names.support(),
+            "Volcado grande",
+            "large@cliente.test",
+            "Adjunto el volcado.",
+        ),
+        "volcado.bin",
+        &dump,
+    );
+    assert!(raw.len() > 8 * 1024 * 1024, "larger than one fetch piece");
+    append(&desk.names.support(), &raw).await;
+    desk.start();
+    wait_for_mail(&customer, 1).await;
+    desk.stop().await;
+
+    let case = desk.store().case_by_number(1).await.unwrap().expect("case");
+    let attachments = desk.store().case_attachments(case.id).await.unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].size as usize, dump.len());
+    let stored = desk.app.blobs.get(&attachments[0].blob_hash).await.unwrap();
+    assert!(stored == dump, "attachment bytes identical");
+    let history = desk.store().case_emails(case.id).await.unwrap();
+    let kept = desk.app.blobs.get(&history[0].raw_hash).await.unwrap();
+    assert_eq!(kept.len(), raw.len());
+    assert!(kept == raw, "raw mail identical to what the server holds");
 }
 
 #[tokio::test]

@@ -189,7 +189,7 @@ async fn history_attaches_the_real_mails_and_refuses_strangers() {
     for (a, e) in attached.iter().zip(&visible) {
         assert!(a.filename.ends_with(".eml"));
         assert!(
-            a.bytes == desk.app.blobs.get(&e.raw_hash).unwrap(),
+            a.bytes == desk.app.blobs.get(&e.raw_hash).await.unwrap(),
             "{} is the real mail",
             a.filename
         );

@@ -21,6 +21,7 @@ fn fetched(uid: u32, key: &str) -> FetchedMail {
         dedupe_key: format!("mid:{key}"),
         raw_hash: "ab".repeat(32),
         raw_size: 10,
+        raw_inline: None,
     }
 }
 
