@@ -167,11 +167,14 @@ impl Sender {
         connection: &mut Option<(AsyncSmtpConnection, Instant)>,
         job: &OutboxJob,
     ) -> Result<(), SendError> {
-        let raw = self
-            .blobs
-            .get(&job.raw_hash)
-            .await
-            .map_err(|e| SendError::Invalid(format!("stored message missing: {e}")))?;
+        let raw = match &job.raw {
+            Some(raw) => raw.clone(),
+            None => self
+                .blobs
+                .get(&job.raw_hash)
+                .await
+                .map_err(|e| SendError::Invalid(format!("stored message missing: {e}")))?,
+        };
         let envelope = envelope(job)?;
         if let Some((conn, last_used)) = connection.as_mut() {
             if conn.has_broken()

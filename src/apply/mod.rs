@@ -49,6 +49,21 @@ enum ApplyError {
     Permanent(String),
     #[error("storage: {0}")]
     Io(#[from] std::io::Error),
+    /// A mail failed half-way in a batch run without savepoints: run it again with them.
+    #[error("a mail failed half-way; the batch runs again with a savepoint per mail")]
+    NeedsSavepoints,
+}
+
+impl ApplyError {
+    /// A database error that waiting will not cure (the database refuses this mail's
+    /// data) parks the mail like any other permanent problem; busy, locked, unreachable
+    /// and storage errors stay passing.
+    fn into_permanent_unless_passing(self) -> ApplyError {
+        match self {
+            ApplyError::Store(e) if !e.is_retryable() => ApplyError::Permanent(e.to_string()),
+            other => other,
+        }
+    }
 }
 
 /// What a processed mail came to: the outcome's name and the case it touched.
@@ -131,11 +146,14 @@ impl Processor {
         if rows.is_empty() {
             return Ok(vec![Step::Idle]);
         }
-        let mut messages = self.parse_all(&rows).await;
-        for parsed in messages.iter_mut().flatten() {
-            self.staged().append(&mut parsed.staged);
+        // Savepoints cost two statements a mail and are needed only when a mail fails
+        // half-way; the batch runs without them and again with them after such a failure.
+        let mut applied = self.parse_and_apply(&rows, rows.len() == 1).await;
+        if matches!(applied, Err(ApplyError::NeedsSavepoints)) {
+            self.blobs.discard(std::mem::take(&mut *self.staged()));
+            applied = self.parse_and_apply(&rows, true).await;
         }
-        match self.apply_batch(&rows, messages).await {
+        match applied {
             Ok(steps) => Ok(steps),
             Err(e) => {
                 self.blobs.discard(std::mem::take(&mut *self.staged()));
@@ -194,22 +212,44 @@ impl Processor {
 
     /// The batch's transaction. An error returned here is a passing one: nothing of the
     /// batch is committed and every mail of it stays pending.
+    async fn parse_and_apply(
+        &self,
+        rows: &[InboundRow],
+        with_savepoints: bool,
+    ) -> Result<Vec<Step>, ApplyError> {
+        let mut messages = self.parse_all(rows).await;
+        for parsed in messages.iter_mut().flatten() {
+            self.staged().append(&mut parsed.staged);
+        }
+        self.apply_batch(rows, messages, with_savepoints).await
+    }
+
     async fn apply_batch(
         &self,
         rows: &[InboundRow],
         messages: Vec<Result<Parsed, ApplyError>>,
+        with_savepoints: bool,
     ) -> Result<Vec<Step>, ApplyError> {
         let mut tx = self.store.begin_batch().await?;
         let mut steps = Vec::with_capacity(rows.len());
         for (row, parsed) in rows.iter().zip(messages) {
-            tx.start_mail().await?;
+            if with_savepoints {
+                tx.start_mail().await?;
+            }
             let span = tracing::info_span!("apply", inbound = row.id, case = tracing::field::Empty);
             let applied = match parsed {
                 Ok(parsed) => {
-                    self.process(&mut tx, row, parsed)
+                    let applied = self
+                        .process(&mut tx, row, parsed)
                         .instrument(span.clone())
-                        .await
+                        .await;
+                    let applied = applied.map_err(ApplyError::into_permanent_unless_passing);
+                    if !with_savepoints && matches!(applied, Err(ApplyError::Permanent(_))) {
+                        return Err(ApplyError::NeedsSavepoints);
+                    }
+                    applied
                 }
+                // Unreadable mail made no change in the transaction.
                 Err(e) => Err(e),
             };
             let _entered = span.enter();

@@ -17,6 +17,9 @@ pub struct CaseTx {
     backend: Backend,
     /// The agents, read once per batch (mail never changes them).
     pub(super) agents: Option<Vec<super::AgentRow>>,
+    /// Addresses this transaction took off the failing list: known not to be failing
+    /// without asking again (the acknowledgement to a sender who just wrote).
+    pub(super) cleared: Vec<String>,
 }
 
 pub struct NewCaseRow<'a> {
@@ -187,6 +190,7 @@ impl Store {
             in_mail: false,
             backend: self.backend,
             agents: None,
+            cleared: Vec::new(),
         })
     }
 
@@ -315,6 +319,7 @@ impl CaseTx {
 
     /// Undo everything the current mail did; the batch's other mails keep theirs.
     pub async fn rollback_mail(&mut self) -> Result<()> {
+        self.cleared.clear();
         if std::mem::take(&mut self.in_mail) {
             sqlx::query("ROLLBACK TO SAVEPOINT mail")
                 .execute(&mut *self.tx)

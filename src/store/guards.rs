@@ -36,6 +36,9 @@ impl CaseTx {
     }
 
     pub async fn is_failing(&mut self, address: &str) -> Result<bool> {
+        if self.cleared.iter().any(|a| a == address) {
+            return Ok(false);
+        }
         let row = sqlx::query("SELECT 1 AS hit FROM failing_addresses WHERE address = $1")
             .bind(address)
             .fetch_optional(self.conn())
@@ -45,6 +48,7 @@ impl CaseTx {
 
     /// A hard bounce: no more mail to this address until it writes to us again.
     pub async fn mark_failing(&mut self, address: &str, reason: &str) -> Result<()> {
+        self.cleared.retain(|a| a != address);
         let now = self.now();
         sqlx::query(
             "INSERT INTO failing_addresses (address, reason, since) VALUES ($1, $2, $3)
@@ -64,6 +68,7 @@ impl CaseTx {
             .bind(address)
             .execute(self.conn())
             .await?;
+        self.cleared.push(address.to_string());
         Ok(())
     }
 }

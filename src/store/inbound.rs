@@ -284,14 +284,21 @@ impl Store {
     }
 
     pub async fn mark_imap_done(&self, ids: &[i64]) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for id in ids {
-            sqlx::query("UPDATE inbound_mail SET imap_done = 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        if ids.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
+        // One statement for the whole list; the ids are integers, written in directly.
+        let list = ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _turn = self.write_turn().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE inbound_mail SET imap_done = 1 WHERE id IN ({list})"
+        )))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -12,6 +12,9 @@ pub struct OutboxJob {
     pub envelope_from: String,
     pub recipients: Vec<String>,
     pub raw_hash: String,
+    /// The message itself when it is a small blob (read with the job).
+    #[serde(skip)]
+    pub raw: Option<Vec<u8>>,
     pub attempts: i64,
     pub state: String,
     pub last_error: Option<String>,
@@ -29,6 +32,10 @@ fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
             .map(str::to_string)
             .collect(),
         raw_hash: get(row, "raw_hash")?,
+        raw: {
+            use sqlx::Row;
+            row.try_get::<Option<Vec<u8>>, _>("raw").ok().flatten()
+        },
         attempts: get(row, "attempts")?,
         state: get(row, "state")?,
         last_error: get(row, "last_error")?,
@@ -67,8 +74,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let rows = sqlx::query(
-            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
-             FROM outbox o JOIN emails e ON e.id = o.email_id
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, b.bytes AS raw, o.attempts, o.state, o.last_error
+             FROM outbox o JOIN emails e ON e.id = o.email_id LEFT JOIN small_blobs b ON b.hash = e.raw_hash
              WHERE o.lease_owner = $1 AND o.state = 'pending' ORDER BY o.next_attempt_at, o.id",
         )
         .bind(&lease)

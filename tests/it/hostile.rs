@@ -94,3 +94,70 @@ fn fuzz_findings_stay_fixed() {
     }
     assert!(replayed >= buzon::hostile::samples().len());
 }
+
+/// A mail that fails half-way through its effects, in the middle of a batch: only it is
+/// parked; the mails before and after it in the same batch keep theirs (the batch runs
+/// again with a savepoint per mail). The database itself refuses the mail here.
+#[tokio::test]
+async fn a_mail_failing_half_way_spoils_nothing_else_in_its_batch() {
+    let mut desk = Desk::new("half-way").await;
+    let support = desk.names.support();
+    let customer = desk.names.addr("cliente");
+    desk.customer(&customer, None).await;
+    desk.store()
+        .execute_raw(
+            "CREATE TRIGGER poison BEFORE INSERT ON cases WHEN NEW.subject = 'Veneno'
+             BEGIN SELECT RAISE(ABORT, 'this database refuses poison'); END",
+        )
+        .await
+        .unwrap();
+    for (subject, id) in [
+        ("Antes", "before"),
+        ("Veneno", "poison"),
+        ("Después", "after"),
+    ] {
+        append(
+            &support,
+            &plain_mail(
+                &customer,
+                &support,
+                subject,
+                &format!("{id}@cliente.test"),
+                "x",
+            ),
+        )
+        .await;
+    }
+    desk.start();
+    wait_for_mail(&customer, 2).await;
+    eventually("the poison parked", || async {
+        !desk.store().failed_inbound().await.unwrap().is_empty()
+    })
+    .await;
+    desk.stop().await;
+
+    let subjects: Vec<String> = desk
+        .store()
+        .cases(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.subject)
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects.contains(&"Antes".to_string()) && subjects.contains(&"Después".to_string()));
+    let failed = desk.store().failed_inbound().await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].message_id.as_deref(), Some("poison@cliente.test"));
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("refuses poison"),
+        "{:?}",
+        failed[0].error
+    );
+    let acks = mailbox(&customer).await;
+    assert_eq!(acks.len(), 2, "no acknowledgement for the refused mail");
+}
