@@ -641,8 +641,11 @@ async fn cases<'e>(
             bind(like_pattern(word))
         ));
     }
-    // Search results come newest case first; lists, most recently active first.
-    sql.push_str(if searching {
+    // Search results come newest case first (walking the search index backwards when it
+    // drives the query); lists, most recently active first.
+    sql.push_str(if from_search_index {
+        " ORDER BY cases_search.rowid DESC"
+    } else if searching {
         " ORDER BY cases.id DESC"
     } else {
         " ORDER BY updated_at DESC, number DESC"

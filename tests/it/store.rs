@@ -281,7 +281,22 @@ async fn case_queries_filter_and_search(db: Db) {
         words: words.iter().map(|w| w.to_string()).collect(),
         ..Default::default()
     };
-    assert_eq!(s.cases(&search(&["sap"])).await.unwrap().len(), 2);
+    let saps = s.cases(&search(&["sap"])).await.unwrap();
+    assert_eq!(saps.len(), 2);
+    assert!(
+        saps[0].number > saps[1].number,
+        "search results newest first"
+    );
+    let ana_sap = CaseFilter {
+        customer: Some("ana@x.test".into()),
+        words: vec!["caido".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        s.cases(&ana_sap).await.unwrap().len(),
+        1,
+        "search within a customer's cases"
+    );
     assert_eq!(s.cases(&search(&["sap", "caido"])).await.unwrap().len(), 1);
     assert_eq!(
         s.cases(&search(&["50%"])).await.unwrap().len(),
