@@ -54,6 +54,17 @@ enum ApplyError {
     NeedsSavepoints,
 }
 
+/// A blob that is not there is a permanent problem for its mail; an unreachable database
+/// or an unreadable disk is a passing one.
+fn missing_or_passing(e: std::io::Error) -> ApplyError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput => {
+            ApplyError::Permanent(format!("raw mail missing from storage: {e}"))
+        }
+        _ => ApplyError::Io(e),
+    }
+}
+
 impl ApplyError {
     /// A database error that waiting will not cure (the database refuses this mail's
     /// data) parks the mail like any other permanent problem; busy, locked, unreachable
@@ -174,12 +185,29 @@ impl Processor {
 
     /// Read and parse every mail of the batch, in parallel, before the transaction opens.
     async fn parse_all(&self, rows: &[InboundRow]) -> Vec<Result<Parsed, ApplyError>> {
+        let hashes: Vec<&str> = rows.iter().map(|r| r.raw_hash.as_str()).collect();
+        // The batch's small raw mails in one query; the rest are files.
+        let mut small = match self.store.small_blobs(&hashes).await {
+            Ok(small) => small,
+            Err(e) => {
+                // The database is not answering: the whole batch waits.
+                let why = e.to_string();
+                return rows
+                    .iter()
+                    .map(|_| Err(ApplyError::Io(std::io::Error::other(why.clone()))))
+                    .collect();
+            }
+        };
         let mut tasks = Vec::with_capacity(rows.len());
         for row in rows {
-            let raw =
-                self.blobs.get(&row.raw_hash).await.map_err(|e| {
-                    ApplyError::Permanent(format!("raw mail missing from storage: {e}"))
-                });
+            let raw = match small.remove(&row.raw_hash) {
+                Some(raw) => Ok(raw),
+                None => self
+                    .blobs
+                    .get(&row.raw_hash)
+                    .await
+                    .map_err(missing_or_passing),
+            };
             let (limits, size) = (self.config.limits.clone(), row.raw_size as usize);
             let blobs = self.blobs.clone();
             tasks.push(tokio::task::spawn_blocking(move || {
@@ -374,10 +402,7 @@ impl Processor {
         if let Some(read) = self.staged().iter().find_map(|s| s.read_if(hash)) {
             return Ok(read?);
         }
-        self.blobs
-            .get(hash)
-            .await
-            .map_err(|e| ApplyError::Permanent(format!("raw mail missing from storage: {e}")))
+        self.blobs.get(hash).await.map_err(missing_or_passing)
     }
 
     /// Write bytes to the blob store; they become visible when the batch commits.

@@ -20,6 +20,10 @@ pub struct CaseTx {
     /// Addresses this transaction took off the failing list: known not to be failing
     /// without asking again (the acknowledgement to a sender who just wrote).
     pub(super) cleared: Vec<String>,
+    /// Whether the failing list has any address (None: not asked yet in this batch).
+    pub(super) any_failing: Option<bool>,
+    /// Customer rows read in this batch, by address.
+    pub(super) customers: std::collections::HashMap<String, Option<super::CustomerRow>>,
 }
 
 pub struct NewCaseRow<'a> {
@@ -191,6 +195,8 @@ impl Store {
             backend: self.backend,
             agents: None,
             cleared: Vec::new(),
+            any_failing: None,
+            customers: Default::default(),
         })
     }
 
@@ -320,6 +326,8 @@ impl CaseTx {
     /// Undo everything the current mail did; the batch's other mails keep theirs.
     pub async fn rollback_mail(&mut self) -> Result<()> {
         self.cleared.clear();
+        self.any_failing = None;
+        self.customers.clear();
         if std::mem::take(&mut self.in_mail) {
             sqlx::query("ROLLBACK TO SAVEPOINT mail")
                 .execute(&mut *self.tx)
@@ -505,6 +513,7 @@ impl CaseTx {
         name: Option<&str>,
         language: Option<&str>,
     ) -> Result<()> {
+        self.customers.remove(email);
         let now = self.now;
         sqlx::query(
             "INSERT INTO customers (email, name, language, created_at) VALUES ($1, $2, $3, $4)

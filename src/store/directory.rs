@@ -220,12 +220,28 @@ pub(super) async fn customer<'e>(
 }
 
 impl super::CaseTx {
+    /// A customer's row, read once per batch (a profile change forgets it).
     pub async fn customer(&mut self, email: &str) -> Result<Option<CustomerRow>> {
-        customer(self.conn(), email).await
+        if let Some(known) = self.customers.get(email) {
+            return Ok(known.clone());
+        }
+        let read = customer(self.conn(), email).await?;
+        self.customers.insert(email.to_string(), read.clone());
+        Ok(read)
     }
 
+    /// A registered customer (the row the mail will need anyway), or at a registered
+    /// organisation's domain.
     pub async fn is_provisioned(&mut self, email: &str) -> Result<bool> {
-        is_provisioned(self.conn(), email).await
+        if self.customer(email).await?.is_some() {
+            return Ok(true);
+        }
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        let row = sqlx::query("SELECT 1 AS hit FROM organizations WHERE domain = $1")
+            .bind(domain)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.is_some())
     }
 
     pub async fn agents(&mut self) -> Result<Vec<AgentRow>> {

@@ -36,7 +36,7 @@ impl CaseTx {
     }
 
     pub async fn is_failing(&mut self, address: &str) -> Result<bool> {
-        if self.cleared.iter().any(|a| a == address) {
+        if self.cleared.iter().any(|a| a == address) || !self.any_failing().await? {
             return Ok(false);
         }
         let row = sqlx::query("SELECT 1 AS hit FROM failing_addresses WHERE address = $1")
@@ -49,6 +49,7 @@ impl CaseTx {
     /// A hard bounce: no more mail to this address until it writes to us again.
     pub async fn mark_failing(&mut self, address: &str, reason: &str) -> Result<()> {
         self.cleared.retain(|a| a != address);
+        self.any_failing = Some(true);
         let now = self.now();
         sqlx::query(
             "INSERT INTO failing_addresses (address, reason, since) VALUES ($1, $2, $3)
@@ -62,8 +63,25 @@ impl CaseTx {
         Ok(())
     }
 
+    /// Whether any address is on the failing list, asked once per batch: it is empty
+    /// nearly always, and then neither the check nor the clearing needs a statement.
+    async fn any_failing(&mut self) -> Result<bool> {
+        if let Some(known) = self.any_failing {
+            return Ok(known);
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM failing_addresses")
+            .fetch_one(self.conn())
+            .await?;
+        let any = get::<i64>(&row, "n")? > 0;
+        self.any_failing = Some(any);
+        Ok(any)
+    }
+
     /// The address wrote to us: it works again.
     pub async fn clear_failing(&mut self, address: &str) -> Result<()> {
+        if !self.any_failing().await? {
+            return Ok(());
+        }
         sqlx::query("DELETE FROM failing_addresses WHERE address = $1")
             .bind(address)
             .execute(self.conn())

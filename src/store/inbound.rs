@@ -105,10 +105,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             new += done.rows_affected() as usize;
-            if let Some(bytes) = &mail.raw_inline {
-                super::small_blobs::put_one(&mut tx, &mail.raw_hash, bytes).await?;
-            }
         }
+        let small: Vec<(&str, &[u8])> = mails
+            .iter()
+            .filter_map(|m| Some((m.raw_hash.as_str(), m.raw_inline.as_deref()?)))
+            .collect();
+        super::small_blobs::put(&mut tx, &small).await?;
         if let Some(last) = mails.iter().map(|m| m.uid).max() {
             Self::advance_cursor(&mut tx, mailbox, uidvalidity, last).await?;
         }

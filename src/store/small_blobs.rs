@@ -2,24 +2,24 @@
 
 use super::{get, CaseTx, Result, Store};
 
-pub(super) async fn put_one(
-    conn: &mut sqlx::AnyConnection,
-    hash: &str,
-    bytes: &[u8],
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO small_blobs (hash, bytes) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
-    )
-    .bind(hash)
-    .bind(bytes)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(String, Vec<u8>)]) -> Result<()> {
-    for (hash, bytes) in blobs {
-        put_one(&mut *conn, hash, bytes).await?;
+/// Many rows per statement: a batch's acknowledgements go in with one round trip.
+pub(super) async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(&str, &[u8])]) -> Result<()> {
+    let mut blobs = blobs.to_vec();
+    blobs.sort_by_key(|(hash, _)| *hash);
+    blobs.dedup_by_key(|(hash, _)| *hash);
+    for chunk in blobs.chunks(100) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO small_blobs (hash, bytes) VALUES {} ON CONFLICT (hash) DO NOTHING",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (hash, bytes) in chunk {
+            query = query.bind(*hash).bind(*bytes);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -31,7 +31,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        put(&mut tx, blobs).await?;
+        put(&mut tx, &as_refs(blobs)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -45,9 +45,44 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Several small blobs in one query (those that are files are simply absent).
+    pub async fn small_blobs(
+        &self,
+        hashes: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
+        // Only well-formed hashes (hex digits) are written into the statement.
+        let list: Vec<String> = hashes
+            .iter()
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|h| format!("'{h}'"))
+            .collect();
+        if list.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT hash, bytes FROM small_blobs WHERE hash IN ({})",
+            list.join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "hash")?, get(r, "bytes")?)))
+            .collect()
+    }
+}
+
 impl CaseTx {
     /// Store the batch's small blobs with the rows that name them.
     pub async fn put_small_blobs(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
-        put(self.conn(), blobs).await
+        put(self.conn(), &as_refs(blobs)).await
     }
+}
+
+fn as_refs(blobs: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    blobs
+        .iter()
+        .map(|(hash, bytes)| (hash.as_str(), bytes.as_slice()))
+        .collect()
 }
