@@ -418,6 +418,10 @@ async fn drain(db: Db, n: usize, fsync: bool) {
 
 /// Time one command of the release binary on the desk's configuration: best and median of 5.
 fn time_cli(desk: &Desk, args: &[&str]) -> (Duration, Duration) {
+    time_cli_with(desk, args, &[])
+}
+
+fn time_cli_with(desk: &Desk, args: &[&str], env: &[(&str, &str)]) -> (Duration, Duration) {
     let bin = env!("CARGO_BIN_EXE_buzon");
     let mut times: Vec<Duration> = (0..5)
         .map(|_| {
@@ -427,6 +431,7 @@ fn time_cli(desk: &Desk, args: &[&str]) -> (Duration, Duration) {
                 .arg("--config")
                 .arg(desk.path("buzon.toml"))
                 .env("BUZON_LOG", "warn")
+                .envs(env.iter().copied())
                 .output()
                 .expect("buzon runs");
             assert!(
@@ -537,6 +542,26 @@ async fn queries(db: Db, cases: i64) {
         "  (a command's own start: `buzon cases --limit 1` {})",
         ms(floor)
     );
+    if db == Db::Postgres {
+        // Each command opens a connection; with sslmode=prefer that is a TLS handshake.
+        let base = &desk.config().database_url;
+        let joint = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{joint}sslmode=disable");
+        let env = [("BUZON_DATABASE__URL", url.as_str())];
+        let mut line =
+            String::from("  the same without TLS to the local server (sslmode=disable):");
+        for args in [
+            vec!["cases", "--search", "cortafuegos"],
+            vec!["cases", "--search", "licencia caducada"],
+            vec!["cases", "--status", "open", "--customer", customer],
+            vec!["case", case_number.as_str()],
+            vec!["cases", "--limit", "1", "--status", "closed"],
+        ] {
+            let (_, median) = time_cli_with(&desk, &args, &env);
+            line.push_str(&format!(" {}", ms(median)));
+        }
+        println!("{line} (same order, then the start)");
+    }
     let filter = CaseFilter {
         customer: Some(customer.into()),
         limit: 200,

@@ -173,9 +173,9 @@ impl Store {
             "UPDATE inbound_mail SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
              WHERE id IN (SELECT id FROM
                             (SELECT id, raw_size, SUM(raw_size) OVER (ORDER BY id) AS running
-                             FROM inbound_mail
-                             WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
-                             ORDER BY id LIMIT $4) AS oldest
+                             FROM (SELECT id, raw_size FROM inbound_mail
+                                   WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+                                   ORDER BY id LIMIT $4) AS oldest) AS sized
                           WHERE running = raw_size OR running <= $5)
                AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
              RETURNING ",
