@@ -112,6 +112,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     // Last, when nothing else reads the parts: decoded attachments are moved out of the
     // parsed message, not copied, so a 20 MB attachment is in memory once, not twice.
     inbound.attachments = attachments(&mut message);
+    without_nul(&mut inbound);
     Ok(inbound)
 }
 
@@ -257,6 +258,34 @@ fn body_text(message: &Message<'_>) -> String {
         text.push_str(&chunk);
     }
     text.replace("\r\n", "\n").trim().to_string()
+}
+
+/// NUL characters carry nothing a person wrote (a UTF-16 file sent as text, a broken
+/// client) and PostgreSQL refuses them in text columns: they go, everywhere text is kept.
+fn without_nul(message: &mut InboundMessage) {
+    fn clean(text: &mut String) {
+        if text.contains('\0') {
+            text.retain(|c| c != '\0');
+        }
+    }
+    clean(&mut message.subject);
+    clean(&mut message.text);
+    for id in message
+        .message_id
+        .iter_mut()
+        .chain(&mut message.in_reply_to)
+        .chain(&mut message.references)
+        .chain(&mut message.authentication_results)
+    {
+        clean(id);
+    }
+    for attachment in &mut message.attachments {
+        clean(&mut attachment.filename);
+        clean(&mut attachment.content_type);
+        if let Some(id) = &mut attachment.content_id {
+            clean(id);
+        }
+    }
 }
 
 /// Readable text from HTML; wide lines so that sentences are not re-wrapped mid-word.
@@ -463,6 +492,15 @@ Content-Transfer-Encoding: base64\r\n\r\nYfFv\r\n--XX--\r\n";
         assert_eq!(sanitize_filename("", "image/png"), "adjunto.png");
         assert_eq!(sanitize_filename(".hidden", "text/plain"), "hidden");
         assert_eq!(sanitize_filename("a\r\nb.txt", "text/plain"), "ab.txt");
+    }
+
+    #[test]
+    fn nul_characters_are_dropped_from_every_kept_text() {
+        let raw = b"From: Ana <ana@x.test>\r\nTo: soporte@x.test\r\nSubject: =?utf-8?B?RmFsbG8ARGVs?=\r\nMessage-ID: <a\x00b@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLinea\x00 con nulo\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.subject, "FalloDel");
+        assert_eq!(m.text.trim(), "Linea con nulo");
+        assert!(!m.message_id.unwrap_or_default().contains('\0'));
     }
 }
 
