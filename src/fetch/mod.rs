@@ -260,7 +260,13 @@ impl Fetcher {
             let mut mails = Vec::with_capacity(fetched.len());
             let mut staged = Vec::new();
             for (uid, raw) in &fetched {
-                let (hash, new) = blobs.stage(raw)?;
+                let (hash, new) = match blobs.stage(raw) {
+                    Ok(done) => done,
+                    Err(e) => {
+                        blobs.discard(staged);
+                        return Err(e);
+                    }
+                };
                 staged.extend(new);
                 let message_id = crate::parse::message_id(raw);
                 mails.push(fetched_mail(*uid, raw, hash, message_id));

@@ -341,11 +341,11 @@ impl CaseTx {
 
     /// Park a mail that cannot be processed (after [`rollback_mail`](Self::rollback_mail)).
     pub async fn fail_inbound(&mut self, id: i64, error: &str) -> Result<()> {
-        super::inbound::fail_inbound(&mut *self.tx, id, error).await
+        super::inbound::park_inbound(&mut *self.tx, id, "failed", error).await
     }
 
     pub async fn quarantine_inbound(&mut self, id: i64, reason: &str) -> Result<()> {
-        super::inbound::quarantine_inbound(&mut *self.tx, id, reason).await
+        super::inbound::park_inbound(&mut *self.tx, id, "quarantined", reason).await
     }
 
     /// Commit the batch: every mail's effects become visible at once.

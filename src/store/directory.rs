@@ -170,24 +170,20 @@ impl Store {
 
     /// Registered customer, or at a registered organisation's domain.
     pub async fn is_provisioned(&self, email: &str) -> Result<bool> {
-        is_provisioned(&self.pool, email).await
+        Ok(self.customer(email).await?.is_some() || at_organisation(&self.pool, email).await?)
     }
 }
 
-pub(super) async fn is_provisioned<'e>(
+/// Whether the address's domain is a registered organisation.
+async fn at_organisation<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
     email: &str,
 ) -> Result<bool> {
     let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-    let row = sqlx::query(
-        "SELECT 1 AS hit FROM customers WHERE email = $1
-         UNION ALL SELECT 1 AS hit FROM organizations WHERE domain = $2
-         LIMIT 1",
-    )
-    .bind(email)
-    .bind(domain)
-    .fetch_optional(e)
-    .await?;
+    let row = sqlx::query("SELECT 1 AS hit FROM organizations WHERE domain = $1")
+        .bind(domain)
+        .fetch_optional(e)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -233,15 +229,7 @@ impl super::CaseTx {
     /// A registered customer (the row the mail will need anyway), or at a registered
     /// organisation's domain.
     pub async fn is_provisioned(&mut self, email: &str) -> Result<bool> {
-        if self.customer(email).await?.is_some() {
-            return Ok(true);
-        }
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        let row = sqlx::query("SELECT 1 AS hit FROM organizations WHERE domain = $1")
-            .bind(domain)
-            .fetch_optional(self.conn())
-            .await?;
-        Ok(row.is_some())
+        Ok(self.customer(email).await?.is_some() || at_organisation(self.conn(), email).await?)
     }
 
     pub async fn agents(&mut self) -> Result<Vec<AgentRow>> {

@@ -211,13 +211,13 @@ impl Store {
     /// Park a mail that cannot be processed; it stays stored and listed until retried.
     pub async fn fail_inbound(&self, id: i64, error: &str) -> Result<()> {
         let _turn = self.write_turn().await;
-        fail_inbound(&self.pool, id, error).await
+        park_inbound(&self.pool, id, "failed", error).await
     }
 
     /// Hold a mail that failed the authentication policy: stored, listed, not processed.
     pub async fn quarantine_inbound(&self, id: i64, reason: &str) -> Result<()> {
         let _turn = self.write_turn().await;
-        quarantine_inbound(&self.pool, id, reason).await
+        park_inbound(&self.pool, id, "quarantined", reason).await
     }
 
     /// Failed and quarantined mail, for `buzon failed`.
@@ -327,35 +327,22 @@ impl Store {
     }
 }
 
-pub(super) async fn fail_inbound<'e>(
+/// Take a pending mail out of line for good: `failed` (cannot be processed) or
+/// `quarantined` (fails the authentication policy), with the reason kept for `buzon failed`.
+pub(super) async fn park_inbound<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: i64,
-    error: &str,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE inbound_mail SET state = 'failed', error = $1, lease_until = NULL, processed_at = $2
-         WHERE id = $3 AND state = 'pending'",
-    )
-    .bind(error)
-    .bind(now_ms())
-    .bind(id)
-    .execute(e)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn quarantine_inbound<'e>(
-    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    id: i64,
+    state: &str,
     reason: &str,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE inbound_mail SET state = 'quarantined', error = $1, lease_until = NULL, processed_at = $2
+        "UPDATE inbound_mail SET state = $4, error = $1, lease_until = NULL, processed_at = $2
          WHERE id = $3 AND state = 'pending'",
     )
     .bind(reason)
     .bind(now_ms())
     .bind(id)
+    .bind(state)
     .execute(e)
     .await?;
     Ok(())
