@@ -39,6 +39,27 @@ impl MailServer {
     pub fn smtps(&self) -> u16 {
         self.base + 465
     }
+    /// Whether Postfix holds no message: everything it accepted has been delivered.
+    #[allow(dead_code)] // not every includer of this file needs it
+    pub fn postfix_queue_is_empty(&self) -> bool {
+        fn files(dir: &Path) -> usize {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        let queue = self.dir.join("postfix-queue");
+        ["maildrop", "incoming", "active", "deferred", "hold"]
+            .iter()
+            .all(|q| files(&queue.join(q)) == 0)
+    }
     /// Where Dovecot keeps new mail for `user@example.test` (read directly by benchmarks).
     #[allow(dead_code)] // used by benches/pipeline.rs, which includes this file
     pub fn maildir_new(&self, user: &str) -> PathBuf {
