@@ -13,15 +13,16 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::Address;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
@@ -81,7 +82,7 @@ impl Sender {
     }
 
     async fn worker(&self, n: usize, shutdown: CancellationToken) {
-        let mut connection: Option<(AsyncSmtpConnection, Instant)> = None;
+        let mut link = Link::default();
         while !shutdown.is_cancelled() {
             match self.store.claim_outbox_batch(LEASE_MS, CLAIM_BATCH).await {
                 Ok(jobs) if jobs.is_empty() => self.wait_for_work(&shutdown).await,
@@ -90,11 +91,12 @@ impl Sender {
                     self.ready.notify_one();
                     let mut jobs = jobs.into_iter();
                     for job in jobs.by_ref() {
-                        self.deliver(&mut connection, job).await;
+                        self.deliver(&mut link, job).await;
                         if shutdown.is_cancelled() {
                             break;
                         }
                     }
+                    link.recorded().await;
                     let untried: Vec<i64> = jobs.map(|j| j.id).collect();
                     if let Err(e) = self.store.release_outbox(&untried).await {
                         warn!(worker = n, error = %e, "could not give back unsent messages");
@@ -109,8 +111,8 @@ impl Sender {
                 }
             }
         }
-        if let Some((mut conn, _)) = connection {
-            let _ = conn.quit().await;
+        if let Some(mut session) = link.session {
+            let _ = session.conn.quit().await;
         }
     }
 
@@ -127,16 +129,22 @@ impl Sender {
     }
 
     #[tracing::instrument(name = "send", skip_all, fields(outbox = job.id, attempt = job.attempts))]
-    async fn deliver(
-        &self,
-        connection: &mut Option<(AsyncSmtpConnection, Instant)>,
-        job: OutboxJob,
-    ) {
-        let result = self.try_deliver(connection, &job).await;
+    async fn deliver(&self, link: &mut Link, job: OutboxJob) {
+        let result = self.try_deliver(link, &job).await;
+        link.recorded().await;
+        let connection = &mut link.session;
         let recorded = match result {
             Ok(()) => {
                 debug!("accepted");
-                self.store.outbox_sent(job.id).await
+                let store = self.store.clone();
+                let record = async move {
+                    if let Err(e) = store.outbox_sent(job.id).await {
+                        // The lease runs out and the row is sent again: at least once.
+                        warn!(error = %e, "could not record the delivery");
+                    }
+                };
+                link.recording = Some(tokio::spawn(record.in_current_span()));
+                return;
             }
             Err(e) if e.is_permanent() => {
                 *connection = None;
@@ -162,11 +170,9 @@ impl Sender {
         }
     }
 
-    async fn try_deliver(
-        &self,
-        connection: &mut Option<(AsyncSmtpConnection, Instant)>,
-        job: &OutboxJob,
-    ) -> Result<(), SendError> {
+    /// Hand one message to the server. Its envelope goes out while the previous message's
+    /// acceptance is still being recorded; its final dot only once that record is committed.
+    async fn try_deliver(&self, link: &mut Link, job: &OutboxJob) -> Result<(), SendError> {
         let raw = match &job.raw {
             Some(raw) => raw.clone(),
             None => self
@@ -176,27 +182,135 @@ impl Sender {
                 .map_err(|e| SendError::Invalid(format!("stored message missing: {e}")))?,
         };
         let envelope = envelope(job)?;
-        if let Some((conn, last_used)) = connection.as_mut() {
-            if conn.has_broken()
-                || last_used.elapsed() > STALE_AFTER && !conn.test_connected().await
-            {
-                *connection = None;
-            }
-        }
-        if connection.is_none() {
-            *connection = Some((
-                open(&self.config.smtp, self.config.support.address.domain()).await?,
-                Instant::now(),
-            ));
-        }
-        let (conn, last_used) = connection.as_mut().expect("connection was just opened");
+        let session = self.usable_session(&mut link.session).await?;
+        let (started, ()) = tokio::join!(
+            session.start_transaction(&envelope, &raw),
+            recorded(&mut link.recording)
+        );
+        started?;
         // lettre ends DATA with CRLF "." CRLF whatever the message ends with; hand it the
         // message without its final CRLF so the server receives exactly the stored bytes.
         let body = raw.strip_suffix(b"\r\n").unwrap_or(&raw);
-        conn.send(&envelope, body).await?;
+        session.conn.message(body).await?;
         crate::crash::point("send.after_accept");
-        *last_used = Instant::now();
+        session.last_used = Instant::now();
         Ok(())
+    }
+
+    /// The worker's session, opened again if it broke or went stale.
+    async fn usable_session<'s>(
+        &self,
+        session: &'s mut Option<Session>,
+    ) -> Result<&'s mut Session, SendError> {
+        if let Some(open) = session.as_mut() {
+            if open.conn.has_broken()
+                || open.last_used.elapsed() > STALE_AFTER && !open.conn.test_connected().await
+            {
+                *session = None;
+            }
+        }
+        if session.is_none() {
+            *session = Some(Session::open(&self.config).await?);
+        }
+        Ok(session.as_mut().expect("session was just opened"))
+    }
+}
+
+/// An open SMTP connection and what the worker knows of it.
+struct Session {
+    conn: AsyncSmtpConnection,
+    last_used: Instant,
+    /// The server announced PIPELINING (RFC 2920): a message's envelope goes in one write.
+    pipelining: bool,
+}
+
+impl Session {
+    async fn open(config: &Config) -> Result<Session, SendError> {
+        let hello = config.support.address.domain();
+        let mut conn = open(&config.smtp, hello).await?;
+        // lettre keeps only the extensions it uses; ask again to learn about PIPELINING.
+        let features = conn
+            .command(Ehlo::new(ClientId::Domain(hello.to_string())))
+            .await?;
+        let pipelining = features
+            .message()
+            .any(|line| line.eq_ignore_ascii_case("PIPELINING"));
+        Ok(Session {
+            conn,
+            last_used: Instant::now(),
+            pipelining,
+        })
+    }
+
+    /// MAIL FROM, RCPT TO and DATA: everything of a message but its content, with the
+    /// parameters lettre's own `send` gives (SMTPUTF8 for non-ASCII addresses, 8BITMIME for
+    /// non-ASCII content). Pipelined, they cost one round trip instead of three.
+    async fn start_transaction(
+        &mut self,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<(), SendError> {
+        let info = self.conn.server_info();
+        let mut options = vec![];
+        let non_ascii = |a: &Address| !AsRef::<str>::as_ref(a).is_ascii();
+        if envelope.from().is_some_and(non_ascii) || envelope.to().iter().any(non_ascii) {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(SendError::Invalid(
+                    "non-ASCII address and the server lacks SMTPUTF8".into(),
+                ));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !raw.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return Err(SendError::Invalid(
+                    "8-bit message and the server lacks 8BITMIME".into(),
+                ));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let mut commands = vec![Mail::new(envelope.from().cloned(), options).to_string()];
+        commands.extend(
+            envelope
+                .to()
+                .iter()
+                .map(|to| Rcpt::new(to.clone(), vec![]).to_string()),
+        );
+        commands.push(Data.to_string());
+        if self.pipelining {
+            // One write; then every answer in order, each of which must be positive.
+            self.conn.command(commands.concat()).await?;
+            for _ in 1..commands.len() {
+                self.conn.read_response().await?;
+            }
+        } else {
+            for command in commands {
+                self.conn.command(command).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One worker's SMTP session and the acceptance it is still recording.
+#[derive(Default)]
+struct Link {
+    session: Option<Session>,
+    /// The last accepted message's "sent" record, committing while the next message's
+    /// envelope goes out. The next final dot waits for it, so a kill leaves at most one
+    /// accepted and unrecorded message per connection (SPEC.md "Never lose, never duplicate").
+    recording: Option<JoinHandle<()>>,
+}
+
+impl Link {
+    async fn recorded(&mut self) {
+        recorded(&mut self.recording).await
+    }
+}
+
+async fn recorded(recording: &mut Option<JoinHandle<()>>) {
+    if let Some(record) = recording.take() {
+        let _ = record.await;
     }
 }
 

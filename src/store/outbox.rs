@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{get, now_ms, Result, Store};
+use super::{get, now_ms, Backend, Result, Store};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxJob {
@@ -42,6 +42,22 @@ fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
     })
 }
 
+/// The oldest due messages no one is sending: the rows a claim leases.
+macro_rules! due_unleased {
+    () => {
+        "SELECT id FROM outbox
+         WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+         ORDER BY next_attempt_at, id LIMIT $4"
+    };
+}
+
+macro_rules! lease_them {
+    () => {
+        "UPDATE outbox SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
+         WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2) AND id IN "
+    };
+}
+
 impl Store {
     /// Lease the oldest due message, if any, for `lease_ms`.
     pub async fn claim_outbox(&self, lease_ms: i64) -> Result<Option<OutboxJob>> {
@@ -59,20 +75,28 @@ impl Store {
         // Names this claim alone, so the rows it took can be read back in the same transaction.
         let lease = format!("{}/{}", super::lease_owner(), fastrand::u64(..));
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE outbox SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE state = 'pending' AND next_attempt_at <= $2
-                            AND (lease_until IS NULL OR lease_until < $2)
-                          ORDER BY next_attempt_at, id LIMIT $4)
-               AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(&lease)
-        .bind(count)
-        .execute(&mut *tx)
-        .await?;
+        // On PostgreSQL, rows another worker is leasing right now are passed over, not
+        // waited for: otherwise the second of two workers claiming at once waits for the
+        // first one's commit, then finds its rows taken and goes idle with mail waiting.
+        // The choice is a CTE so it is made once (as a subquery it may be run again per
+        // row, skipping the rows this very statement locked, and lease them all).
+        let sql = match self.backend {
+            Backend::Sqlite => concat!(lease_them!(), "(", due_unleased!(), ")"),
+            Backend::Postgres => concat!(
+                "WITH picked AS (",
+                due_unleased!(),
+                " FOR UPDATE SKIP LOCKED) ",
+                lease_them!(),
+                "(SELECT id FROM picked)"
+            ),
+        };
+        sqlx::query(sql)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(&lease)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, b.bytes AS raw, o.attempts, o.state, o.last_error
              FROM outbox o JOIN emails e ON e.id = o.email_id LEFT JOIN small_blobs b ON b.hash = e.raw_hash
