@@ -226,15 +226,7 @@ struct Session {
 
 impl Session {
     async fn open(config: &Config) -> Result<Session, SendError> {
-        let hello = config.support.address.domain();
-        let mut conn = open(&config.smtp, hello).await?;
-        // lettre keeps only the extensions it uses; ask again to learn about PIPELINING.
-        let features = conn
-            .command(Ehlo::new(ClientId::Domain(hello.to_string())))
-            .await?;
-        let pipelining = features
-            .message()
-            .any(|line| line.eq_ignore_ascii_case("PIPELINING"));
+        let (conn, pipelining) = connect(&config.smtp, config.support.address.domain()).await?;
         Ok(Session {
             conn,
             last_used: Instant::now(),
@@ -333,6 +325,14 @@ pub async fn open(
     config: &SmtpConfig,
     hello_domain: &str,
 ) -> Result<AsyncSmtpConnection, SendError> {
+    Ok(connect(config, hello_domain).await?.0)
+}
+
+/// An authenticated SMTP connection, and whether the server announced PIPELINING.
+async fn connect(
+    config: &SmtpConfig,
+    hello_domain: &str,
+) -> Result<(AsyncSmtpConnection, bool), SendError> {
     let where_ = format!("{}:{}", config.host, config.port);
     let tcp = tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -352,12 +352,19 @@ pub async fn open(
     if config.security == Security::Starttls {
         conn.starttls(starttls_parameters(config)?, &hello).await?;
     }
+    // lettre keeps only the extensions it uses: ask once more, before AUTH, to learn
+    // whether the server pipelines.
+    let pipelining = conn
+        .command(Ehlo::new(hello))
+        .await?
+        .message()
+        .any(|line| line.eq_ignore_ascii_case("PIPELINING"));
     if let (Some(user), Some(password)) = (&config.username, &config.password) {
         let credentials = Credentials::new(user.clone(), password.expose().to_string());
         conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
             .await?;
     }
-    Ok(conn)
+    Ok((conn, pipelining))
 }
 
 fn starttls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SendError> {
