@@ -15,7 +15,7 @@ DIR=${MAILTEST_DIR:?set MAILTEST_DIR to an instance directory}
 BASE=${MAILTEST_PORT_BASE:-20000}
 PASSWORD=${MAILTEST_PASSWORD:-secret}
 DOMAINS=${MAILTEST_DOMAINS:-example.test}
-P_LMTP=$((BASE + 24)) P_SMTP=$((BASE + 25)) P_IMAP=$((BASE + 143))
+P_LMTP=$((BASE + 24)) P_SMTP=$((BASE + 25)) P_SMTP_NOPIPE=$((BASE + 26)) P_IMAP=$((BASE + 143))
 P_SMTPS=$((BASE + 465)) P_SUBMISSION=$((BASE + 587)) P_IMAPS=$((BASE + 993))
 
 die() { echo "mailserver: $*" >&2; exit 1; }
@@ -28,6 +28,7 @@ MAILTEST_PASSWORD=$PASSWORD
 MAILTEST_IMAP_PORT=$P_IMAP
 MAILTEST_IMAPS_PORT=$P_IMAPS
 MAILTEST_SMTP_PORT=$P_SMTP
+MAILTEST_SMTP_NOPIPE_PORT=$P_SMTP_NOPIPE
 MAILTEST_SUBMISSION_PORT=$P_SUBMISSION
 MAILTEST_SMTPS_PORT=$P_SMTPS
 MAILTEST_LMTP_PORT=$P_LMTP
@@ -199,6 +200,10 @@ smtputf8_enable = no
 CONF
     cat > "$pf/master.cf" <<CONF
 127.0.0.1:$P_SMTP inet n - n - - smtpd
+# Port 25 without PIPELINING (RFC 2920), cutting off clients that pipeline anyway.
+127.0.0.1:$P_SMTP_NOPIPE inet n - n - - smtpd
+  -o smtpd_discard_ehlo_keywords=pipelining
+  -o smtpd_forbid_unauth_pipelining=yes
 127.0.0.1:$P_SUBMISSION inet n - n - - smtpd
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
@@ -277,7 +282,7 @@ start() {
     if alive "$DIR/run/master.pid" && alive "$DIR/postfix-queue/pid/master.pid"; then
         print_env; return 0
     fi
-    for port in $P_IMAP $P_SMTP $P_IMAPS $P_SUBMISSION $P_SMTPS $P_LMTP; do
+    for port in $P_IMAP $P_SMTP $P_SMTP_NOPIPE $P_IMAPS $P_SUBMISSION $P_SMTPS $P_LMTP; do
         port_open "$port" && die "port $port is already in use (choose another MAILTEST_PORT_BASE)"
     done
     mkdir -p "$DIR"

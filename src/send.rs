@@ -329,7 +329,7 @@ pub async fn open(
 }
 
 /// An authenticated SMTP connection, and whether the server announced PIPELINING.
-async fn connect(
+pub async fn connect(
     config: &SmtpConfig,
     hello_domain: &str,
 ) -> Result<(AsyncSmtpConnection, bool), SendError> {

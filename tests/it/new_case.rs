@@ -465,3 +465,44 @@ async fn tls_and_starttls_with_a_private_ca() {
         desk.stop().await;
     }
 }
+
+/// buzon pipelines MAIL/RCPT/DATA only where the server announces PIPELINING: this Postfix
+/// service does not, and disconnects a client that pipelines anyway.
+#[tokio::test]
+async fn the_ack_goes_out_through_a_server_without_pipelining() {
+    let server = mail_server();
+    let mut smtp = plain_smtp(server.smtp());
+    let (_, pipelining) = buzon::send::connect(&smtp, "example.test").await.unwrap();
+    assert!(pipelining, "port 25 announces PIPELINING");
+    smtp.port = server.smtp_without_pipelining();
+    let (_, pipelining) = buzon::send::connect(&smtp, "example.test").await.unwrap();
+    assert!(!pipelining, "its twin does not");
+
+    let mut desk = Desk::with(
+        "nopipe",
+        DeskOptions {
+            smtp_port: Some(mail_server().smtp_without_pipelining()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let customer = desk.names.addr("lenta");
+    desk.customer(&customer, None).await;
+    desk.start();
+    desk.write(&customer, "Sin pipelining", "nopipe@cliente.test", "x")
+        .await;
+    let acks = wait_for_mail(&customer, 1).await;
+    assert!(parsed(&acks[0]).subject.starts_with("[Caso #1]"));
+    eventually(
+        "acknowledgement and agent notice recorded as sent",
+        || async {
+            desk.store()
+                .outbox_counts()
+                .await
+                .unwrap()
+                .iter()
+                .any(|(state, n)| state == "sent" && *n == 2)
+        },
+    )
+    .await;
+}

@@ -33,6 +33,10 @@ impl MailServer {
     pub fn smtp(&self) -> u16 {
         self.base + 25
     }
+    /// Port 25's twin that does not announce PIPELINING and cuts off clients that pipeline.
+    pub fn smtp_without_pipelining(&self) -> u16 {
+        self.base + 26
+    }
     pub fn submission(&self) -> u16 {
         self.base + 587
     }
@@ -246,6 +250,8 @@ pub struct DeskOptions {
     pub server: Option<MailServer>,
     /// Connect IMAP here instead (a proxy in front of the server).
     pub imap_port: Option<u16>,
+    /// Connect SMTP here instead.
+    pub smtp_port: Option<u16>,
     pub db: Db,
     pub imap_security: &'static str,
     pub smtp_security: &'static str,
@@ -262,6 +268,7 @@ impl Default for DeskOptions {
         DeskOptions {
             server: None,
             imap_port: None,
+            smtp_port: None,
             db: Db::Sqlite,
             imap_security: "none",
             smtp_security: "none",
@@ -295,6 +302,7 @@ impl Desk {
         let url = fresh_database(options.db, dir.path()).await;
         let (imap_port, smtp_port) = ports(server, options.imap_security, options.smtp_security);
         let imap_port = options.imap_port.unwrap_or(imap_port);
+        let smtp_port = options.smtp_port.unwrap_or(smtp_port);
         let smtp_auth = if options.smtp_security == "none" {
             String::new()
         } else {
@@ -483,10 +491,11 @@ pub async fn send_mail(from: &str, to: &[&str], raw: &[u8]) {
     send_mail_via(mail_server(), from, to, raw).await
 }
 
-pub async fn send_mail_via(server: &MailServer, from: &str, to: &[&str], raw: &[u8]) {
-    let config = buzon::config::SmtpConfig {
+/// Plain SMTP to `port` on loopback, without AUTH, as a mail client or test sees it.
+pub fn plain_smtp(port: u16) -> buzon::config::SmtpConfig {
+    buzon::config::SmtpConfig {
         host: "127.0.0.1".into(),
-        port: server.smtp(),
+        port,
         security: buzon::config::Security::None,
         username: None,
         password: None,
@@ -494,7 +503,11 @@ pub async fn send_mail_via(server: &MailServer, from: &str, to: &[&str], raw: &[
         connections: 1,
         retry_initial: Duration::from_secs(1),
         retry_max: Duration::from_secs(1),
-    };
+    }
+}
+
+pub async fn send_mail_via(server: &MailServer, from: &str, to: &[&str], raw: &[u8]) {
+    let config = plain_smtp(server.smtp());
     let mut conn = buzon::send::open(&config, "client.example.test")
         .await
         .expect("SMTP connect");
