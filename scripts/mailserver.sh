@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private Dovecot (IMAP + LMTP) and Postfix (SMTP) on 127.0.0.1, for buzon's tests, demo
 # and benchmarks. One self-contained instance under $MAILTEST_DIR on ports
-# $MAILTEST_PORT_BASE + {24,25,143,465,587,993}. Every <anything>@example.test is a mailbox;
+# $MAILTEST_PORT_BASE + {24,25,26,143,465,587,993} (26: SMTP without PIPELINING). Every <anything>@example.test is a mailbox;
 # every user's password is $MAILTEST_PASSWORD. Nothing under /etc is changed.
 #
 #   scripts/mailserver.sh start | stop [--fast] | status | env

@@ -22,7 +22,7 @@ for base in 31000 32000 33000 34000 35000 36000 37000 38000; do
     fi
 done
 [ -n "${MAILTEST_PORT_BASE:-}" ] || { cat "$MAILTEST_DIR.err" >&2; echo "test.sh: no mail server" >&2; exit 1; }
-echo "test.sh: mail server on ports $MAILTEST_PORT_BASE+{25,143,465,587,993}"
+echo "test.sh: mail server on ports $MAILTEST_PORT_BASE+{25,26,143,465,587,993}"
 
 eval "export $(scripts/postgres.sh start)"
 echo "test.sh: PostgreSQL at $BUZON_TEST_POSTGRES"
