@@ -378,17 +378,12 @@ async fn drain(db: Db, n: usize, fsync: bool) {
     );
     // Both runs are timed to Postfix's acceptance; buzon starts only once Postfix has
     // delivered what the thin pipeline handed it, so it does not pay for that delivery.
-    let settling = Instant::now();
-    while !mail_server().postfix_queue_is_empty() {
-        assert!(
-            settling.elapsed() < Duration::from_secs(300),
-            "Postfix did not deliver the thin pipeline's mail"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let settling = mail_server()
+        .postfix_delivered(Duration::from_secs(300))
+        .await;
     println!(
         "Postfix delivered the thin pipeline's messages {:.2} s after it finished",
-        settling.elapsed().as_secs_f64()
+        settling.as_secs_f64()
     );
 
     let started = Instant::now();

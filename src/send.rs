@@ -132,7 +132,7 @@ impl Sender {
     async fn deliver(&self, link: &mut Link, job: OutboxJob) {
         let result = self.try_deliver(link, &job).await;
         link.recorded().await;
-        let connection = &mut link.session;
+        let session = &mut link.session;
         let recorded = match result {
             Ok(()) => {
                 debug!("accepted");
@@ -147,12 +147,12 @@ impl Sender {
                 return;
             }
             Err(e) if e.is_permanent() => {
-                *connection = None;
+                *session = None;
                 warn!(error = %e, "refused for good: parked");
                 self.store.outbox_failed(job.id, &e.to_string()).await
             }
             Err(e) => {
-                *connection = None;
+                *session = None;
                 let delay = delay_for(
                     Duration::from_secs(5),
                     Duration::from_secs(3600),

@@ -44,8 +44,7 @@ impl MailServer {
         self.base + 465
     }
     /// Whether Postfix holds no message: everything it accepted has been delivered.
-    #[allow(dead_code)] // not every includer of this file needs it
-    pub fn postfix_queue_is_empty(&self) -> bool {
+    fn postfix_queue_is_empty(&self) -> bool {
         fn files(dir: &Path) -> usize {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return 0;
@@ -64,6 +63,19 @@ impl MailServer {
             .iter()
             .all(|q| files(&queue.join(q)) == 0)
     }
+    /// Wait until Postfix has delivered everything it accepted; how long that took.
+    pub async fn postfix_delivered(&self, patience: Duration) -> Duration {
+        let started = Instant::now();
+        while !self.postfix_queue_is_empty() {
+            assert!(
+                started.elapsed() < patience,
+                "Postfix still holds messages after {patience:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        started.elapsed()
+    }
+
     /// Where Dovecot keeps new mail for `user@example.test` (read directly by benchmarks).
     #[allow(dead_code)] // used by benches/pipeline.rs, which includes this file
     pub fn maildir_new(&self, user: &str) -> PathBuf {
