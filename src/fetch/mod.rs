@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use futures::TryStreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -93,16 +94,23 @@ impl Fetcher {
             let _ = session.create(target).await;
         }
         info!(mailbox = %imap.mailbox, uidvalidity, idle, "IMAP session ready");
+        let mut exists = selected.exists;
         loop {
             self.sync(&mut session, uidvalidity).await?;
             // Reset only once a sync worked: a session that connects but cannot store (a
             // full disk, a locked database) keeps backing off.
             backoff.reset();
             self.apply_side_effects(&mut session, uidvalidity).await?;
-            drain_unsolicited(&session);
+            let reported = drain_unsolicited(&session);
             if shutdown.is_cancelled() {
                 let _ = session.logout().await;
                 return Ok(());
+            }
+            if let Some(count) = reported.filter(|count| *count != exists) {
+                // The server told of new mail while we synced; IDLE would not tell it again.
+                // (A count it merely repeats is no news, and must not make us spin.)
+                exists = count;
+                continue;
             }
             session = if idle {
                 self.idle(session, shutdown).await?
@@ -417,9 +425,16 @@ pub fn uid_set(uids: &[u32]) -> String {
     parts.join(",")
 }
 
-/// Unsolicited responses queue in a bounded channel that drops past 100: empty it.
-fn drain_unsolicited(session: &ImapSession) {
-    while session.unsolicited_responses.try_recv().is_ok() {}
+/// Unsolicited responses queue in a bounded channel that drops past 100: empty it, and
+/// return the last message count the server reported (EXISTS), if it reported one.
+fn drain_unsolicited(session: &ImapSession) -> Option<u32> {
+    let mut exists = None;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        if let UnsolicitedResponse::Exists(count) = response {
+            exists = Some(count);
+        }
+    }
+    exists
 }
 
 #[cfg(test)]
