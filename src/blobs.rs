@@ -144,14 +144,10 @@ impl BlobStore {
     /// its blobs and [`publish`](Self::publish)es them together before it commits, so their
     /// fsyncs overlap instead of queueing one after another. `None` when the file exists.
     pub fn stage(&self, bytes: &[u8]) -> io::Result<(BlobHash, Option<Staged>)> {
-        let hash = BlobHash::of(bytes);
-        if self.store.is_some() && bytes.len() <= INLINE_MAX {
-            let staged = Staged::Inline {
-                hash: hash.0.clone(),
-                bytes: bytes.to_vec(),
-            };
-            return Ok((hash, Some(staged)));
+        if let Some(staged) = self.stage_inline(bytes) {
+            return Ok(staged);
         }
+        let hash = BlobHash::of(bytes);
         let path = self.path_of(&hash.0)?;
         if path.exists() {
             return Ok((hash, None));
@@ -166,6 +162,20 @@ impl BlobStore {
         ));
         File::create(&tmp)?.write_all(bytes)?;
         Ok((hash, Some(Staged::File { tmp, path })))
+    }
+
+    /// Stage a small blob for the database (no I/O: callers need not leave the async
+    /// runtime); `None` when the blob must be a file.
+    pub fn stage_inline(&self, bytes: &[u8]) -> Option<(BlobHash, Option<Staged>)> {
+        if self.store.is_none() || bytes.len() > INLINE_MAX {
+            return None;
+        }
+        let hash = BlobHash::of(bytes);
+        let staged = Staged::Inline {
+            hash: hash.0.clone(),
+            bytes: bytes.to_vec(),
+        };
+        Some((hash, Some(staged)))
     }
 
     /// A blob too large to hold in memory, written piece by piece (a large mail fetched in

@@ -2,7 +2,7 @@
 //! authentication policy, bounces, and who may receive automatic mail.
 
 use super::outgoing::Outgoing;
-use super::{Applied, ApplyError, Processor};
+use super::{Applied, ApplyError, Entry, Processor};
 use crate::auth::{self, AuthVerdict};
 use crate::classify::Facts;
 use crate::compose::{msgid, MailKind};
@@ -11,7 +11,7 @@ use crate::domain::Mailbox;
 use crate::parse::InboundMessage;
 use crate::store::{CaseTx, InboundRow};
 
-const HOUR_MS: i64 = 3_600_000;
+pub(super) const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Processor {
@@ -78,9 +78,7 @@ impl Processor {
             tx,
             row,
             message,
-            case.as_ref().map(|c| c.id),
-            "bounce",
-            Some(&summary.join("\n")),
+            Entry::new(case.as_ref().map(|c| c.id), "bounce").text(&summary.join("\n")),
         )
         .await?;
         for (address, status, _) in report.hard_failures() {

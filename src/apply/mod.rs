@@ -49,8 +49,9 @@ enum ApplyError {
     Permanent(String),
     #[error("storage: {0}")]
     Io(#[from] std::io::Error),
-    /// A mail failed half-way in a batch run without savepoints: run it again with them.
-    #[error("a mail failed half-way; the batch runs again with a savepoint per mail")]
+    /// A batch run without savepoints cannot finish (a mail failed half-way, or another
+    /// process applied one of its mails): run it again with a savepoint per mail.
+    #[error("a mail failed half-way or was applied elsewhere; the batch runs again with a savepoint per mail")]
     NeedsSavepoints,
 }
 
@@ -73,6 +74,40 @@ impl ApplyError {
         match self {
             ApplyError::Store(e) if !e.is_retryable() => ApplyError::Permanent(e.to_string()),
             other => other,
+        }
+    }
+}
+
+/// A received mail's history entry: on which case, as what, with which text and
+/// attachments.
+struct Entry<'a> {
+    case_id: Option<i64>,
+    kind: &'a str,
+    body: Option<&'a str>,
+    attachments: &'a [BlobHash],
+}
+
+impl<'a> Entry<'a> {
+    fn new(case_id: Option<i64>, kind: &'a str) -> Self {
+        Entry {
+            case_id,
+            kind,
+            body: None,
+            attachments: &[],
+        }
+    }
+
+    fn text(self, body: &'a str) -> Self {
+        Entry {
+            body: Some(body),
+            ..self
+        }
+    }
+
+    fn attachments(self, attachments: &'a [BlobHash]) -> Self {
+        Entry {
+            attachments,
+            ..self
         }
     }
 }
@@ -259,6 +294,7 @@ impl Processor {
         with_savepoints: bool,
     ) -> Result<Vec<Step>, ApplyError> {
         let mut tx = self.store.begin_batch().await?;
+        self.read_ahead(&mut tx, rows, &messages).await?;
         let mut steps = Vec::with_capacity(rows.len());
         for (row, parsed) in rows.iter().zip(messages) {
             if with_savepoints {
@@ -309,8 +345,40 @@ impl Processor {
             .await
             .map_err(|e| ApplyError::Io(std::io::Error::other(e.to_string())))??;
         tx.put_small_blobs(&inline).await?;
+        if !tx.write_deferred().await? {
+            // Another process applied one of these mails after our lease ran out: claim
+            // each mail before applying it, and skip that one.
+            return Err(ApplyError::NeedsSavepoints);
+        }
         tx.commit().await?;
         Ok(steps)
+    }
+
+    /// Read the directory rows and automatic-mail counts of everyone the batch's mails
+    /// come from or go to, and which of their dedupe keys are taken: one statement each
+    /// rather than one per mail.
+    async fn read_ahead(
+        &self,
+        tx: &mut CaseTx,
+        rows: &[InboundRow],
+        messages: &[Result<Parsed, ApplyError>],
+    ) -> Result<(), StoreError> {
+        let addresses: Vec<&str> = messages
+            .iter()
+            .flatten()
+            .flat_map(|p| {
+                p.message
+                    .from
+                    .iter()
+                    .chain(&p.message.to)
+                    .chain(&p.message.cc)
+            })
+            .map(|m| m.address.as_str())
+            .filter(|a| *a != self.config.support.address.as_str())
+            .collect();
+        let since = tx.now() - guards::HOUR_MS;
+        let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
+        tx.read_ahead(&addresses, since, &keys).await
     }
 
     fn staged(&self) -> std::sync::MutexGuard<'_, Vec<Staged>> {
@@ -407,6 +475,10 @@ impl Processor {
 
     /// Write bytes to the blob store; they become visible when the batch commits.
     async fn put_blob(&self, bytes: Vec<u8>) -> Result<BlobHash, ApplyError> {
+        if let Some((hash, staged)) = self.blobs.stage_inline(&bytes) {
+            self.staged().extend(staged);
+            return Ok(hash);
+        }
         let blobs = self.blobs.clone();
         let (hash, staged) = tokio::task::spawn_blocking(move || blobs.stage(&bytes))
             .await
@@ -521,10 +593,14 @@ impl Processor {
         tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
-        case_id: Option<i64>,
-        kind: &str,
-        body: Option<&str>,
-    ) -> Result<i64, ApplyError> {
+        entry: Entry<'_>,
+    ) -> Result<(), ApplyError> {
+        let Entry {
+            case_id,
+            kind,
+            body,
+            attachments,
+        } = entry;
         let to = message
             .to
             .iter()
@@ -532,28 +608,35 @@ impl Processor {
             .map(|m| m.address.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let id = tx
-            .add_email(&NewEmail {
-                case_id,
-                from_inbound: true,
-                direction: "in",
-                kind,
-                from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
-                to_addrs: &to,
-                subject: &message.subject,
-                message_id: message.message_id.as_deref(),
-                body_text: body,
-                raw_hash: &row.raw_hash,
-                raw_size: row.raw_size as usize,
-            })
-            .await?;
+        let email = NewEmail {
+            case_id,
+            from_inbound: true,
+            direction: "in",
+            kind,
+            from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
+            to_addrs: &to,
+            subject: &message.subject,
+            message_id: message.message_id.as_deref(),
+            body_text: body,
+            raw_hash: &row.raw_hash,
+            raw_size: row.raw_size as usize,
+        };
+        match case_id {
+            Some(case_id) if !attachments.is_empty() => {
+                let email_id = tx.add_email(&email).await?;
+                self.record_attachments(tx, message, case_id, email_id, attachments)
+                    .await?;
+            }
+            // Nothing refers to the entry's id: it can wait for the batch's end.
+            _ => tx.add_email_later(&email).await?,
+        }
         if !IgnoreReason::ALL.iter().any(|r| r.as_str() == kind) {
             if let Some(sender) = &message.from {
                 // It writes to us: whatever bounced before works again.
                 tx.clear_failing(sender.address.as_str()).await?;
             }
         }
-        Ok(id)
+        Ok(())
     }
 
     /// Store the mail's attachments on the case (bytes already in the blob store).
@@ -607,7 +690,7 @@ impl Processor {
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
-        self.record_inbound(tx, row, message, case_id, reason.as_str(), None)
+        self.record_inbound(tx, row, message, Entry::new(case_id, reason.as_str()))
             .await?;
         tx.finish_mail(reason.as_str(), false).await?;
         Ok((reason.as_str().into(), None))

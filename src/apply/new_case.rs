@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, Outgoing};
-use super::{Applied, Processor};
+use super::{Applied, Entry, Processor};
 use crate::classify::{NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
 use crate::domain::Mailbox;
@@ -28,7 +28,7 @@ impl Processor {
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
-        self.record_inbound(tx, row, message, None, "access_denied", None)
+        self.record_inbound(tx, row, message, Entry::new(None, "access_denied"))
             .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let reply = Outgoing::new(
@@ -88,18 +88,15 @@ impl Processor {
             tx.add_participant(case_id, p.as_str(), "participant")
                 .await?;
         }
-        let email_id = self
-            .record_inbound(
-                tx,
-                row,
-                message,
-                Some(case_id),
-                "new_case",
-                Some(&case.description),
-            )
-            .await?;
-        self.record_attachments(tx, message, case_id, email_id, &hashes)
-            .await?;
+        self.record_inbound(
+            tx,
+            row,
+            message,
+            Entry::new(Some(case_id), "new_case")
+                .text(&case.description)
+                .attachments(&hashes),
+        )
+        .await?;
 
         let facts = CaseFacts {
             number,

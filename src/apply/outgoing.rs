@@ -72,8 +72,8 @@ impl Processor {
             .map_err(|e| ApplyError::Permanent(e.to_string()))?;
         let hash = self.put_blob(mail.raw.clone()).await?;
         let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_string()).collect();
-        let email_id = tx
-            .add_email(&NewEmail {
+        tx.queue_mail(
+            &NewEmail {
                 case_id: out.case.map(|(id, _)| id),
                 from_inbound: false,
                 direction: "out",
@@ -85,11 +85,7 @@ impl Processor {
                 body_text: Some(&mail.text),
                 raw_hash: &hash.0,
                 raw_size: mail.raw.len(),
-            })
-            .await?;
-        tx.enqueue(
-            email_id,
-            mail.envelope_from.as_str(),
+            },
             &recipients,
             self.send_mail,
         )

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
-use super::{Applied, ApplyError, Processor};
+use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, Route};
 use crate::commands::{self, ReplyCommands};
 use crate::compose::{self, mime, MailKind, Threading};
@@ -88,8 +88,13 @@ impl Processor {
             if !self.begin(tx, row).await? {
                 return Ok(("duplicate".into(), None));
             }
-            self.record_inbound(tx, row, message, Some(case.id), "courtesy", Some(new_text))
-                .await?;
+            self.record_inbound(
+                tx,
+                row,
+                message,
+                Entry::new(Some(case.id), "courtesy").text(new_text),
+            )
+            .await?;
             tx.finish_mail("logged_on_closed_case", false).await?;
             return Ok(("logged_on_closed_case".into(), Some(case.number)));
         }
@@ -123,18 +128,15 @@ impl Processor {
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
-        let email_id = self
-            .record_inbound(
-                tx,
-                row,
-                message,
-                Some(case.id),
-                "comment",
-                Some(&commands.comment),
-            )
-            .await?;
-        self.record_attachments(tx, message, case.id, email_id, &hashes)
-            .await?;
+        self.record_inbound(
+            tx,
+            row,
+            message,
+            Entry::new(Some(case.id), "comment")
+                .text(&commands.comment)
+                .attachments(&hashes),
+        )
+        .await?;
         if !context
             .participants
             .iter()
@@ -210,18 +212,15 @@ impl Processor {
         } else {
             "agent_reply"
         };
-        let email_id = self
-            .record_inbound(
-                tx,
-                row,
-                message,
-                Some(case.id),
-                kind,
-                Some(&commands.comment),
-            )
-            .await?;
-        self.record_attachments(tx, message, case.id, email_id, &hashes)
-            .await?;
+        self.record_inbound(
+            tx,
+            row,
+            message,
+            Entry::new(Some(case.id), kind)
+                .text(&commands.comment)
+                .attachments(&hashes),
+        )
+        .await?;
         tx.touch(case.id).await?;
         if commands.internal {
             tx.finish_mail("internal_note", false).await?;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::outgoing::Outgoing;
-use super::{Applied, ApplyError, Processor};
+use super::{Applied, ApplyError, Entry, Processor};
 use crate::compose::{self, mime, MailKind, Threading};
 use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::parse::InboundMessage;
@@ -80,7 +80,7 @@ impl Processor {
                     wanted.map(Language::code),
                 )
                 .await?;
-                self.record_inbound(tx, row, message, None, "request", None)
+                self.record_inbound(tx, row, message, Entry::new(None, "request"))
                     .await?;
                 self.queue(tx, mail.answering(threading)).await?;
                 tx.finish_mail("request_profile", false).await?;
@@ -100,7 +100,7 @@ impl Processor {
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
-        self.record_inbound(tx, row, message, None, "request", None)
+        self.record_inbound(tx, row, message, Entry::new(None, "request"))
             .await?;
         for mail in mails {
             self.queue(tx, mail.answering(threading.clone())).await?;

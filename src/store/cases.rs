@@ -10,7 +10,7 @@ use super::{get, now_ms, Backend, Result, Store};
 /// anyone until [`CaseTx::finish`] commits; dropping it rolls everything back.
 pub struct CaseTx {
     tx: super::WriteTx,
-    inbound_id: i64,
+    pub(super) inbound_id: i64,
     now: i64,
     /// A mail's savepoint is open.
     in_mail: bool,
@@ -24,6 +24,12 @@ pub struct CaseTx {
     pub(super) any_failing: Option<bool>,
     /// Customer rows read in this batch, by address.
     pub(super) customers: std::collections::HashMap<String, Option<super::CustomerRow>>,
+    /// What the batch read up front ([`super::read_ahead`]).
+    pub(super) ahead: super::read_ahead::ReadAhead,
+    /// No savepoints: a failure throws the whole batch away, so some writes wait for its
+    /// end ([`super::batch`]).
+    pub(super) all_or_nothing: bool,
+    pub(super) deferred: super::batch::Deferred,
 }
 
 pub struct NewCaseRow<'a> {
@@ -197,6 +203,9 @@ impl Store {
             cleared: Vec::new(),
             any_failing: None,
             customers: Default::default(),
+            ahead: Default::default(),
+            all_or_nothing: true,
+            deferred: Default::default(),
         })
     }
 
@@ -291,8 +300,10 @@ impl Store {
 }
 
 impl CaseTx {
-    /// Open the savepoint of the next mail in the batch.
+    /// Open the savepoint of the next mail in the batch. A batch that uses savepoints
+    /// writes everything at once: call this before the batch's first write.
     pub async fn start_mail(&mut self) -> Result<()> {
+        self.all_or_nothing = false;
         sqlx::query("SAVEPOINT mail").execute(&mut *self.tx).await?;
         self.in_mail = true;
         Ok(())
@@ -300,8 +311,12 @@ impl CaseTx {
 
     /// Take inbound mail `inbound_id` for this transaction: false when it is no longer
     /// pending (another process applied it first), so its effects are never made twice.
+    /// An all-or-nothing batch checks that at its end instead ([`CaseTx::write_deferred`]).
     pub async fn claim(&mut self, inbound_id: i64) -> Result<bool> {
         self.inbound_id = inbound_id;
+        if self.all_or_nothing {
+            return Ok(true);
+        }
         let claimed = sqlx::query(
             "UPDATE inbound_mail SET state = 'done', processed_at = $1, lease_until = NULL, error = NULL
              WHERE id = $2 AND state = 'pending'",
@@ -328,6 +343,7 @@ impl CaseTx {
         self.cleared.clear();
         self.any_failing = None;
         self.customers.clear();
+        self.ahead = Default::default();
         if std::mem::take(&mut self.in_mail) {
             sqlx::query("ROLLBACK TO SAVEPOINT mail")
                 .execute(&mut *self.tx)
@@ -349,7 +365,12 @@ impl CaseTx {
     }
 
     /// Commit the batch: every mail's effects become visible at once.
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        if !self.write_deferred().await? {
+            return Err(super::StoreError::Invalid(
+                "a mail of the batch was applied by another process meanwhile".into(),
+            ));
+        }
         self.tx.commit().await?;
         crate::crash::point("apply.after_commit");
         Ok(())
@@ -360,18 +381,22 @@ impl CaseTx {
     }
 
     pub async fn case_of_received(&mut self, message_id: &str) -> Result<Option<i64>> {
+        self.write_before_reading().await?;
         case_of_received(&mut *self.tx, message_id).await
     }
 
     pub async fn case_participants(&mut self, case_id: i64) -> Result<Vec<(String, String)>> {
+        self.write_before_reading().await?;
         case_participants(&mut *self.tx, case_id).await
     }
 
     pub async fn case_emails(&mut self, case_id: i64) -> Result<Vec<EmailRow>> {
+        self.write_before_reading().await?;
         case_emails(&mut *self.tx, case_id).await
     }
 
     pub async fn cases(&mut self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
+        self.write_before_reading().await?;
         cases(&mut *self.tx, self.backend, filter).await
     }
 
@@ -384,27 +409,9 @@ impl CaseTx {
         &mut self.tx
     }
 
-    /// Take the mail's dedupe key. False when another copy of the same mail already made
-    /// its effect: this one must make none.
-    pub async fn claim_dedupe_key(&mut self, key: &str) -> Result<bool> {
-        let done = sqlx::query("INSERT INTO processed_keys (dedupe_key, inbound_id) VALUES ($1, $2) ON CONFLICT (dedupe_key) DO NOTHING")
-            .bind(key)
-            .bind(self.inbound_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// A new case with the next number. Returns (id, number).
     pub async fn create_case(&mut self, case: &NewCaseRow<'_>) -> Result<(i64, i64)> {
-        let number: i64 = get(
-            &sqlx::query(
-                "UPDATE counters SET value = value + 1 WHERE name = 'case_number' RETURNING value",
-            )
-            .fetch_one(&mut *self.tx)
-            .await?,
-            "value",
-        )?;
+        let number = self.next_case_number().await?;
         let row = sqlx::query(
             "INSERT INTO cases (number, subject, subject_folded, description, product, severity, production_down,
                                 status, requester, requester_name, language, related_case, created_at, updated_at)
@@ -428,40 +435,6 @@ impl CaseTx {
         Ok((get(&row, "id")?, number))
     }
 
-    pub async fn add_participant(&mut self, case_id: i64, email: &str, role: &str) -> Result<()> {
-        sqlx::query("INSERT INTO participants (case_id, email, role) VALUES ($1, $2, $3) ON CONFLICT (case_id, email) DO NOTHING")
-            .bind(case_id)
-            .bind(email)
-            .bind(role)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn add_email(&mut self, e: &NewEmail<'_>) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO emails (case_id, inbound_id, direction, kind, from_addr, to_addrs, subject, message_id,
-                                 body_text, raw_hash, raw_size, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             RETURNING id",
-        )
-        .bind(e.case_id)
-        .bind(e.from_inbound.then_some(self.inbound_id))
-        .bind(e.direction)
-        .bind(e.kind)
-        .bind(e.from_addr)
-        .bind(e.to_addrs)
-        .bind(e.subject)
-        .bind(e.message_id)
-        .bind(e.body_text)
-        .bind(e.raw_hash)
-        .bind(e.raw_size as i64)
-        .bind(self.now)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        get(&row, "id")
-    }
-
     pub async fn add_attachment(&mut self, a: &NewAttachment<'_>) -> Result<i64> {
         let row = sqlx::query(
             "INSERT INTO attachments (case_id, email_id, filename, content_type, size, blob_hash, inline, created_at)
@@ -475,31 +448,6 @@ impl CaseTx {
         .bind(a.size as i64)
         .bind(a.blob_hash)
         .bind(i64::from(a.inline))
-        .bind(self.now)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        get(&row, "id")
-    }
-
-    /// Queue a stored outgoing mail for the sender.
-    /// `send` false (an archive import) keeps the mail in the history, state `suppressed`,
-    /// never sent.
-    pub async fn enqueue(
-        &mut self,
-        email_id: i64,
-        envelope_from: &str,
-        recipients: &[String],
-        send: bool,
-    ) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO outbox (email_id, envelope_from, recipients, state, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $5)
-             RETURNING id",
-        )
-        .bind(email_id)
-        .bind(envelope_from)
-        .bind(recipients.join(","))
-        .bind(if send { "pending" } else { "suppressed" })
         .bind(self.now)
         .fetch_one(&mut *self.tx)
         .await?;
@@ -567,17 +515,6 @@ impl CaseTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
-    }
-
-    /// Record what the mail came to; the batch's commit makes it visible.
-    pub async fn finish_mail(&mut self, outcome: &str, duplicate: bool) -> Result<()> {
-        sqlx::query("UPDATE inbound_mail SET outcome = $1, state = $2 WHERE id = $3")
-            .bind(outcome)
-            .bind(if duplicate { "duplicate" } else { "done" })
-            .bind(self.inbound_id)
-            .execute(&mut *self.tx)
-            .await?;
-        self.end_mail().await
     }
 
     /// Record what a mail applied alone came to and commit.

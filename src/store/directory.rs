@@ -24,7 +24,7 @@ pub struct AgentRow {
     pub name: Option<String>,
 }
 
-fn customer_row(r: &sqlx::any::AnyRow) -> Result<CustomerRow> {
+pub(super) fn customer_row(r: &sqlx::any::AnyRow) -> Result<CustomerRow> {
     Ok(CustomerRow {
         email: get(r, "email")?,
         name: get(r, "name")?,

@@ -12,6 +12,10 @@ impl CaseTx {
         kind: Option<&str>,
         since_ms: i64,
     ) -> Result<i64> {
+        if let (None, Some(n)) = (kind, self.ahead.auto_count(address, since_ms)) {
+            return Ok(n);
+        }
+        self.write_before_reading().await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM auto_mail_log
              WHERE address = $1 AND sent_at >= $2 AND ($3 IS NULL OR kind = $3)",
@@ -22,17 +26,6 @@ impl CaseTx {
         .fetch_one(self.conn())
         .await?;
         get(&row, "n")
-    }
-
-    pub async fn log_auto_mail(&mut self, address: &str, kind: &str) -> Result<()> {
-        let now = self.now();
-        sqlx::query("INSERT INTO auto_mail_log (address, kind, sent_at) VALUES ($1, $2, $3)")
-            .bind(address)
-            .bind(kind)
-            .bind(now)
-            .execute(self.conn())
-            .await?;
-        Ok(())
     }
 
     pub async fn is_failing(&mut self, address: &str) -> Result<bool> {

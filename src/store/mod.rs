@@ -2,11 +2,13 @@
 //! and PostgreSQL (several buzon processes on one database): `$N` placeholders, `RETURNING`,
 //! `ON CONFLICT`, integers for times and flags. Migrations differ only in column types.
 
+mod batch;
 mod cases;
 mod directory;
 mod guards;
 mod inbound;
 mod outbox;
+mod read_ahead;
 mod small_blobs;
 
 use std::sync::Arc;

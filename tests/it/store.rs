@@ -209,17 +209,18 @@ async fn outbox_leases_retries_and_parks(db: Db) {
         .unwrap();
     let row = s.claim_inbound().await.unwrap().unwrap();
     let mut tx = s.begin_apply(row.id).await.unwrap().unwrap();
-    let e1 = tx.add_email(&email(None, "out")).await.unwrap();
-    let e2 = tx.add_email(&email(None, "out")).await.unwrap();
-    tx.enqueue(
-        e1,
-        "s@x.test",
-        &["a@x.test".into(), "b@x.test".into()],
-        true,
-    )
-    .await
-    .unwrap();
-    tx.enqueue(e2, "s@x.test", &["c@x.test".into()], true)
+    let first = NewEmail {
+        message_id: Some("m1@x"),
+        ..email(None, "out")
+    };
+    let second = NewEmail {
+        message_id: Some("m2@x"),
+        ..email(None, "out")
+    };
+    tx.queue_mail(&first, &["a@x.test".into(), "b@x.test".into()], true)
+        .await
+        .unwrap();
+    tx.queue_mail(&second, &["c@x.test".into()], true)
         .await
         .unwrap();
     tx.finish("x", false).await.unwrap();
@@ -249,7 +250,7 @@ async fn outbox_leases_retries_and_parks(db: Db) {
     let again = s.claim_outbox(60_000).await.unwrap().unwrap();
     assert_eq!(again.id, b.id);
     assert_eq!(again.attempts, 2);
-    let history = s.email(e1).await.unwrap().unwrap();
+    let history = s.email(a.email_id).await.unwrap().unwrap();
     assert_eq!(history.delivery.as_deref(), Some("sent"));
 }
 
@@ -431,4 +432,104 @@ async fn concurrent_appliers_create_each_case_once(db: Db) {
         .collect();
     numbers.sort();
     assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+}
+
+both!(a_batch_without_savepoints_writes_at_its_end_and_notices_races);
+/// The processor's fast path (src/store/batch.rs): the batch decides duplicates from the
+/// keys it read ahead, gives out consecutive numbers, writes history, outbox and mail
+/// states at its end, and refuses to commit when another process finished one of its
+/// mails meanwhile.
+async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) {
+    let (s, _dir) = store(db).await;
+    s.record_fetched(
+        "box",
+        1,
+        &[
+            fetched(1, "uno"),
+            fetched(2, "uno"),
+            fetched(3, "dos"),
+            fetched(4, "tres"),
+        ],
+    )
+    .await
+    .unwrap();
+    let rows = s.claim_inbound_batch(3, 1 << 20).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
+    let mut tx = s.begin_batch().await.unwrap();
+    tx.read_ahead(&["a@x.test"], 0, &keys).await.unwrap();
+    let mut numbers = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        assert!(tx.claim(row.id).await.unwrap());
+        if !tx.claim_dedupe_key(&row.dedupe_key).await.unwrap() {
+            tx.finish_mail("duplicate", true).await.unwrap();
+            continue;
+        }
+        let (case_id, number) = tx
+            .create_case(&new_case("Caso", "caso", "a@x.test"))
+            .await
+            .unwrap();
+        numbers.push(number);
+        tx.add_participant(case_id, "a@x.test", "requester")
+            .await
+            .unwrap();
+        tx.add_email_later(&email(Some(case_id), "in"))
+            .await
+            .unwrap();
+        let ack = format!("ack{i}@x");
+        let out = NewEmail {
+            message_id: Some(&ack),
+            ..email(Some(case_id), "out")
+        };
+        tx.queue_mail(&out, &["a@x.test".into()], true)
+            .await
+            .unwrap();
+        assert_eq!(
+            tx.case_participants(case_id).await.unwrap(),
+            vec![("a@x.test".to_string(), "requester".to_string())],
+            "the batch reads what it wrote"
+        );
+        tx.finish_mail("case_created", false).await.unwrap();
+    }
+    assert_eq!(numbers, vec![1, 2], "the second copy of «uno» made no case");
+    assert!(tx.write_deferred().await.unwrap());
+    tx.commit().await.unwrap();
+
+    let counts = s.inbound_counts().await.unwrap();
+    assert!(counts.contains(&("done".to_string(), 2)), "{counts:?}");
+    assert!(counts.contains(&("duplicate".to_string(), 1)), "{counts:?}");
+    for n in [1, 2] {
+        let case = s.case_by_number(n).await.unwrap().unwrap();
+        let history = s.case_emails(case.id).await.unwrap();
+        let kinds: Vec<(&str, Option<&str>)> = history
+            .iter()
+            .map(|e| (e.direction.as_str(), e.delivery.as_deref()))
+            .collect();
+        assert_eq!(kinds, vec![("in", None), ("out", Some("pending"))]);
+    }
+    let job = s.claim_outbox(60_000).await.unwrap().unwrap();
+    assert_eq!(job.recipients, vec!["a@x.test"]);
+
+    // Another process finishes the last mail while this batch works on it.
+    let rows = s.claim_inbound_batch(3, 1 << 20).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let elsewhere = s.begin_apply(rows[0].id).await.unwrap().unwrap();
+    elsewhere.finish("case_created", false).await.unwrap();
+    let mut tx = s.begin_batch().await.unwrap();
+    assert!(tx.claim(rows[0].id).await.unwrap());
+    let (_, number) = tx
+        .create_case(&new_case("Tarde", "tarde", "a@x.test"))
+        .await
+        .unwrap();
+    assert_eq!(number, 3);
+    tx.finish_mail("case_created", false).await.unwrap();
+    assert!(
+        !tx.write_deferred().await.unwrap(),
+        "the batch sees that its mail is no longer pending"
+    );
+    drop(tx);
+    assert!(
+        s.case_by_number(3).await.unwrap().is_none(),
+        "nothing of it stays"
+    );
 }
