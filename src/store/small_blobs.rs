@@ -51,22 +51,18 @@ impl Store {
         &self,
         hashes: &[&str],
     ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
-        // Only well-formed hashes (hex digits) are written into the statement.
-        let list: Vec<String> = hashes
-            .iter()
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(|h| format!("'{h}'"))
-            .collect();
-        if list.is_empty() {
+        if hashes.is_empty() {
             return Ok(Default::default());
         }
         let sql = format!(
             "SELECT hash, bytes FROM small_blobs WHERE hash IN ({})",
-            list.join(", ")
+            super::batch::numbered(hashes.len(), 1)
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for hash in hashes {
+            query = query.bind(*hash);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| Ok((get(r, "hash")?, get(r, "bytes")?)))
             .collect()
