@@ -496,6 +496,27 @@ const LOAD_INDEXES: [(&str, &str); 6] = [
     ("outbox_email", "outbox (email_id)"),
 ];
 
+/// PostgreSQL foreign keys checked once after the load rather than row by row (3 s
+/// instead of ~40 for the outbox alone): (table, constraint, definition as in
+/// migrations/postgres).
+const LOAD_FOREIGN_KEYS: [(&str, &str, &str); 3] = [
+    (
+        "participants",
+        "participants_case_id_fkey",
+        "FOREIGN KEY (case_id) REFERENCES cases (id)",
+    ),
+    (
+        "emails",
+        "emails_case_id_fkey",
+        "FOREIGN KEY (case_id) REFERENCES cases (id)",
+    ),
+    (
+        "outbox",
+        "outbox_email_id_fkey",
+        "FOREIGN KEY (email_id) REFERENCES emails (id)",
+    ),
+];
+
 /// A store with `cases` cases and five history entries each, written directly with SQL.
 async fn generate_store(desk: &Desk, db: Db, cases: i64) {
     let store = desk.store();
@@ -519,9 +540,13 @@ async fn generate_store(desk: &Desk, db: Db, cases: i64) {
             "ANALYZE".into(),
         ],
         Db::Postgres => vec![
-            // The secondary indexes are built once after the load, not kept up to date row
-            // by row (their definitions as in migrations/postgres).
+            // The secondary indexes are built, and the foreign keys checked, once after the
+            // load, not row by row (their definitions as in migrations/postgres).
             format!("DROP INDEX {}", LOAD_INDEXES.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")),
+        ]
+        .into_iter()
+        .chain(LOAD_FOREIGN_KEYS.iter().map(|(table, name, _)| format!("ALTER TABLE {table} DROP CONSTRAINT {name}")))
+        .chain([
             format!("INSERT INTO cases (id, number, subject, subject_folded, description, product, severity, production_down, status, requester, language, created_at, updated_at)
              SELECT i, i, 'Incidencia ' || i, 'incidencia ' || i || ' ' || (ARRAY[{words}])[1 + i % 7] || CASE WHEN i % 1000 = 0 THEN ' cortafuegos' ELSE '' END,
                     'Descripcion del caso ' || i, 'Harmony', 1 + i % 3, 0, CASE WHEN i % 3 = 0 THEN 'closed' ELSE 'open' END,
@@ -535,9 +560,9 @@ async fn generate_store(desk: &Desk, db: Db, cases: i64) {
              SELECT id, 'soporte@example.test', from_addr, 'sent', created_at, created_at FROM emails WHERE direction = 'out'".into(),
             "UPDATE counters SET value = (SELECT MAX(number) FROM cases) WHERE name = 'case_number'".into(),
             "SELECT setval(pg_get_serial_sequence('emails', 'id'), (SELECT MAX(id) FROM emails))".into(),
-        ]
-        .into_iter()
+        ])
         .chain(LOAD_INDEXES.iter().map(|(name, on)| format!("CREATE INDEX {name} ON {on}")))
+        .chain(LOAD_FOREIGN_KEYS.iter().map(|(table, name, definition)| format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")))
         .chain(["ANALYZE".to_string()])
         .collect(),
     };
