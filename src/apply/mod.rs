@@ -339,17 +339,24 @@ impl Processor {
                 Err(passing) => return Err(passing),
             }
         }
+        // Before the blob files are published, so that a batch run again leaves none behind.
+        match tx.write_deferred().await {
+            Ok(true) => {}
+            // Another process applied one of these mails after our lease ran out, or took
+            // one of their dedupe keys: claim each mail before applying it, skip that one.
+            Ok(false) => return Err(ApplyError::NeedsSavepoints),
+            // The database refuses a row the batch deferred: find the mail it belongs to.
+            Err(e) if !with_savepoints && !e.is_retryable() => {
+                return Err(ApplyError::NeedsSavepoints)
+            }
+            Err(e) => return Err(e.into()),
+        }
         let staged = std::mem::take(&mut *self.staged());
         let blobs = self.blobs.clone();
         let inline = tokio::task::spawn_blocking(move || blobs.publish(staged))
             .await
             .map_err(|e| ApplyError::Io(std::io::Error::other(e.to_string())))??;
         tx.put_small_blobs(&inline).await?;
-        if !tx.write_deferred().await? {
-            // Another process applied one of these mails after our lease ran out: claim
-            // each mail before applying it, and skip that one.
-            return Err(ApplyError::NeedsSavepoints);
-        }
         tx.commit().await?;
         Ok(steps)
     }

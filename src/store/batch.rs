@@ -129,7 +129,7 @@ impl CaseTx {
             self.deferred
                 .emails
                 .iter()
-                .any(|w| w.message_id.as_deref() == Some(id))
+                .any(|w| w.direction == "out" && w.message_id.as_deref() == Some(id))
         });
         let email = if self.all_or_nothing && !write_now {
             self.add_email_later(e).await?;
@@ -165,6 +165,9 @@ impl CaseTx {
     /// meanwhile makes the batch run again with savepoints).
     pub async fn claim_dedupe_key(&mut self, key: &str) -> Result<bool> {
         if self.all_or_nothing {
+            if self.deferred.dedupe_keys.iter().any(|(k, _)| k == key) {
+                return Ok(false);
+            }
             if let Some(free) = self.ahead.dedupe_keys.get_mut(key) {
                 let take = std::mem::take(free);
                 if take {
@@ -268,8 +271,10 @@ impl CaseTx {
         let rows = std::mem::take(&mut self.deferred.emails);
         let mut ids = HashMap::new();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            for (id, message_id) in self.insert_emails(chunk).await? {
-                if let Some(message_id) = message_id {
+            for (id, message_id, direction) in self.insert_emails(chunk).await? {
+                // Only outgoing entries have outbox rows (a received mail may carry the
+                // same Message-ID).
+                if let (Some(message_id), "out") = (message_id, direction.as_str()) {
                     ids.insert(message_id, id);
                 }
             }
@@ -277,15 +282,18 @@ impl CaseTx {
         Ok(ids)
     }
 
-    /// Insert history entries in one statement: (id, Message-ID) of each.
-    async fn insert_emails(&mut self, rows: &[EmailValues]) -> Result<Vec<(i64, Option<String>)>> {
+    /// Insert history entries in one statement: (id, Message-ID, direction) of each.
+    async fn insert_emails(
+        &mut self,
+        rows: &[EmailValues],
+    ) -> Result<Vec<(i64, Option<String>, String)>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
             "INSERT INTO emails (case_id, inbound_id, direction, kind, from_addr, to_addrs, subject,
                                  message_id, body_text, raw_hash, raw_size, created_at)
-             VALUES {} RETURNING id, message_id",
+             VALUES {} RETURNING id, message_id, direction",
             placeholders(rows.len(), 12, 1)
         );
         let now = self.now();
@@ -308,7 +316,7 @@ impl CaseTx {
         let written = query.fetch_all(self.conn()).await?;
         written
             .iter()
-            .map(|r| Ok((get(r, "id")?, get(r, "message_id")?)))
+            .map(|r| Ok((get(r, "id")?, get(r, "message_id")?, get(r, "direction")?)))
             .collect()
     }
 

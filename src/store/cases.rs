@@ -343,8 +343,10 @@ impl CaseTx {
         self.cleared.clear();
         self.any_failing = None;
         self.customers.clear();
-        self.ahead = Default::default();
         if std::mem::take(&mut self.in_mail) {
+            // What the batch read ahead no longer holds once a savepoint is undone (an
+            // all-or-nothing batch has none: its mail made no change to undo).
+            self.ahead = Default::default();
             sqlx::query("ROLLBACK TO SAVEPOINT mail")
                 .execute(&mut *self.tx)
                 .await?;

@@ -532,4 +532,17 @@ async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) 
         s.case_by_number(3).await.unwrap().is_none(),
         "nothing of it stays"
     );
+    s.record_fetched("box", 1, &[fetched(5, "cinco")])
+        .await
+        .unwrap();
+    let row = s.claim_inbound().await.unwrap().unwrap();
+    let mut tx = s.begin_apply(row.id).await.unwrap().unwrap();
+    let (_, number) = tx
+        .create_case(&new_case("Cinco", "cinco", "a@x.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        number, 3,
+        "the number the dropped batch gave out is given again"
+    );
 }
