@@ -2,7 +2,7 @@
 # buzon's benchmarks on this machine: starts its own Dovecot + Postfix, makes sure
 # PostgreSQL answers, builds in release mode and prints figures for SQLite and PostgreSQL.
 #   scripts/bench.sh [--latency N] [--backlog N] [--big N] [--cases N] [--no-fsync]
-# (defaults 50, 5000, 200, 1000000; 0 skips that part). 8 to 12 minutes here.
+# (defaults 50, 5000, 200, 1000000; 0 skips that part). 7 to 11 minutes here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
