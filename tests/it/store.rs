@@ -546,3 +546,102 @@ async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) 
         "the number the dropped batch gave out is given again"
     );
 }
+
+both!(racing_batches_without_savepoints_make_each_case_once);
+/// Several processes' processors on the same mails (a lease ran out), each taking the fast
+/// path first and, when its batch refuses to commit, the careful one, as the processor
+/// does: every mail still makes one case, with gapless numbers.
+async fn racing_batches_without_savepoints_make_each_case_once(db: Db) {
+    let (s, _dir) = store(db).await;
+    let mails: Vec<_> = (1..=40).map(|i| fetched(i, &format!("m{i}"))).collect();
+    s.record_fetched("box", 1, &mails).await.unwrap();
+    let rows = s.claim_inbound_batch(40, 1 << 30).await.unwrap();
+    assert_eq!(rows.len(), 40);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..4 {
+        let (s, mut rows) = (s.clone(), rows.clone());
+        rows.rotate_left(worker * 8);
+        workers.spawn(async move {
+            let mut made = 0;
+            for batch in rows.chunks(8) {
+                loop {
+                    let done = match fast_batch(&s, batch).await {
+                        Ok(Some(fast)) => {
+                            made += fast;
+                            Ok(())
+                        }
+                        Ok(None) => careful_batch(&s, batch, &mut made).await,
+                        Err(e) => Err(e),
+                    };
+                    match done {
+                        Ok(()) => break,
+                        // Two processes' lock orders can cross (PostgreSQL: 40P01).
+                        Err(e) if e.is_retryable() => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            made
+        });
+    }
+    let mut total = 0;
+    while let Some(made) = workers.join_next().await {
+        total += made.unwrap();
+    }
+    assert_eq!(total, 40);
+    let mut numbers: Vec<i64> = s
+        .cases(&CaseFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.number)
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+}
+
+/// Cases made by a batch without savepoints; `None` when it must not commit.
+async fn fast_batch(
+    s: &Store,
+    rows: &[buzon::store::InboundRow],
+) -> Result<Option<usize>, buzon::store::StoreError> {
+    let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
+    let mut tx = s.begin_batch().await?;
+    tx.read_ahead(&[], 0, &keys).await?;
+    let mut made = 0;
+    for row in rows {
+        assert!(tx.claim(row.id).await?);
+        let new = tx.claim_dedupe_key(&row.dedupe_key).await?;
+        if new {
+            tx.create_case(&new_case("x", "x", "a@x.test")).await?;
+            made += 1;
+        }
+        tx.finish_mail("case_created", !new).await?;
+    }
+    if !tx.write_deferred().await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(made))
+}
+
+/// Claiming each mail first (the processor's second run of a batch); `made` counts the
+/// cases committed.
+async fn careful_batch(
+    s: &Store,
+    rows: &[buzon::store::InboundRow],
+    made: &mut usize,
+) -> Result<(), buzon::store::StoreError> {
+    for row in rows {
+        let Some(mut tx) = s.begin_apply(row.id).await? else {
+            continue;
+        };
+        let new = tx.claim_dedupe_key(&row.dedupe_key).await?;
+        if new {
+            tx.create_case(&new_case("x", "x", "a@x.test")).await?;
+        }
+        tx.finish("case_created", !new).await?;
+        *made += usize::from(new);
+    }
+    Ok(())
+}
