@@ -496,9 +496,9 @@ const LOAD_INDEXES: [(&str, &str); 6] = [
     ("outbox_email", "outbox (email_id)"),
 ];
 
-/// PostgreSQL foreign keys checked once after the load rather than row by row (3 s
-/// instead of ~40 for the outbox alone): (table, constraint, definition as in
-/// migrations/postgres).
+/// PostgreSQL foreign keys checked once after the load rather than row by row (the
+/// outbox's three million rows: 35 s with the key, 12 s without and 3.4 s to check it
+/// afterwards): (table, constraint, definition as in migrations/postgres).
 const LOAD_FOREIGN_KEYS: [(&str, &str, &str); 3] = [
     (
         "participants",
