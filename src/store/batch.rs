@@ -64,6 +64,9 @@ enum EmailRef {
 /// Rows per multi-row statement: far below either database's limit on parameters.
 const ROWS_PER_STATEMENT: usize = 80;
 
+/// Values per `IN (…)` list.
+const IN_LIST_MAX: usize = 200;
+
 /// `$first, $first+1, …`: `count` parameters.
 pub(super) fn numbered(count: usize, first: usize) -> String {
     (first..first + count)
@@ -78,6 +81,55 @@ fn placeholders(rows: usize, columns: usize, first: usize) -> String {
         .map(|r| format!("({})", numbered(columns, first + r * columns)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `INSERT INTO {into} VALUES (…), (…) {tail}` for `rows`, [`ROWS_PER_STATEMENT`] at a
+/// time, `bind` adding one row's `columns` values. Returns the rows inserted.
+pub(super) async fn insert_rows<'r, T>(
+    conn: &mut sqlx::AnyConnection,
+    into: &str,
+    tail: &str,
+    columns: usize,
+    rows: &'r [T],
+    bind: impl Fn(AnyQuery<'r>, &'r T) -> AnyQuery<'r>,
+) -> Result<u64> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO {into} VALUES {} {tail}",
+            placeholders(chunk.len(), columns, 1)
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
+        inserted += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// The rows of `sql(list, next)`, where `list` is `$1, $2, …` for `values` (a few hundred
+/// per statement) and `next` the number of the parameter `then` binds after them.
+pub(super) async fn select_in(
+    conn: &mut sqlx::AnyConnection,
+    sql: impl Fn(&str, usize) -> String,
+    values: &[&str],
+    then: Option<i64>,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(IN_LIST_MAX) {
+        let text = sql(&numbered(chunk.len(), 1), chunk.len() + 1);
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(text)), |q, v| q.bind(*v));
+        let query = match then {
+            Some(value) => query.bind(value),
+            None => query,
+        };
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
 }
 
 impl CaseTx {
@@ -323,30 +375,34 @@ impl CaseTx {
     /// `ids`: the history entries just written, by Message-ID.
     async fn write_outbox(&mut self, ids: &HashMap<String, i64>) -> Result<()> {
         let rows = std::mem::take(&mut self.deferred.outbox);
+        let mut resolved = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let email_id = match &r.email {
+                EmailRef::Id(id) => *id,
+                EmailRef::MessageId(m) => *ids.get(m).ok_or_else(|| {
+                    super::StoreError::Invalid(format!("no history entry for {m}"))
+                })?,
+            };
+            resolved.push((email_id, r));
+        }
         let now = self.now();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO outbox (email_id, envelope_from, recipients, state, next_attempt_at, created_at) VALUES {}",
-                placeholders(chunk.len(), 6, 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for r in chunk {
-                let email_id = match &r.email {
-                    EmailRef::Id(id) => *id,
-                    EmailRef::MessageId(m) => *ids.get(m).ok_or_else(|| {
-                        super::StoreError::Invalid(format!("no history entry for {m}"))
-                    })?,
-                };
-                query = query
-                    .bind(email_id)
+        insert_rows(
+            self.conn(),
+            "outbox (email_id, envelope_from, recipients, state, next_attempt_at, created_at)",
+            "",
+            6,
+            &resolved,
+            |query, (email_id, r)| {
+                query
+                    .bind(*email_id)
                     .bind(r.envelope_from.as_str())
                     .bind(r.recipients.as_str())
                     .bind(r.state)
                     .bind(now)
-                    .bind(now);
-            }
-            query.execute(self.conn()).await?;
-        }
+                    .bind(now)
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -355,54 +411,46 @@ impl CaseTx {
         // The first role given to an address on a case is the one kept.
         let mut seen = std::collections::HashSet::new();
         rows.retain(|(case, email, _)| seen.insert((*case, email.clone())));
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO participants (case_id, email, role) VALUES {} ON CONFLICT (case_id, email) DO NOTHING",
-                placeholders(chunk.len(), 3, 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (case, email, role) in chunk {
-                query = query.bind(*case).bind(email.as_str()).bind(role.as_str());
-            }
-            query.execute(self.conn()).await?;
-        }
+        insert_rows(
+            self.conn(),
+            "participants (case_id, email, role)",
+            "ON CONFLICT (case_id, email) DO NOTHING",
+            3,
+            &rows,
+            |query, (case, email, role)| query.bind(*case).bind(email.as_str()).bind(role.as_str()),
+        )
+        .await?;
         Ok(())
     }
 
     async fn write_auto_mail(&mut self) -> Result<()> {
         let rows = std::mem::take(&mut self.deferred.auto_mail);
         let now = self.now();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO auto_mail_log (address, kind, sent_at) VALUES {}",
-                placeholders(chunk.len(), 3, 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (address, kind) in chunk {
-                query = query.bind(address.as_str()).bind(kind.as_str()).bind(now);
-            }
-            query.execute(self.conn()).await?;
-        }
+        insert_rows(
+            self.conn(),
+            "auto_mail_log (address, kind, sent_at)",
+            "",
+            3,
+            &rows,
+            |query, (address, kind)| query.bind(address.as_str()).bind(kind.as_str()).bind(now),
+        )
+        .await?;
         Ok(())
     }
 
     /// False when another process took one of the keys after the batch read them.
     async fn write_dedupe_keys(&mut self) -> Result<bool> {
         let rows = std::mem::take(&mut self.deferred.dedupe_keys);
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO processed_keys (dedupe_key, inbound_id) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
-                placeholders(chunk.len(), 2, 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (key, inbound) in chunk {
-                query = query.bind(key.as_str()).bind(*inbound);
-            }
-            if query.execute(self.conn()).await?.rows_affected() != chunk.len() as u64 {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        let taken = insert_rows(
+            self.conn(),
+            "processed_keys (dedupe_key, inbound_id)",
+            "ON CONFLICT (dedupe_key) DO NOTHING",
+            2,
+            &rows,
+            |query, (key, inbound)| query.bind(key.as_str()).bind(*inbound),
+        )
+        .await?;
+        Ok(taken == rows.len() as u64)
     }
 
     /// Claim and finish every mail of the batch in one statement. False when one of them

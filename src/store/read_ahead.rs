@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::batch::numbered;
+use super::batch::select_in;
 use super::cases::CaseTx;
 use super::{get, Result};
 
@@ -15,9 +15,6 @@ pub(super) struct ReadAhead {
     /// The batch's dedupe keys: true while free to take.
     pub(super) dedupe_keys: HashMap<String, bool>,
 }
-
-/// Values per `IN (…)` list.
-const PER_STATEMENT: usize = 200;
 
 impl ReadAhead {
     /// This hour's automatic mails to `address`, when read ahead for `since`.
@@ -65,69 +62,64 @@ impl CaseTx {
             .copied()
             .filter(|a| !self.customers.contains_key(*a))
             .collect();
-        for chunk in wanted.chunks(PER_STATEMENT) {
-            let sql = format!(
-                "SELECT email, name, org_domain, language FROM customers WHERE email IN ({})",
-                numbered(chunk.len(), 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for a in chunk {
-                query = query.bind(*a);
-            }
-            let found = query.fetch_all(self.conn()).await?;
-            for a in chunk {
-                self.customers.insert(a.to_string(), None);
-            }
-            for row in &found {
-                let customer = super::directory::customer_row(row)?;
-                self.customers
-                    .insert(customer.email.clone(), Some(customer));
-            }
+        let found = select_in(
+            self.conn(),
+            |list, _| {
+                format!("SELECT email, name, org_domain, language FROM customers WHERE email IN ({list})")
+            },
+            &wanted,
+            None,
+        )
+        .await?;
+        for a in &wanted {
+            self.customers.insert(a.to_string(), None);
+        }
+        for row in &found {
+            let customer = super::directory::customer_row(row)?;
+            self.customers
+                .insert(customer.email.clone(), Some(customer));
         }
         Ok(())
     }
 
     async fn read_auto_counts(&mut self, addresses: &[&str], since: i64) -> Result<()> {
         self.write_before_reading().await?;
-        let mut counts: HashMap<String, i64> = HashMap::new();
-        for chunk in addresses.chunks(PER_STATEMENT) {
-            let sql = format!(
-                "SELECT address, COUNT(*) AS n FROM auto_mail_log
-                 WHERE sent_at >= $1 AND address IN ({}) GROUP BY address",
-                numbered(chunk.len(), 2)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
-            for a in chunk {
-                query = query.bind(*a);
-                counts.insert(a.to_string(), 0);
-            }
-            for row in query.fetch_all(self.conn()).await? {
-                counts.insert(get(&row, "address")?, get(&row, "n")?);
-            }
+        let rows = select_in(
+            self.conn(),
+            |list, next| {
+                format!(
+                    "SELECT address, COUNT(*) AS n FROM auto_mail_log
+                     WHERE address IN ({list}) AND sent_at >= ${next} GROUP BY address"
+                )
+            },
+            addresses,
+            Some(since),
+        )
+        .await?;
+        let mut counts: HashMap<String, i64> =
+            addresses.iter().map(|a| (a.to_string(), 0)).collect();
+        for row in &rows {
+            counts.insert(get(row, "address")?, get(row, "n")?);
         }
         self.ahead.auto_counts = Some((since, counts));
         Ok(())
     }
 
     async fn read_dedupe_keys(&mut self, keys: &[&str]) -> Result<()> {
-        for chunk in keys.chunks(PER_STATEMENT) {
-            let sql = format!(
-                "SELECT dedupe_key FROM processed_keys WHERE dedupe_key IN ({})",
-                numbered(chunk.len(), 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for k in chunk {
-                query = query.bind(*k);
-            }
-            let taken = query.fetch_all(self.conn()).await?;
-            for k in chunk {
-                self.ahead.dedupe_keys.entry(k.to_string()).or_insert(true);
-            }
-            for row in &taken {
-                self.ahead
-                    .dedupe_keys
-                    .insert(get(row, "dedupe_key")?, false);
-            }
+        let taken = select_in(
+            self.conn(),
+            |list, _| format!("SELECT dedupe_key FROM processed_keys WHERE dedupe_key IN ({list})"),
+            keys,
+            None,
+        )
+        .await?;
+        for k in keys {
+            self.ahead.dedupe_keys.entry(k.to_string()).or_insert(true);
+        }
+        for row in &taken {
+            self.ahead
+                .dedupe_keys
+                .insert(get(row, "dedupe_key")?, false);
         }
         Ok(())
     }

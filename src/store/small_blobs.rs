@@ -7,20 +7,15 @@ pub(super) async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(&str, &[u8])])
     let mut blobs = blobs.to_vec();
     blobs.sort_by_key(|(hash, _)| *hash);
     blobs.dedup_by_key(|(hash, _)| *hash);
-    for chunk in blobs.chunks(100) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
-        let sql = format!(
-            "INSERT INTO small_blobs (hash, bytes) VALUES {} ON CONFLICT (hash) DO NOTHING",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (hash, bytes) in chunk {
-            query = query.bind(*hash).bind(*bytes);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    super::batch::insert_rows(
+        conn,
+        "small_blobs (hash, bytes)",
+        "ON CONFLICT (hash) DO NOTHING",
+        2,
+        &blobs,
+        |query, (hash, bytes)| query.bind(*hash).bind(*bytes),
+    )
+    .await?;
     Ok(())
 }
 
@@ -51,18 +46,14 @@ impl Store {
         &self,
         hashes: &[&str],
     ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
-        if hashes.is_empty() {
-            return Ok(Default::default());
-        }
-        let sql = format!(
-            "SELECT hash, bytes FROM small_blobs WHERE hash IN ({})",
-            super::batch::numbered(hashes.len(), 1)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for hash in hashes {
-            query = query.bind(*hash);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        let rows = super::batch::select_in(
+            &mut conn,
+            |list, _| format!("SELECT hash, bytes FROM small_blobs WHERE hash IN ({list})"),
+            hashes,
+            None,
+        )
+        .await?;
         rows.iter()
             .map(|r| Ok((get(r, "hash")?, get(r, "bytes")?)))
             .collect()

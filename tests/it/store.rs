@@ -384,6 +384,19 @@ async fn directory_round_trips(db: Db) {
     assert!(!s.is_provisioned("ana@cliente.test").await.unwrap());
 }
 
+/// Every case's number, in order.
+async fn case_numbers(s: &Store) -> Vec<i64> {
+    let mut numbers: Vec<i64> = s
+        .cases(&CaseFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.number)
+        .collect();
+    numbers.sort();
+    numbers
+}
+
 both!(concurrent_appliers_create_each_case_once);
 /// Several processes on one database (PostgreSQL's reason to exist here): racing appliers
 /// on the same mails produce each effect once, with gapless case numbers.
@@ -423,15 +436,7 @@ async fn concurrent_appliers_create_each_case_once(db: Db) {
         total += made.unwrap();
     }
     assert_eq!(total, 40);
-    let mut numbers: Vec<i64> = s
-        .cases(&CaseFilter::default())
-        .await
-        .unwrap()
-        .iter()
-        .map(|c| c.number)
-        .collect();
-    numbers.sort();
-    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+    assert_eq!(case_numbers(&s).await, (1..=40).collect::<Vec<_>>());
 }
 
 both!(a_batch_without_savepoints_writes_at_its_end_and_notices_races);
@@ -589,15 +594,7 @@ async fn racing_batches_without_savepoints_make_each_case_once(db: Db) {
         total += made.unwrap();
     }
     assert_eq!(total, 40);
-    let mut numbers: Vec<i64> = s
-        .cases(&CaseFilter::default())
-        .await
-        .unwrap()
-        .iter()
-        .map(|c| c.number)
-        .collect();
-    numbers.sort();
-    assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+    assert_eq!(case_numbers(&s).await, (1..=40).collect::<Vec<_>>());
 }
 
 /// Cases made by a batch without savepoints; `None` when it must not commit.
