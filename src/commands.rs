@@ -20,6 +20,41 @@ pub struct ReplyCommands {
     pub comment: String,
 }
 
+impl ReplyCommands {
+    /// Whether applying these commands would change the case (close, severity, product).
+    pub fn changes_case(&self) -> bool {
+        self.close || self.severity.is_some() || self.product.is_some()
+    }
+
+    /// The same mail with its case-changing commands set aside (held for confirmation).
+    pub fn without_changes(&self) -> ReplyCommands {
+        ReplyCommands {
+            close: false,
+            severity: None,
+            product: None,
+            ..self.clone()
+        }
+    }
+
+    /// The command lines as a customer would write them again to confirm them.
+    pub fn lines(&self, language: crate::domain::Language) -> Vec<String> {
+        let spanish = language == crate::domain::Language::Es;
+        let mut lines = Vec::new();
+        if let Some(severity) = self.severity {
+            let key = if spanish { "Severidad" } else { "Severity" };
+            lines.push(format!("{key}: {}", severity.level()));
+        }
+        if let Some(product) = &self.product {
+            let key = if spanish { "Producto" } else { "Product" };
+            lines.push(format!("{key}: {product}"));
+        }
+        if self.close {
+            lines.push(if spanish { "cerrar" } else { "close" }.to_string());
+        }
+        lines
+    }
+}
+
 const CLOSE: [&str; 5] = [
     "cerrar",
     "cerrar caso",

@@ -109,6 +109,12 @@ pub struct LimitsConfig {
     pub max_attachments: usize,
     /// A `historial` answer larger than this is split over several mails.
     pub history_mail_bytes: usize,
+    /// `access_denied` refusals sent per hour over all addresses: forged senders cannot
+    /// turn the support address into a backscatter source.
+    pub refusals_per_hour: i64,
+    /// Answers to requests (`mis casos`, `buscar`, `historial`, `perfil`, help) per hour over
+    /// all addresses; past it, requests are quarantined (kept, retryable) and agents told.
+    pub requests_per_hour: i64,
 }
 
 impl Default for LimitsConfig {
@@ -119,6 +125,8 @@ impl Default for LimitsConfig {
             max_attachment_bytes: 25 * 1024 * 1024,
             max_attachments: 50,
             history_mail_bytes: 10 * 1024 * 1024,
+            refusals_per_hour: 30,
+            requests_per_hour: 200,
         }
     }
 }
@@ -202,6 +210,8 @@ struct RawLimits {
     max_attachment_bytes: Option<usize>,
     max_attachments: Option<usize>,
     history_mail_bytes: Option<usize>,
+    refusals_per_hour: Option<i64>,
+    requests_per_hour: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -299,6 +309,8 @@ const LITERAL_KEYS: &[&str] = &[
     "max_attachment_bytes",
     "max_attachments",
     "history_mail_bytes",
+    "refusals_per_hour",
+    "requests_per_hour",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -579,7 +591,15 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
         max_attachment_bytes: raw.max_attachment_bytes.unwrap_or(d.max_attachment_bytes),
         max_attachments: raw.max_attachments.unwrap_or(d.max_attachments),
         history_mail_bytes: raw.history_mail_bytes.unwrap_or(d.history_mail_bytes),
+        refusals_per_hour: raw.refusals_per_hour.unwrap_or(d.refusals_per_hour),
+        requests_per_hour: raw.requests_per_hour.unwrap_or(d.requests_per_hour),
     };
+    if limits.refusals_per_hour < 0 {
+        p.push("limits.refusals_per_hour: must be 0 (never refuse by mail) or more".into());
+    }
+    if limits.requests_per_hour < 1 {
+        p.push("limits.requests_per_hour: must be at least 1".into());
+    }
     if limits.auto_replies_per_hour < 1 {
         p.push("limits.auto_replies_per_hour: must be at least 1".into());
     }

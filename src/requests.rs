@@ -124,7 +124,7 @@ fn profile(body: &str) -> SelfService {
         };
         let value = value.trim();
         match fold_words(key).as_str() {
-            "nombre" | "name" if !value.is_empty() => name = Some(crate::text::single_line(value)),
+            "nombre" | "name" if !value.is_empty() => name = crate::text::person_name(value),
             "idioma" | "language" => language = value.parse().ok(),
             _ => {}
         }

@@ -25,6 +25,57 @@ pub fn single_line(input: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Longest name a customer may give themselves: it goes into greetings and `To:` headers.
+pub const MAX_PERSON_NAME: usize = 64;
+
+/// A name a customer gave for their profile, made safe to put in every later mail's greeting
+/// and `To:` display name: one line, no control or bidirectional-override characters, at most
+/// [`MAX_PERSON_NAME`] characters. `None` when it carries a link or an address (a name is
+/// never one, and a phishing text that rides on it usually is) or nothing remains.
+pub fn person_name(input: &str) -> Option<String> {
+    let line = single_line(&without_bidi_controls(input));
+    let lowered = line.to_lowercase();
+    let has_link = lowered.contains("://")
+        || lowered.contains("www.")
+        || line.contains('@')
+        || line.split_whitespace().any(looks_like_domain);
+    if has_link {
+        return None;
+    }
+    let name: String = line.chars().take(MAX_PERSON_NAME).collect();
+    let name = name.trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// `evil.test`, `bit.ly/x`: a word of two dot-separated runs of letters or digits, the last
+/// at least two long. "Sr. Pérez" and initials ("J.R.") are not.
+fn looks_like_domain(word: &str) -> bool {
+    let word = word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']);
+    let host = word.split('/').next().unwrap_or("");
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(char::is_alphanumeric))
+        && labels.last().is_some_and(|l| l.chars().count() >= 2)
+        && labels.iter().any(|l| l.chars().count() >= 2)
+        && !labels.iter().all(|l| l.chars().count() == 1)
+}
+
+/// Characters that reorder what follows them on screen (RLO and friends): a name or file
+/// name `factura\u{202E}fdp.exe` reads as `factura.pdf` unless they are taken out.
+pub fn without_bidi_controls(input: &str) -> String {
+    input
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            )
+        })
+        .collect()
+}
+
 /// `2026-11-28 12:00` (UTC) from Unix milliseconds, for lists and histories.
 pub fn format_time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -54,5 +105,28 @@ mod tests {
     #[test]
     fn single_line_removes_header_breakers() {
         assert_eq!(single_line("a\r\nBcc: x@y\tz"), "a Bcc: x@y z");
+    }
+}
+
+#[cfg(test)]
+mod person_name_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bounded_plain_and_never_links() {
+        assert_eq!(person_name("  Carla   Gómez "), Some("Carla Gómez".into()));
+        assert_eq!(person_name("Sr. J.R. Pérez"), Some("Sr. J.R. Pérez".into()));
+        assert_eq!(
+            person_name("Carla. AVISO: su cuenta caduca http://evil.test/login"),
+            None
+        );
+        assert_eq!(person_name("Carla visite evil.test ya"), None);
+        assert_eq!(person_name("carla@evil.test"), None);
+        assert_eq!(person_name("www.evil.test"), None);
+        assert_eq!(person_name("Ana\u{202E}lortnoc"), Some("Analortnoc".into()));
+        assert_eq!(person_name("Ana\r\nBcc: x"), Some("Ana Bcc: x".into()));
+        assert_eq!(person_name("\u{202E}"), None);
+        let long = "a".repeat(500);
+        assert_eq!(person_name(&long).unwrap().chars().count(), MAX_PERSON_NAME);
     }
 }

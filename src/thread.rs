@@ -146,7 +146,12 @@ mod tests {
     }
 
     fn signed(n: i64) -> String {
-        msgid::new_message_id(SECRET, Some(CaseNumber(n)), "soporte.test")
+        msgid::new_message_id(
+            SECRET,
+            Some(CaseNumber(n)),
+            "soporte.test",
+            msgid::Audience::Customers,
+        )
     }
 
     #[test]

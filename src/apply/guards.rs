@@ -7,7 +7,7 @@ use crate::auth::{self, AuthVerdict};
 use crate::classify::Facts;
 use crate::compose::{msgid, MailKind};
 use crate::config::RequireAuth;
-use crate::domain::Mailbox;
+use crate::domain::{EmailAddress, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseTx, InboundRow};
 
@@ -18,9 +18,13 @@ impl Processor {
     /// Why the mail must be quarantined under `security.require_authentication`, if it must.
     pub(super) fn fails_authentication(
         &self,
+        row: &InboundRow,
         message: &InboundMessage,
         facts: &Facts,
     ) -> Option<String> {
+        if row.vouched {
+            return None;
+        }
         let security = &self.config.security;
         let sender = &message.from.as_ref()?.address;
         let is_agent = facts.agents.contains(sender);
@@ -58,13 +62,22 @@ impl Processor {
             .as_ref()
             .expect("bounce() is called for reports");
         let secrets = self.config.support.secrets();
-        let case = match report
+        let returned = report
             .original_message_id
             .as_deref()
-            .and_then(|id| msgid::verify(id, &secrets))
-        {
+            .filter(|id| msgid::verify_signed(id, &secrets).is_some());
+        let case = match returned.and_then(|id| msgid::verify(id, &secrets)) {
             Some(n) => tx.case_by_number(n.0).await?,
             None => None,
+        };
+        // Anyone can write a report: it silences an address only when it returns a mail
+        // buzon signed, and names a recipient that mail really went to.
+        let bounced_to = match returned {
+            Some(id) => tx
+                .sent_to(id.trim_matches(['<', '>']))
+                .await?
+                .unwrap_or_default(),
+            None => Vec::new(),
         };
         let summary: Vec<String> = report
             .recipients
@@ -82,6 +95,16 @@ impl Processor {
         )
         .await?;
         for (address, status, _) in report.hard_failures() {
+            let ours = bounced_to
+                .iter()
+                .any(|a| EmailAddress::parse(a).is_ok_and(|a| a == *address));
+            if !ours {
+                tracing::warn!(
+                    address = address.as_str(),
+                    "bounce not trusted: it returns no mail buzon sent to that address"
+                );
+                continue;
+            }
             tx.mark_failing(address.as_str(), &format!("bounced {status}"))
                 .await?;
         }

@@ -7,6 +7,7 @@ mod guards;
 mod limits;
 mod new_case;
 mod outgoing;
+mod proofs;
 mod reply;
 mod self_service;
 
@@ -399,10 +400,8 @@ impl Processor {
             message, skipped, ..
         } = parsed;
         let facts = self.facts(tx, &message).await?;
-        if let Some(reason) = self.fails_authentication(&message, &facts) {
-            warn!(reason, "quarantined");
-            tx.quarantine_inbound(row.id, &reason).await?;
-            return Ok(("quarantined".into(), None));
+        if let Some(reason) = self.fails_authentication(row, &message, &facts) {
+            return self.quarantine(tx, row, &message, &reason).await;
         }
         if message.report.is_some() {
             return self.bounce(tx, row, &message).await;
@@ -426,16 +425,30 @@ impl Processor {
         match route {
             Route::Ignore(reason) => self.log_only(tx, row, &message, reason, None).await,
             Route::AccessDenied { sender } => self.deny(tx, row, &message, &sender).await,
-            Route::NewCase(case) => match crate::requests::parse(&message.subject, &message.text) {
-                Some(request) => {
-                    self.self_service(tx, row, &message, &case.requester, request)
-                        .await
+            Route::NewCase(case) => {
+                if let Some(applied) = self.confirmed_profile(tx, row, &message).await? {
+                    return applied;
                 }
-                None => {
-                    self.open_case(tx, row, &message, &case, None, &skipped)
-                        .await
-                }
-            },
+                self.new_mail(tx, row, &message, &case, &skipped).await
+            }
+        }
+    }
+
+    /// A new mail from a provisioned customer: a request, or a new case.
+    async fn new_mail(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: &classify::NewCase,
+        skipped: &[limits::Skipped],
+    ) -> Applied {
+        match crate::requests::parse(&message.subject, &message.text) {
+            Some(request) => {
+                self.self_service(tx, row, message, &case.requester, request)
+                    .await
+            }
+            None => self.open_case(tx, row, message, case, None, skipped).await,
         }
     }
 

@@ -24,12 +24,28 @@ impl Processor {
         let language = self.config.support.language;
         let mut data = self.case_data(&empty_case(), language);
         data["person"] = compose::person(sender);
-        data["original_subject"] = json!(crate::text::single_line(&message.subject));
+        let cap = self.config.limits.refusals_per_hour;
+        let refused = tx
+            .auto_mails_of_kinds_since(
+                &[MailKind::AccessDenied.name()],
+                tx.now() - super::guards::HOUR_MS,
+            )
+            .await?;
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
         self.record_inbound(tx, row, message, Entry::new(None, "access_denied"))
             .await?;
+        if refused >= cap {
+            // A flood of forged senders: kept for `buzon denied`, answered no more this hour.
+            tracing::warn!(
+                refused,
+                cap,
+                "not answered: limits.refusals_per_hour reached"
+            );
+            tx.finish_mail("access_denied_quiet", false).await?;
+            return Ok(("access_denied_quiet".into(), None));
+        }
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let reply = Outgoing::new(
             MailKind::AccessDenied,

@@ -49,10 +49,15 @@ impl Outgoing {
 
 impl Processor {
     /// Compose `out`, store its bytes, and add its history entry and outbox row to `tx`.
-    pub(super) async fn queue(&self, tx: &mut CaseTx, mut out: Outgoing) -> Result<(), ApplyError> {
+    /// The new mail's Message-ID, unless no recipient may get it.
+    pub(super) async fn queue(
+        &self,
+        tx: &mut CaseTx,
+        mut out: Outgoing,
+    ) -> Result<Option<String>, ApplyError> {
         out.to = self.allowed_recipients(tx, &out).await?;
         if out.to.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mail = self
             .composer
@@ -90,7 +95,7 @@ impl Processor {
             self.send_mail,
         )
         .await?;
-        Ok(())
+        Ok(Some(mail.message_id))
     }
 
     /// The template context of a case, in a language.

@@ -10,7 +10,7 @@ use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, Route};
 use crate::commands::{self, ReplyCommands};
 use crate::compose::{self, mime, MailKind, Threading};
-use crate::domain::{Language, Mailbox};
+use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
 
@@ -38,6 +38,13 @@ impl Processor {
             .clone()
             .ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
         let is_agent = facts.agents.contains(&sender.address);
+        if is_agent && !self.agent_proven(row, message, CaseNumber(case.number)) {
+            let reason = format!(
+                "quarantined: no proof that this mail on case #{} comes from agent {} (neither our server's Authentication-Results nor a reply to an agents' notification)",
+                case.number, sender.address
+            );
+            return self.quarantine(tx, row, message, &reason).await;
+        }
         let history = tx.case_emails(case.id).await?;
         let known: Vec<&str> = history
             .iter()
@@ -125,6 +132,16 @@ impl Processor {
         let skipped = &context.skipped;
         let hashes = self.store_attachments(message).await?;
         let notify = self.notify_list(tx).await?;
+        let unproven = commands.changes_case()
+            && !self
+                .customer_proven(tx, row, message, &sender.address, CaseNumber(case.number))
+                .await?;
+        let held = unproven.then(|| commands.lines(case_language(case)));
+        let commands = &if unproven {
+            commands.without_changes()
+        } else {
+            commands.clone()
+        };
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
@@ -186,6 +203,10 @@ impl Processor {
             )
             .answering(threading.clone());
             self.queue(tx, tell).await?;
+        }
+        if let Some(lines) = held {
+            self.ask_to_confirm(tx, &updated, sender, lines, threading.clone())
+                .await?;
         }
         self.status_mail(tx, &updated, context, &changes, sender, threading)
             .await?;
@@ -330,7 +351,8 @@ impl Processor {
             Some((updated.id, updated.number)),
         )
         .answering(threading);
-        self.queue(tx, mail).await
+        self.queue(tx, mail).await?;
+        Ok(())
     }
 
     /// The requester and participants who are not agents: who hears from the case.

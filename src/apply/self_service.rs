@@ -9,7 +9,7 @@ use crate::compose::{self, mime, MailKind, Threading};
 use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::requests::SelfService;
-use crate::store::{CaseFilter, CaseRow, CaseTx, EmailRow, InboundRow};
+use crate::store::{CaseFilter, CaseRow, CaseTx, EmailRow, InboundRow, ProfileRequest};
 use crate::text::format_time;
 
 /// History entries a customer may see: their side of the conversation and what was sent
@@ -38,6 +38,9 @@ impl Processor {
         sender: &Mailbox,
         request: SelfService,
     ) -> Applied {
+        if let Some(reason) = self.requests_over_cap(tx).await? {
+            return self.quarantine(tx, row, message, &reason).await;
+        }
         let mut language = self.language_of(tx, &sender.address).await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let mut data = self.case_data(&super::new_case::empty_case(), language);
@@ -67,6 +70,22 @@ impl Processor {
                 name,
                 language: wanted,
             } => {
+                let changes = name.is_some() || wanted.is_some();
+                if changes && !(row.vouched || self.authenticated(message)) {
+                    let request = ProfileRequest {
+                        name,
+                        language: wanted.map(|l| l.code().to_string()),
+                    };
+                    if !self.begin(tx, row).await? {
+                        return Ok(("duplicate".into(), None));
+                    }
+                    self.record_inbound(tx, row, message, Entry::new(None, "request"))
+                        .await?;
+                    self.profile_by_confirmation(tx, sender, request, threading)
+                        .await?;
+                    tx.finish_mail("request_profile_unconfirmed", false).await?;
+                    return Ok(("request_profile_unconfirmed".into(), None));
+                }
                 language = wanted.unwrap_or(language);
                 let mail = self
                     .profile(tx, sender, name.as_deref(), wanted, data, language)
@@ -107,6 +126,26 @@ impl Processor {
         }
         tx.finish_mail(outcome, false).await?;
         Ok((outcome.into(), None))
+    }
+
+    /// Why this request must wait, when the desk has answered `limits.requests_per_hour`
+    /// requests this hour over all addresses (many addresses, one flood).
+    async fn requests_over_cap(&self, tx: &mut CaseTx) -> Result<Option<String>, ApplyError> {
+        const ANSWERS: [MailKind; 5] = [
+            MailKind::CaseList,
+            MailKind::CaseHistory,
+            MailKind::Profile,
+            MailKind::ProfileConfirm,
+            MailKind::CommandHelp,
+        ];
+        let kinds = ANSWERS.map(MailKind::name);
+        let cap = self.config.limits.requests_per_hour;
+        let sent = tx
+            .auto_mails_of_kinds_since(&kinds, tx.now() - super::guards::HOUR_MS)
+            .await?;
+        Ok((sent >= cap).then(|| {
+            format!("quarantined: the desk answered {sent} requests in the last hour (limits.requests_per_hour = {cap})")
+        }))
     }
 
     async fn case_list(
@@ -227,7 +266,7 @@ impl Processor {
             .collect())
     }
 
-    async fn profile(
+    pub(super) async fn profile(
         &self,
         tx: &mut CaseTx,
         sender: &Mailbox,

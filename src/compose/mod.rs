@@ -138,6 +138,10 @@ pub fn sample_context(subject: &str) -> Value {
         "profile": { "name": "Ana", "email": "ana@cliente.test", "language": "es", "organization": "cliente.test" },
         "updated": true,
         "error": Value::Null,
+        "reason": "quarantined: no proof that the mail comes from agent pepe@example.test",
+        "inbound_id": 7,
+        "commands": ["cerrar"],
+        "request": { "name": "Ana María", "language": "es" },
     })
 }
 
@@ -187,6 +191,11 @@ impl Composer {
             self.secret.expose(),
             request.case,
             self.support.address.domain(),
+            if request.kind.to_customer() {
+                msgid::Audience::Customers
+            } else {
+                msgid::Audience::Agents
+            },
         );
         let to = request
             .to

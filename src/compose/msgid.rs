@@ -1,6 +1,10 @@
 //! buzon's own Message-IDs: `<buzon.N.NONCE.SIG@domain>`, where SIG is an HMAC of the case
 //! number and nonce. A reply naming such an id is on case N, and nobody without the secret
 //! can make one up to reach a case they were never sent.
+//!
+//! The signature also says who the mail went to ([`Audience`]): only a reference to a mail
+//! sent *to the agents* proves that a reply comes from an agent, so a customer holding their
+//! acknowledgement cannot pass for one.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -12,25 +16,59 @@ type HmacSha256 = Hmac<Sha256>;
 /// Hex characters of the signature kept: 80 bits, plenty against guessing by mail.
 const SIG_LEN: usize = 20;
 
-fn signature(secret: &str, case: i64, nonce: &str) -> String {
+/// Who a signed mail was sent to: part of what the signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Customers (and strangers): acknowledgements, answers, status mail, relayed replies.
+    Customers,
+    /// The agents' notifications: a reply to one proves the writer got it as an agent.
+    Agents,
+}
+
+impl Audience {
+    const BOTH: [Audience; 2] = [Audience::Customers, Audience::Agents];
+
+    /// What the MAC covers besides case and nonce; customers' ids keep the original form,
+    /// so ids signed before audiences existed still verify.
+    fn label(self) -> &'static str {
+        match self {
+            Audience::Customers => "",
+            Audience::Agents => "agents:",
+        }
+    }
+}
+
+fn signature(secret: &str, case: i64, nonce: &str, audience: Audience) -> String {
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(format!("{case}.{nonce}").as_bytes());
+    mac.update(format!("{}{case}.{nonce}", audience.label()).as_bytes());
     hex::encode(mac.finalize().into_bytes())[..SIG_LEN].to_string()
 }
 
 /// A fresh signed id (without angle brackets); case 0 for mail that belongs to no case.
-pub fn new_message_id(secret: &str, case: Option<CaseNumber>, domain: &str) -> String {
+pub fn new_message_id(
+    secret: &str,
+    case: Option<CaseNumber>,
+    domain: &str,
+    audience: Audience,
+) -> String {
     let case = case.map_or(0, |c| c.0);
     let nonce = format!("{:016x}", fastrand::u64(..));
     format!(
         "buzon.{case}.{nonce}.{}@{domain}",
-        signature(secret, case, &nonce)
+        signature(secret, case, &nonce, audience)
     )
 }
 
-/// The case a Message-ID names, if buzon made it with one of these secrets (the first is
-/// current; the rest are retired ones still honoured).
-pub fn verify(message_id: &str, secrets: &[&str]) -> Option<CaseNumber> {
+/// What a genuine buzon Message-ID says: the case (0 for none) and who it went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signed {
+    pub case: i64,
+    pub audience: Audience,
+}
+
+/// The facts of an id buzon made with one of these secrets (the first is current; the rest
+/// are retired ones still honoured), also for mail that belongs to no case.
+pub fn verify_signed(message_id: &str, secrets: &[&str]) -> Option<Signed> {
     let id = message_id
         .trim()
         .trim_start_matches('<')
@@ -43,13 +81,36 @@ pub fn verify(message_id: &str, secrets: &[&str]) -> Option<CaseNumber> {
     let case: i64 = parts.next()?.parse().ok()?;
     let nonce = parts.next()?;
     let sig = parts.next()?;
-    if parts.next().is_some() {
+    if parts.next().is_some() || case < 0 {
         return None;
     }
-    let valid = secrets
-        .iter()
-        .any(|s| constant_time_eq(signature(s, case, nonce).as_bytes(), sig.as_bytes()));
-    (valid && case > 0).then_some(CaseNumber(case))
+    Audience::BOTH.into_iter().find_map(|audience| {
+        secrets
+            .iter()
+            .any(|s| {
+                constant_time_eq(
+                    signature(s, case, nonce, audience).as_bytes(),
+                    sig.as_bytes(),
+                )
+            })
+            .then_some(Signed { case, audience })
+    })
+}
+
+/// The case a Message-ID names, if buzon made it for a case, whoever it was sent to.
+pub fn verify(message_id: &str, secrets: &[&str]) -> Option<CaseNumber> {
+    verify_signed(message_id, secrets)
+        .filter(|s| s.case > 0)
+        .map(|s| CaseNumber(s.case))
+}
+
+/// Whether the id is one buzon signed for case `case` and sent to the agents.
+pub fn proves_agent(message_id: &str, secrets: &[&str], case: CaseNumber) -> bool {
+    verify_signed(message_id, secrets)
+        == Some(Signed {
+            case: case.0,
+            audience: Audience::Agents,
+        })
 }
 
 /// True when the id has buzon's shape, signed or not: mail that says it came from us.
@@ -69,7 +130,12 @@ mod tests {
 
     #[test]
     fn signed_ids_name_their_case() {
-        let id = new_message_id(SECRET, Some(CaseNumber(1042)), "example.test");
+        let id = new_message_id(
+            SECRET,
+            Some(CaseNumber(1042)),
+            "example.test",
+            Audience::Customers,
+        );
         assert!(id.starts_with("buzon.1042."));
         assert!(id.ends_with("@example.test"));
         assert_eq!(verify(&id, &[SECRET]), Some(CaseNumber(1042)));
@@ -82,22 +148,65 @@ mod tests {
 
     #[test]
     fn forged_or_foreign_ids_name_nothing() {
-        let id = new_message_id(SECRET, Some(CaseNumber(7)), "example.test");
+        let id = new_message_id(
+            SECRET,
+            Some(CaseNumber(7)),
+            "example.test",
+            Audience::Customers,
+        );
         let forged = id.replacen("buzon.7.", "buzon.8.", 1);
         assert_eq!(verify(&forged, &[SECRET]), None);
         assert_eq!(verify(&id, &["another-secret-entirely"]), None);
         assert_eq!(verify("CAF=abc@mail.gmail.com", &[SECRET]), None);
         assert_eq!(verify("buzon.7.x@y", &[SECRET]), None);
-        let none = new_message_id(SECRET, None, "example.test");
+        let none = new_message_id(SECRET, None, "example.test", Audience::Customers);
         assert_eq!(verify(&none, &[SECRET]), None);
     }
 
     #[test]
     fn retired_secrets_still_verify() {
-        let id = new_message_id("old-secret-old-secret", Some(CaseNumber(3)), "example.test");
+        let id = new_message_id(
+            "old-secret-old-secret",
+            Some(CaseNumber(3)),
+            "example.test",
+            Audience::Agents,
+        );
         assert_eq!(
             verify(&id, &[SECRET, "old-secret-old-secret"]),
             Some(CaseNumber(3))
         );
+    }
+
+    #[test]
+    fn only_ids_sent_to_agents_prove_an_agent() {
+        let to_agents = new_message_id(SECRET, Some(CaseNumber(5)), "x.test", Audience::Agents);
+        let to_customer =
+            new_message_id(SECRET, Some(CaseNumber(5)), "x.test", Audience::Customers);
+        assert!(proves_agent(&to_agents, &[SECRET], CaseNumber(5)));
+        assert!(!proves_agent(&to_agents, &[SECRET], CaseNumber(6)));
+        assert!(!proves_agent(&to_customer, &[SECRET], CaseNumber(5)));
+        // Either audience threads the reply onto its case.
+        assert_eq!(verify(&to_customer, &[SECRET]), Some(CaseNumber(5)));
+        assert_eq!(verify(&to_agents, &[SECRET]), Some(CaseNumber(5)));
+        // A customer's id relabelled as an agent's does not verify as one.
+        let (local, _) = to_customer.split_once('@').unwrap();
+        assert!(!proves_agent(
+            &format!("{local}@x.test"),
+            &[SECRET],
+            CaseNumber(5)
+        ));
+    }
+
+    #[test]
+    fn mail_of_no_case_is_still_recognised_as_signed() {
+        let id = new_message_id(SECRET, None, "x.test", Audience::Customers);
+        assert_eq!(
+            verify_signed(&id, &[SECRET]),
+            Some(Signed {
+                case: 0,
+                audience: Audience::Customers
+            })
+        );
+        assert_eq!(verify_signed(&id, &["some-other-secret-value"]), None);
     }
 }

@@ -26,10 +26,13 @@ pub enum MailKind {
     CommandHelp,
     AgentNewCase,
     AgentComment,
+    AgentQuarantined,
+    CommandConfirm,
+    ProfileConfirm,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 13] = [
+    pub const ALL: [MailKind; 16] = [
         MailKind::CaseCreated,
         MailKind::CaseReopenedAsNew,
         MailKind::CaseClosed,
@@ -43,6 +46,9 @@ impl MailKind {
         MailKind::CommandHelp,
         MailKind::AgentNewCase,
         MailKind::AgentComment,
+        MailKind::AgentQuarantined,
+        MailKind::CommandConfirm,
+        MailKind::ProfileConfirm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +66,9 @@ impl MailKind {
             MailKind::CommandHelp => "command_help",
             MailKind::AgentNewCase => "agent_new_case",
             MailKind::AgentComment => "agent_comment",
+            MailKind::AgentQuarantined => "agent_quarantined",
+            MailKind::CommandConfirm => "command_confirm",
+            MailKind::ProfileConfirm => "profile_confirm",
         }
     }
 
@@ -76,15 +85,22 @@ impl MailKind {
             | MailKind::Profile
             | MailKind::CommandHelp
             | MailKind::CaseClosed
-            | MailKind::CaseUpdated => Some("auto-replied"),
-            MailKind::AgentNewCase | MailKind::AgentComment => Some("auto-generated"),
+            | MailKind::CaseUpdated
+            | MailKind::CommandConfirm
+            | MailKind::ProfileConfirm => Some("auto-replied"),
+            MailKind::AgentNewCase | MailKind::AgentComment | MailKind::AgentQuarantined => {
+                Some("auto-generated")
+            }
             MailKind::AgentReply => None,
         }
     }
 
     /// Mail to customers, as opposed to notifications for agents.
     pub fn to_customer(self) -> bool {
-        !matches!(self, MailKind::AgentNewCase | MailKind::AgentComment)
+        !matches!(
+            self,
+            MailKind::AgentNewCase | MailKind::AgentComment | MailKind::AgentQuarantined
+        )
     }
 
     fn default_source(self, language: Language) -> &'static str {
@@ -110,6 +126,9 @@ impl MailKind {
             MailKind::CommandHelp => pick!("command_help"),
             MailKind::AgentNewCase => pick!("agent_new_case"),
             MailKind::AgentComment => pick!("agent_comment"),
+            MailKind::AgentQuarantined => pick!("agent_quarantined"),
+            MailKind::CommandConfirm => pick!("command_confirm"),
+            MailKind::ProfileConfirm => pick!("profile_confirm"),
         }
     }
 }

@@ -31,12 +31,14 @@ pub struct InboundRow {
     pub error: Option<String>,
     pub attempts: i64,
     pub fetched_at: i64,
+    /// An admin retried it from quarantine: apply it as if its sender had proved who they are.
+    pub vouched: bool,
 }
 
 /// The columns [`inbound_row`] reads, as a literal so queries stay `concat!`-built constants.
 macro_rules! inbound_columns {
     () => {
-        "id, mailbox, uid, message_id, dedupe_key, raw_hash, raw_size, state, outcome, error, attempts, fetched_at"
+        "id, mailbox, uid, message_id, dedupe_key, raw_hash, raw_size, state, outcome, error, attempts, fetched_at, vouched"
     };
 }
 
@@ -54,6 +56,7 @@ fn inbound_row(row: &AnyRow) -> Result<InboundRow> {
         error: get(row, "error")?,
         attempts: get(row, "attempts")?,
         fetched_at: get(row, "fetched_at")?,
+        vouched: get::<i64>(row, "vouched")? != 0,
     })
 }
 
@@ -243,7 +246,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let done = sqlx::query(
-            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL
+            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL,
+                    vouched = CASE WHEN state = 'quarantined' THEN 1 ELSE vouched END
              WHERE id = $1 AND (state IN ('failed', 'quarantined') OR ($2 = 1 AND state = 'done'))",
         )
         .bind(id)

@@ -8,6 +8,7 @@ mod directory;
 mod guards;
 mod inbound;
 mod outbox;
+mod proofs;
 mod read_ahead;
 mod small_blobs;
 
@@ -21,6 +22,7 @@ pub use cases::{CaseFilter, CaseRow, CaseTx, EmailRow, NewAttachment, NewCaseRow
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use inbound::{FetchedMail, InboundRow};
 pub use outbox::OutboxJob;
+pub use proofs::ProfileRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -240,7 +240,10 @@ async fn strangers_get_access_denied_and_no_case() {
     desk.start();
     let replies = wait_for_mail(&stranger, 1).await;
     let reply = parsed(&replies[0]);
-    assert_eq!(reply.subject, "Re: Ayuda");
+    assert_eq!(
+        reply.subject, "Sin acceso al soporte por correo",
+        "a stranger's subject is never echoed from the support address"
+    );
     assert!(
         reply.text.contains("Gerente de Éxito del Cliente"),
         "{}",

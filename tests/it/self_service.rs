@@ -217,7 +217,22 @@ async fn history_attaches_the_real_mails_and_refuses_strangers() {
 #[tokio::test]
 async fn profile_changes_name_and_language() {
     let (mut desk, ana, _bob) = desk_with_cases("profile", "").await;
-    let shown = ask(&desk, &ana, "perfil", "Nombre: Ana Pérez\nIdioma: en\n", 4).await;
+    // A new mail proves nothing about its sender: the change waits for a round trip.
+    let confirm = ask(&desk, &ana, "perfil", "Nombre: Ana Pérez\nIdioma: en\n", 4).await;
+    assert_eq!(confirm.subject, "Confirme el cambio de su perfil");
+    assert!(
+        confirm.text.contains("Nombre: Ana Pérez") && confirm.text.contains("Idioma: en"),
+        "{}",
+        confirm.text
+    );
+    let unchanged = desk.store().customer(&ana).await.unwrap().unwrap();
+    assert_eq!((unchanged.name, unchanged.language), (None, None));
+    let mails = wait_for_mail(&ana, 4).await;
+    let support = desk.names.support();
+    let answer = reply_to(&mails[3], &ana, &support, "confirm-1@x.test", "Sí");
+    send_mail(&ana, &[&support], &answer).await;
+    let mails = wait_for_mail(&ana, 5).await;
+    let shown = parsed(&mails[4]);
     assert_eq!(
         shown.subject, "Your profile",
         "answered in the new language"
@@ -232,7 +247,7 @@ async fn profile_changes_name_and_language() {
         (stored.name.as_deref(), stored.language.as_deref()),
         (Some("Ana Pérez"), Some("en"))
     );
-    let next = ask(&desk, &ana, "A new problem", "It fails.", 5).await;
+    let next = ask(&desk, &ana, "A new problem", "It fails.", 6).await;
     assert!(
         next.subject.starts_with("[Case #4]"),
         "from now on in English: {}",

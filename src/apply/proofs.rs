@@ -1,0 +1,227 @@
+//! What a mail must prove before it may change anything (issue 12). Anyone can put any
+//! address in `From:`, so a mail acts for an agent, or changes a customer's case or profile,
+//! only when it shows more than its `From:`:
+//! - our own MTA's `Authentication-Results` pass for the From domain;
+//! - a reference to a mail buzon signed and sent to that person (for agents: sent to the
+//!   agents, a signature of its own purpose, so a customer's acknowledgement does not count);
+//! - or an admin's `buzon retry` of the quarantined mail, which vouches for it.
+//!
+//! What fails is never dropped: an agent's mail is quarantined (kept, listed, retryable) and
+//! the agents are told; a customer's command waits for a confirmation round trip.
+
+use serde_json::json;
+use tracing::warn;
+
+use super::guards::HOUR_MS;
+use super::outgoing::Outgoing;
+use super::{Applied, ApplyError, Entry, Processor};
+use crate::auth::{self, AuthVerdict};
+use crate::compose::{self, msgid, MailKind, Threading};
+use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
+use crate::parse::InboundMessage;
+use crate::store::{CaseTx, InboundRow, ProfileRequest, StoreError};
+use crate::thread;
+
+impl Processor {
+    /// Whether our own receiving server vouches that the From domain sent the mail.
+    pub(super) fn authenticated(&self, message: &InboundMessage) -> bool {
+        let (Some(server), Some(from)) = (
+            self.config.security.authserv_id.as_deref(),
+            message.from.as_ref(),
+        ) else {
+            return false;
+        };
+        matches!(
+            auth::verdict(
+                &message.authentication_results,
+                server,
+                from.address.domain()
+            ),
+            AuthVerdict::Pass(_)
+        )
+    }
+
+    /// An agent's mail on case `case` may relay, command or note only when it proves it
+    /// comes from the agent.
+    pub(super) fn agent_proven(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case: CaseNumber,
+    ) -> bool {
+        let secrets = self.config.support.secrets();
+        row.vouched
+            || self.authenticated(message)
+            || thread::references(message)
+                .iter()
+                .any(|id| msgid::proves_agent(id, &secrets, case))
+    }
+
+    /// A customer's commands on case `case` apply only when the mail proves its sender:
+    /// authenticated, or a reply to a mail buzon sent to that very address on that case.
+    pub(super) async fn customer_proven(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        sender: &EmailAddress,
+        case: CaseNumber,
+    ) -> Result<bool, StoreError> {
+        if row.vouched || self.authenticated(message) {
+            return Ok(true);
+        }
+        let secrets = self.config.support.secrets();
+        for id in thread::references(message) {
+            if msgid::verify(&id, &secrets) != Some(case) {
+                continue;
+            }
+            if let Some(to) = tx.sent_to(&id).await? {
+                if to
+                    .iter()
+                    .any(|a| EmailAddress::parse(a).is_ok_and(|a| a == *sender))
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Keep the mail unprocessed for `buzon failed` / `buzon retry`, and tell the agents,
+    /// at most once an hour per sender so that a flood does not become one.
+    pub(super) async fn quarantine(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        reason: &str,
+    ) -> Applied {
+        warn!(reason, "quarantined");
+        tx.quarantine_inbound(row.id, reason).await?;
+        let Some(sender) = message.from.clone() else {
+            return Ok(("quarantined".into(), None));
+        };
+        // Counted under a key of its own, not against the sender's automatic-mail cap.
+        let key = format!("quarantine:{}", sender.address);
+        let kind = MailKind::AgentQuarantined;
+        let since = tx.now() - HOUR_MS;
+        if tx.auto_mails_since(&key, Some(kind.name()), since).await? == 0 {
+            tx.log_auto_mail(&key, kind.name()).await?;
+            let language = self.config.support.language;
+            let mut data = self.case_data(&super::new_case::empty_case(), language);
+            data["person"] = compose::person(&sender);
+            data["reason"] = json!(reason);
+            data["inbound_id"] = json!(row.id);
+            data["original_subject"] = json!(crate::text::single_line(&message.subject));
+            let notify = self.notify_list(tx).await?;
+            self.queue(tx, Outgoing::new(kind, language, data, notify, None))
+                .await?;
+        }
+        Ok(("quarantined".into(), None))
+    }
+
+    /// Commands that did not prove their sender: ask the sender to confirm them by
+    /// answering a mail that only their own mailbox receives.
+    pub(super) async fn ask_to_confirm(
+        &self,
+        tx: &mut CaseTx,
+        case: &crate::store::CaseRow,
+        sender: &Mailbox,
+        lines: Vec<String>,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        let language: Language = case.language.parse().unwrap_or_default();
+        let facts = super::outgoing::facts_of(case, &[], vec![]);
+        let mut data = self.case_data(&facts, language);
+        data["person"] = compose::person(sender);
+        data["commands"] = json!(lines);
+        let mail = Outgoing::new(
+            MailKind::CommandConfirm,
+            language,
+            data,
+            vec![sender.clone()],
+            Some((case.id, case.number)),
+        )
+        .answering(threading);
+        self.queue(tx, mail).await?;
+        Ok(())
+    }
+
+    /// A profile change from a new mail that proves nothing: kept until the customer
+    /// answers the confirmation mail sent to their address.
+    pub(super) async fn profile_by_confirmation(
+        &self,
+        tx: &mut CaseTx,
+        sender: &Mailbox,
+        request: ProfileRequest,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        let language = self.language_of(tx, &sender.address).await?;
+        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        data["person"] = compose::person(sender);
+        data["request"] = json!({ "name": request.name, "language": request.language });
+        let mail = Outgoing::new(
+            MailKind::ProfileConfirm,
+            language,
+            data,
+            vec![sender.clone()],
+            None,
+        )
+        .answering(threading);
+        if let Some(id) = self.queue(tx, mail).await? {
+            tx.save_profile_request(&id, sender.address.as_str(), &request)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// An answer to a profile confirmation: the change it confirms, applied now. `None`
+    /// when the mail answers no pending confirmation of its sender.
+    pub(super) async fn confirmed_profile(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+    ) -> Result<Option<Applied>, ApplyError> {
+        let Some(sender) = message.from.clone() else {
+            return Ok(None);
+        };
+        let secrets = self.config.support.secrets();
+        let mut confirmed = None;
+        for id in thread::references(message) {
+            if msgid::verify_signed(&id, &secrets).is_none_or(|s| s.case != 0) {
+                continue;
+            }
+            if let Some(request) = tx
+                .take_profile_request(&id, sender.address.as_str())
+                .await?
+            {
+                confirmed = Some(request);
+                break;
+            }
+        }
+        let Some(request) = confirmed else {
+            return Ok(None);
+        };
+        let name = request.name.as_deref();
+        let wanted = request.language.as_deref().and_then(|l| l.parse().ok());
+        let language = wanted.unwrap_or(self.language_of(tx, &sender.address).await?);
+        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        data["person"] = compose::person(&sender);
+        data["original_subject"] = json!(crate::text::single_line(&message.subject));
+        let mail = self
+            .profile(tx, &sender, name, wanted, data, language)
+            .await?;
+        if !self.begin(tx, row).await? {
+            return Ok(Some(Ok(("duplicate".into(), None))));
+        }
+        tx.upsert_profile(sender.address.as_str(), name, request.language.as_deref())
+            .await?;
+        self.record_inbound(tx, row, message, Entry::new(None, "request"))
+            .await?;
+        let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        self.queue(tx, mail.answering(threading)).await?;
+        tx.finish_mail("request_profile_confirmed", false).await?;
+        Ok(Some(Ok(("request_profile_confirmed".into(), None))))
+    }
+}

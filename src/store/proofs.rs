@@ -1,0 +1,100 @@
+//! What a mail must prove before it changes anything (issue 12): whom buzon sent a signed
+//! mail to, profile changes waiting for their confirmation, and desk-wide hourly counts.
+
+use super::cases::CaseTx;
+use super::{get, Result};
+
+/// A `perfil` change waiting for the customer to answer its confirmation mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileRequest {
+    pub name: Option<String>,
+    pub language: Option<String>,
+}
+
+impl CaseTx {
+    /// The addresses buzon sent the mail with this Message-ID to, if it sent one.
+    pub async fn sent_to(&mut self, message_id: &str) -> Result<Option<Vec<String>>> {
+        self.write_before_reading().await?;
+        let row = sqlx::query(
+            "SELECT to_addrs FROM emails WHERE message_id = $1 AND direction = 'out' LIMIT 1",
+        )
+        .bind(message_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let to: String = get(&row, "to_addrs")?;
+        Ok(Some(
+            to.split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        ))
+    }
+
+    /// Automatic mails of any of `kinds` sent to anyone since `since_ms`: the desk-wide
+    /// caps that a flood from many addresses cannot get around.
+    pub async fn auto_mails_of_kinds_since(
+        &mut self,
+        kinds: &[&str],
+        since_ms: i64,
+    ) -> Result<i64> {
+        self.write_before_reading().await?;
+        let mut total = 0;
+        for kind in kinds {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM auto_mail_log WHERE kind = $1 AND sent_at >= $2",
+            )
+            .bind(*kind)
+            .bind(since_ms)
+            .fetch_one(self.conn())
+            .await?;
+            total += get::<i64>(&row, "n")?;
+        }
+        Ok(total)
+    }
+
+    /// Remember a profile change until the confirmation mail `message_id` is answered.
+    pub async fn save_profile_request(
+        &mut self,
+        message_id: &str,
+        email: &str,
+        request: &ProfileRequest,
+    ) -> Result<()> {
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO profile_requests (message_id, email, name, language, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(message_id)
+        .bind(email)
+        .bind(request.name.as_deref())
+        .bind(request.language.as_deref())
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The change a confirmation mail asked about, once: only for the address it went to.
+    pub async fn take_profile_request(
+        &mut self,
+        message_id: &str,
+        email: &str,
+    ) -> Result<Option<ProfileRequest>> {
+        let row = sqlx::query(
+            "DELETE FROM profile_requests WHERE message_id = $1 AND email = $2
+             RETURNING name, language",
+        )
+        .bind(message_id)
+        .bind(email)
+        .fetch_optional(self.conn())
+        .await?;
+        row.map(|r| {
+            Ok(ProfileRequest {
+                name: get(&r, "name")?,
+                language: get(&r, "language")?,
+            })
+        })
+        .transpose()
+    }
+}
