@@ -10,6 +10,10 @@ use regex::Regex;
 use crate::domain::{CaseNumber, Language};
 use crate::text::fold_words;
 
+mod bare;
+#[cfg(test)]
+mod table_tests;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelfService {
     /// `mis casos [abiertos|cerrados|todos]`: the status to list (`None` for all).
@@ -60,7 +64,21 @@ pub fn parse(subject: &str, body: &str) -> Option<SelfService> {
         .trim()
         .trim_end_matches(['.', '!', '?'])
         .to_string();
-    match subject.as_str() {
+    let request = exact_form(&subject, body);
+    let own_keys: &[&str] = match request {
+        Some(SelfService::Profile { .. }) => &["nombre", "name", "idioma", "language"],
+        _ => &[],
+    };
+    if !bare::is_bare(body, own_keys) {
+        // The subject may begin like a request; the body describes a problem.
+        return None;
+    }
+    request.or_else(|| looks_like_a_request(&subject).then_some(SelfService::Help))
+}
+
+/// The request a (folded, prefix-less) subject names exactly, if any.
+fn exact_form(subject: &str, body: &str) -> Option<SelfService> {
+    match subject {
         "mis casos" | "my cases" | "mis casos todos" | "my cases all" => {
             return Some(SelfService::MyCases(None))
         }
@@ -71,36 +89,24 @@ pub fn parse(subject: &str, body: &str) -> Option<SelfService> {
             return Some(SelfService::MyCases(Some("closed")))
         }
         "perfil" | "profile" | "mi perfil" | "my profile" => return Some(profile(body)),
-        "ayuda" | "help" | "comandos" | "commands" => {
-            return asks_for_help(body).then_some(SelfService::Help)
-        }
+        "ayuda" | "help" | "comandos" | "commands" => return Some(SelfService::Help),
         _ => {}
     }
-    if let Some(caps) = HISTORY.captures(&subject) {
+    if let Some(caps) = HISTORY.captures(subject) {
         return caps[1]
             .parse()
             .ok()
             .map(|n| SelfService::History(CaseNumber(n)));
     }
-    for keyword in ["buscar ", "search "] {
-        if let Some(words) = subject.strip_prefix(keyword) {
-            let words: Vec<String> = words
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .map(str::to_string)
-                .collect();
-            if !words.is_empty() {
-                return Some(SelfService::Search(words));
-            }
-        }
-    }
-    (looks_like_a_request(&subject) && asks_for_help(body)).then_some(SelfService::Help)
-}
-
-/// "Ayuda" over a page describing a failure is a problem report, not a request for the
-/// list of commands: help only for a (nearly) empty body.
-fn asks_for_help(body: &str) -> bool {
-    body.split_whitespace().count() <= 20
+    ["buscar ", "search "].iter().find_map(|keyword| {
+        let words: Vec<String> = subject
+            .strip_prefix(keyword)?
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
+        (!words.is_empty()).then_some(SelfService::Search(words))
+    })
 }
 
 /// A short subject that opens with a request's keyword: a request gone wrong, not a problem
@@ -112,7 +118,11 @@ fn looks_like_a_request(subject: &str) -> bool {
                 .strip_prefix(k)
                 .is_some_and(|rest| rest.starts_with([' ', '#']))
     };
-    subject.split_whitespace().count() <= 4 && KEYWORDS.iter().any(|k| opens(k))
+    // The keyword and at most one word more ("mis casos pendientes", "historial 12"):
+    // "Profile picture upload fails" is a problem, not a request gone wrong.
+    KEYWORDS
+        .iter()
+        .any(|k| opens(k) && subject.split_whitespace().count() <= k.split_whitespace().count() + 1)
 }
 
 fn profile(body: &str) -> SelfService {

@@ -284,3 +284,40 @@ async fn near_misses_get_help_and_problems_stay_problems() {
     );
     desk.stop().await;
 }
+
+/// SPEC.md "Mail in → 8": a problem report whose subject opens like a request, with a
+/// description in its body, is a case the agents hear of, never an answer to a search.
+#[tokio::test]
+async fn problem_reports_that_open_like_requests_are_cases() {
+    let (mut desk, ana, bob) = desk_with_cases("request-or-case", "").await;
+    let agent = desk.names.addr("agente");
+    let body = "Producto: API Manager\n\nDesde esta mañana la búsqueda de clientes devuelve un error 500.\nEl registro muestra un timeout contra la base de datos.\nAfecta a todos los usuarios.";
+    let ack = ask(
+        &desk,
+        &ana,
+        "Buscar clientes no funciona en API Manager",
+        body,
+        4,
+    )
+    .await;
+    assert!(ack.subject.starts_with("[Caso #4]"), "{}", ack.subject);
+    let en = ask(
+        &desk,
+        &bob,
+        "Search API returns 500",
+        "Since this morning every call to /search returns HTTP 500.",
+        2,
+    )
+    .await;
+    assert!(en.subject.starts_with("[Case #5]"), "{}", en.subject);
+    // The same subject alone is still the request it names.
+    let search = ask(&desk, &ana, "buscar factura", "Gracias,\nAna", 5).await;
+    assert!(search.text.contains("Factura duplicada"), "{}", search.text);
+    let notes = wait_for_mail(&agent, 6).await;
+    assert!(notes
+        .iter()
+        .any(|n| parsed(n).subject.contains("Buscar clientes no funciona")));
+    desk.stop().await;
+    let case = desk.store().case_by_number(4).await.unwrap().unwrap();
+    assert_eq!(case.product.as_deref(), Some("API Manager"));
+}
