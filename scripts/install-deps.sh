@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then
     SUDO="sudo"
 fi
 
-want=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix openssl ca-certificates gcc libc6-dev pkg-config curl procps)
+# w3m renders every template's HTML part in the tests, as a text-mode client would.
+want=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix openssl ca-certificates gcc libc6-dev pkg-config curl procps w3m)
 if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     want+=(postgresql)
 fi

@@ -5,6 +5,9 @@ pub mod mime;
 pub mod msgid;
 pub mod templates;
 
+#[cfg(test)]
+mod html_render_tests;
+
 use serde::Serialize;
 use serde_json::{json, Value};
 
