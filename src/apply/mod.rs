@@ -4,6 +4,7 @@
 //! loops over it and tests call it.
 
 mod guards;
+mod history;
 mod limits;
 mod new_case;
 mod outgoing;

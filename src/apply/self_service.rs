@@ -5,29 +5,12 @@ use serde_json::{json, Value};
 
 use super::outgoing::Outgoing;
 use super::{Applied, ApplyError, Entry, Processor};
-use crate::compose::{self, mime, MailKind, Threading};
-use crate::domain::{CaseNumber, Language, Mailbox};
+use crate::compose::{self, MailKind, Threading};
+use crate::domain::{Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::requests::SelfService;
-use crate::store::{CaseFilter, CaseRow, CaseTx, EmailRow, InboundRow, ProfileRequest};
+use crate::store::{CaseFilter, CaseRow, CaseTx, InboundRow, ProfileRequest};
 use crate::text::format_time;
-
-/// History entries a customer may see: their side of the conversation and what was sent
-/// to them; never agents' raw mail, internal notes or notifications.
-fn customer_visible(e: &EmailRow) -> bool {
-    match e.direction.as_str() {
-        "in" => matches!(e.kind.as_str(), "new_case" | "comment" | "courtesy"),
-        _ => matches!(
-            e.kind.as_str(),
-            "case_created"
-                | "case_reopened_as_new"
-                | "agent_reply"
-                | "case_closed"
-                | "case_updated"
-                | "attachments_refused"
-        ),
-    }
-}
 
 impl Processor {
     pub(super) async fn self_service(
@@ -179,93 +162,6 @@ impl Processor {
 
     /// The case's history as text, each mail attached as `.eml`, split so that no answer
     /// passes `limits.history_mail_bytes` (a mail larger than that travels alone).
-    async fn history(
-        &self,
-        tx: &mut CaseTx,
-        sender: &Mailbox,
-        number: CaseNumber,
-        mut data: Value,
-        language: Language,
-    ) -> Result<Vec<Outgoing>, ApplyError> {
-        let case = tx.case_by_number(number.0).await?;
-        let allowed = match &case {
-            Some(c) => tx
-                .case_participants(c.id)
-                .await?
-                .iter()
-                .any(|(e, _)| e == sender.address.as_str()),
-            None => false,
-        };
-        let (Some(case), true) = (case, allowed) else {
-            // The same answer whether the case exists or not: nothing leaks.
-            data["error"] = json!(match language {
-                Language::Es => format!("No encontramos el Caso #{number} entre sus casos."),
-                Language::En => format!("We could not find Case #{number} among your cases."),
-            });
-            return Ok(vec![Outgoing::new(
-                MailKind::CommandHelp,
-                language,
-                data,
-                vec![sender.clone()],
-                None,
-            )]);
-        };
-        let history: Vec<EmailRow> = tx
-            .case_emails(case.id)
-            .await?
-            .into_iter()
-            .filter(customer_visible)
-            .collect();
-        let mut parts: Vec<Vec<(Value, mime::Part)>> = vec![Vec::new()];
-        let mut size = 0;
-        for (i, e) in history.iter().enumerate() {
-            let raw = self.read_blob(&e.raw_hash).await?;
-            if size + raw.len() > self.config.limits.history_mail_bytes
-                && !parts.last().expect("one part").is_empty()
-            {
-                parts.push(Vec::new());
-                size = 0;
-            }
-            size += raw.len();
-            let file = format!(
-                "{:02}-{}-{}.eml",
-                i + 1,
-                format_time(e.created_at).replace([' ', ':'], ""),
-                e.kind
-            );
-            let entry = history_entry(e, &file);
-            let part = mime::Part {
-                filename: file,
-                content_type: "application/octet-stream".into(),
-                bytes: raw,
-            };
-            parts.last_mut().expect("one part").push((entry, part));
-        }
-        let total = parts.len();
-        let facts = super::outgoing::facts_of(&case, &[], vec![]);
-        data["case"] = self.case_data(&facts, language)["case"].clone();
-        Ok(parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, part)| {
-                let mut d = data.clone();
-                d["part"] = json!(i + 1);
-                d["parts"] = json!(total);
-                let (entries, files): (Vec<Value>, Vec<mime::Part>) = part.into_iter().unzip();
-                d["entries"] = json!(entries);
-                let mut mail = Outgoing::new(
-                    MailKind::CaseHistory,
-                    language,
-                    d,
-                    vec![sender.clone()],
-                    None,
-                );
-                mail.attachments = files;
-                mail
-            })
-            .collect())
-    }
-
     pub(super) async fn profile(
         &self,
         tx: &mut CaseTx,
@@ -309,24 +205,5 @@ fn list_entry(c: &CaseRow) -> Value {
         "status": c.status,
         "severity": c.severity,
         "last_activity": format_time(c.updated_at),
-    })
-}
-
-fn history_entry(e: &EmailRow, file: &str) -> Value {
-    let text = e.body_text.as_deref().map(|t| {
-        t.lines()
-            .take(15)
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    json!({
-        "date": format_time(e.created_at),
-        "direction": e.direction,
-        "from": e.from_addr,
-        "to": e.to_addrs,
-        "subject": e.subject,
-        "text": text,
-        "file": file,
     })
 }

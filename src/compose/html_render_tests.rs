@@ -12,7 +12,17 @@ use crate::domain::Language;
 /// What w3m shows for `html`, wide enough that it wraps nothing.
 fn w3m_dump(html: &str) -> String {
     let mut child = Command::new("w3m")
-        .args(["-dump", "-T", "text/html", "-cols", "2000", "-O", "UTF-8", "-I", "UTF-8"])
+        .args([
+            "-dump",
+            "-T",
+            "text/html",
+            "-cols",
+            "2000",
+            "-O",
+            "UTF-8",
+            "-I",
+            "UTF-8",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -68,7 +78,9 @@ fn every_html_part_reads_like_its_text_part_in_w3m() {
 
 #[test]
 fn paragraphs_fields_and_lists_get_their_own_elements() {
-    let html = html_of("Hola Ana:\n\n  Asunto:    x\n  Producto:  y\n\nCómo seguir:\n  - uno\n  - <dos>\n");
+    let html = html_of(
+        "Hola Ana:\n\n  Asunto:    x\n  Producto:  y\n\nCómo seguir:\n  - uno\n  - <dos>\n",
+    );
     assert!(html.contains("<p>Hola Ana:</p>"), "{html}");
     assert!(
         html.contains("<pre>  Asunto:    x\n  Producto:  y</pre>"),

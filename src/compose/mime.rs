@@ -154,6 +154,22 @@ fn push_text_body(out: &mut String, text: &str) {
 
 fn push_attachment(out: &mut String, part: &Part) {
     let name = encode_param(&part.filename);
+    if part.content_type == "message/rfc822" {
+        // RFC 2046 5.2.1: a message part is never base64; one that cannot travel as it is
+        // (8-bit that is not UTF-8, or over-long lines) goes as a plain file instead.
+        if let Some((text, encoding)) = embeddable_message(&part.bytes) {
+            push_header(out, "Content-Type", &format!("message/rfc822; name={name}"));
+            push_header(
+                out,
+                "Content-Disposition",
+                &format!("attachment; filename={name}"),
+            );
+            push_header(out, "Content-Transfer-Encoding", encoding);
+            out.push_str("\r\n");
+            out.push_str(&text);
+            return;
+        }
+    }
     let ctype = if part
         .content_type
         .chars()
@@ -176,6 +192,31 @@ fn push_attachment(out: &mut String, part: &Part) {
         out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
         out.push_str("\r\n");
     }
+}
+
+/// A mail's bytes as they may sit inside another mail: text with CRLF line ends, no line
+/// over RFC 5322's 998 characters, and the encoding that says whether it is 7-bit.
+fn embeddable_message(raw: &[u8]) -> Option<(String, &'static str)> {
+    let text = std::str::from_utf8(raw).ok()?;
+    if text.contains('\0')
+        || text
+            .split('\n')
+            .any(|l| l.trim_end_matches('\r').len() > 998)
+    {
+        return None;
+    }
+    let mut crlf = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        crlf.push_str(line.trim_end_matches('\n').trim_end_matches('\r'));
+        crlf.push_str("\r\n");
+    }
+    let encoding = if text.is_ascii() { "7bit" } else { "8bit" };
+    Some((crlf, encoding))
+}
+
+/// Whether a mail can be attached as `message/rfc822` without any transfer encoding.
+pub fn travels_as_is(raw: &[u8]) -> bool {
+    embeddable_message(raw).is_some()
 }
 
 /// A MIME parameter value: quoted ASCII, or RFC 2047 for non-ASCII (what mail clients read).

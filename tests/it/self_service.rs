@@ -146,7 +146,7 @@ async fn my_cases_and_search_in_both_languages_without_leaks() {
 #[tokio::test]
 async fn history_attaches_the_real_mails_and_refuses_strangers() {
     let (mut desk, ana, bob) =
-        desk_with_cases("history", "[limits]\nhistory_mail_bytes = 2500\n").await;
+        desk_with_cases("history", "[limits]\nhistory_mail_bytes = 8000\n").await;
     let answer = ask(&desk, &ana, "historial #2", "", 4).await;
     // Small cap: the history comes in parts; collect them all.
     let parts: usize = answer
@@ -187,7 +187,11 @@ async fn history_attaches_the_real_mails_and_refuses_strangers() {
         "every mail the customer may see, nothing else"
     );
     for (a, e) in attached.iter().zip(&visible) {
-        assert!(a.filename.ends_with(".eml"));
+        assert!(a.filename.ends_with("-caso-2.eml"), "{}", a.filename);
+        assert_eq!(
+            a.content_type, "message/rfc822",
+            "mail clients open it as a message"
+        );
         assert!(
             a.bytes == desk.app.blobs.get(&e.raw_hash).await.unwrap(),
             "{} is the real mail",
@@ -205,6 +209,11 @@ async fn history_attaches_the_real_mails_and_refuses_strangers() {
         refused.text
     );
     assert!(refused.attachments.is_empty());
+    assert!(
+        !refused.text.contains("did not understand"),
+        "one answer, not two contradictory ones: {}",
+        refused.text
+    );
     let missing = ask(&desk, &bob, "history #99", "", 3).await;
     assert_eq!(
         missing.text,
@@ -320,4 +329,55 @@ async fn problem_reports_that_open_like_requests_are_cases() {
     desk.stop().await;
     let case = desk.store().case_by_number(4).await.unwrap().unwrap();
     assert_eq!(case.product.as_deref(), Some("API Manager"));
+}
+
+/// No history answer passes `limits.history_mail_bytes`: a mail too large for any answer is
+/// listed with its size and the answer says how to get it.
+#[tokio::test]
+async fn a_history_never_passes_its_size_cap() {
+    let cap = 40_000;
+    let (mut desk, ana, _bob) = desk_with_cases(
+        "history-cap",
+        &format!("[limits]\nhistory_mail_bytes = {cap}\n"),
+    )
+    .await;
+    let acks = mailbox(&ana).await;
+    let factura = acks
+        .iter()
+        .find(|m| parsed(m).subject.contains("Error de conexi"))
+        .unwrap()
+        .clone();
+    let support = desk.names.support();
+    let big: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
+    let comment = with_attachment(
+        &reply_to(
+            &factura,
+            &ana,
+            &support,
+            "big@x.test",
+            "Adjunto el volcado.",
+        ),
+        "volcado.bin",
+        &big,
+    );
+    send_mail(&ana, &[&support], &comment).await;
+    wait_for_mail(&desk.names.addr("agente"), 5).await;
+    let answer = ask(&desk, &ana, "historial #1", "", 4).await;
+    let mails = wait_for_mail(&ana, 4).await;
+    let sizes: Vec<usize> = mails[3..].iter().map(Vec::len).collect();
+    assert!(sizes.iter().all(|s| *s <= cap), "{sizes:?}");
+    assert!(
+        answer.text.contains("demasiado grande para adjuntarlo"),
+        "{}",
+        answer.text
+    );
+    assert!(answer.text.contains("responda a este correo indicando"));
+    assert!(
+        answer
+            .attachments
+            .iter()
+            .all(|a| a.content_type == "message/rfc822"),
+        "the mails that fit are attached as messages"
+    );
+    desk.stop().await;
 }
