@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
 use super::{Applied, ApplyError, Entry, Processor};
-use crate::classify::{self, Facts, Route};
+use crate::classify::{self, Facts, ProductChoice, Route};
 use crate::commands::{self, ReplyCommands};
 use crate::compose::{self, mime, MailKind, Threading};
 use crate::domain::{CaseNumber, Language, Mailbox};
@@ -111,6 +111,10 @@ impl Processor {
                     new.description = new_text.to_string();
                 }
                 new.subject = follow_up_subject(&new.subject, &case.subject);
+                // The follow-up is about the same product unless the mail names another.
+                if let (ProductChoice::NotGiven, Some(product)) = (&new.product, &case.product) {
+                    new.product = ProductChoice::Known(product.clone());
+                }
                 self.open_case(tx, row, message, &new, Some(case), skipped)
                     .await
             }
@@ -292,12 +296,14 @@ impl Processor {
         let mut changes = Vec::new();
         if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
             tx.set_severity(case.id, severity.level()).await?;
+            let language = case_language(case);
             changes.push(change(
                 if spanish { "severidad" } else { "severity" },
-                case.severity,
-                severity.level(),
+                compose::severity_text(case.severity, language),
+                compose::severity_text(severity.level(), language),
             ));
             updated.severity = severity.level();
+            updated.production_down &= severity.level() == 1;
         }
         if let Some(product) = commands
             .product

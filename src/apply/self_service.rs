@@ -24,7 +24,12 @@ impl Processor {
         if let Some(reason) = self.requests_over_cap(tx).await? {
             return self.quarantine(tx, row, message, &reason).await;
         }
-        let mut language = self.language_of(tx, &sender.address).await?;
+        let (mut language, stored_name) = self.profile_of(tx, &sender.address).await?;
+        // The name the customer gave in their profile wins over what their client sends.
+        let sender = &Mailbox {
+            name: stored_name.or_else(|| sender.name.clone()),
+            address: sender.address.clone(),
+        };
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let mut data = self.case_data(&super::new_case::empty_case(), language);
         data["person"] = compose::person(sender);
@@ -175,10 +180,12 @@ impl Processor {
         let name = name
             .map(str::to_string)
             .or_else(|| stored.as_ref().and_then(|c| c.name.clone()));
-        let organization = stored
-            .as_ref()
-            .and_then(|c| c.org_domain.clone())
-            .or_else(|| Some(sender.address.domain().to_string()));
+        // Without a customer row, the address is provisioned through its domain's
+        // organisation; with one, only the organisation it names.
+        let organization = match &stored {
+            Some(c) => c.org_domain.clone(),
+            None => Some(sender.address.domain().to_string()),
+        };
         data["profile"] = json!({
             "name": name,
             "email": sender.address.as_str(),

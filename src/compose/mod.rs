@@ -87,6 +87,22 @@ pub fn severity_label(severity: Severity, language: Language) -> &'static str {
     }
 }
 
+/// "abierto" / "closed": a case's status in the mail's language.
+pub fn status_label(status: &str, language: Language) -> &'static str {
+    match (status, language) {
+        ("closed", Language::Es) => "cerrado",
+        (_, Language::Es) => "abierto",
+        ("closed", Language::En) => "closed",
+        (_, Language::En) => "open",
+    }
+}
+
+/// "2 (mayor)": a severity level with its word, as people read it.
+pub fn severity_text(level: i64, language: Language) -> String {
+    let severity = Severity::new(level).unwrap_or_default();
+    format!("{level} ({})", severity_label(severity, language))
+}
+
 pub fn person(m: &Mailbox) -> Value {
     json!({
         "name": m.name.clone(),
@@ -99,6 +115,7 @@ pub fn case_context(case: &CaseFacts, language: Language, support: &SupportConfi
     let severity = Severity::new(case.severity).unwrap_or_default();
     let mut case_value = serde_json::to_value(case).expect("case facts serialize");
     case_value["severity_label"] = json!(severity_label(severity, language));
+    case_value["status_label"] = json!(status_label(&case.status, language));
     json!({
         "support": { "name": support.name, "address": support.address.as_str() },
         "case": case_value,
@@ -114,7 +131,7 @@ pub fn sample_context(subject: &str) -> Value {
         "case": {
             "number": 1042, "subject": subject, "description": "No arranca.",
             "product": Value::Null, "severity": 1, "severity_label": "crítica",
-            "production_down": true, "status": "open",
+            "production_down": true, "status": "open", "status_label": "abierto",
             "participants": ["luis@cliente.test"],
             "attachments": [{ "filename": "log.txt", "size": 12 }],
         },

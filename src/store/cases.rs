@@ -489,13 +489,18 @@ impl CaseTx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// A new severity; anything below critical also ends the "Producción Caída" mark.
     pub async fn set_severity(&mut self, case_id: i64, severity: i64) -> Result<()> {
-        sqlx::query("UPDATE cases SET severity = $1, updated_at = $2 WHERE id = $3")
-            .bind(severity)
-            .bind(self.now)
-            .bind(case_id)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE cases SET severity = $1, updated_at = $2,
+                    production_down = CASE WHEN $1 > 1 THEN 0 ELSE production_down END
+             WHERE id = $3",
+        )
+        .bind(severity)
+        .bind(self.now)
+        .bind(case_id)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -288,7 +288,7 @@ async fn cerrar_closes_and_a_sentence_does_not() {
         updated.subject
     );
     assert!(
-        updated.text.contains("severidad: 3 -> 1"),
+        updated.text.contains("severidad: 3 (menor) → 1 (crítica)"),
         "{}",
         updated.text
     );
