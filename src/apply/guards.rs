@@ -15,13 +15,21 @@ pub(super) const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Processor {
-    /// Why the mail must be quarantined under `security.require_authentication`, if it must.
+    /// Why the mail must be quarantined under `security.require_authentication`, if it must:
+    /// no results from our server, a failure, or more than one From header.
     pub(super) fn fails_authentication(
         &self,
         message: &InboundMessage,
         facts: &Facts,
     ) -> Option<String> {
         let security = &self.config.security;
+        // Which From to authenticate is ambiguous: whatever the sender class, refuse.
+        if security.require != RequireAuth::None && message.from_headers > 1 {
+            return Some(format!(
+                "quarantined: {} From headers (authentication cannot name the sender)",
+                message.from_headers
+            ));
+        }
         let sender = &message.from.as_ref()?.address;
         let is_agent = facts.agents.contains(sender);
         let required = match security.require {

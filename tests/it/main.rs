@@ -7,6 +7,7 @@ mod durability;
 mod guards;
 mod hostile;
 mod new_case;
+mod open_internet;
 mod self_service;
 mod store;
 mod support;

@@ -1,0 +1,85 @@
+//! Issue 12, "safe on the open internet": forged authentication results, look-alike
+//! addresses, terminal escapes and file modes, each through the real servers.
+
+use crate::support::*;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Wait until every one of `total` mails has left the pending state; their counts by state.
+async fn all_processed(desk: &Desk, total: i64) -> Vec<(String, i64)> {
+    eventually("every mail processed", || async {
+        let counts = desk.store().inbound_counts().await.unwrap();
+        let done: i64 = counts
+            .iter()
+            .filter(|(s, _)| s != "pending")
+            .map(|(_, n)| *n)
+            .sum();
+        done == total
+    })
+    .await;
+    desk.store().inbound_counts().await.unwrap()
+}
+
+fn count(counts: &[(String, i64)], state: &str) -> i64 {
+    counts
+        .iter()
+        .find(|(s, _)| s == state)
+        .map(|(_, n)| *n)
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn forged_or_misaligned_authentication_results_are_quarantined() {
+    let extra =
+        "[security]\nauthserv_id = \"mx.example.test\"\nrequire_authentication = \"customers\"\n";
+    let mut desk = Desk::with(
+        "authres",
+        DeskOptions {
+            extra: extra.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let carla = desk.names.addr("carla");
+    desk.customer(&carla, None).await;
+    let support = desk.names.support();
+    let mail = |id: &str, prepended: &str| {
+        let raw = plain_mail(
+            &carla,
+            &support,
+            &format!("Auth {id}"),
+            &format!("{id}@x.test"),
+            "x",
+        );
+        [prepended.as_bytes(), &raw].concat()
+    };
+    let ar = "Authentication-Results: mx.example.test;";
+    let attacks = [
+        ("stacked", format!("{ar} dmarc=fail header.from=example.test\r\n{ar} dmarc=pass header.from=example.test\r\n")),
+        ("other-domain", format!("{ar} dmarc=pass header.from=evil.test\r\n")),
+        ("quoted", format!("{ar} spf=fail smtp.mailfrom=\"x; dmarc=pass \"@evil.test\r\n")),
+        ("commented", format!("{ar} spf=fail (x; dmarc=pass ) smtp.mailfrom=evil.test\r\n")),
+        ("bare-tld", format!("{ar} dkim=pass header.d=test\r\n")),
+        ("two-from", format!("{ar} dmarc=pass header.from=example.test\r\nFrom: someone@evil.test\r\n")),
+    ];
+    for (id, headers) in &attacks {
+        send_mail(&carla, &[&support], &mail(id, headers)).await;
+    }
+    let good = format!("{ar} dkim=pass header.d=mail.example.test; dmarc=none\r\n");
+    send_mail(&carla, &[&support], &mail("good", &good)).await;
+    desk.start();
+    let acks = wait_for_mail(&carla, 1).await;
+    assert_eq!(parsed(&acks[0]).subject, "[Caso #1] Auth good");
+    let counts = all_processed(&desk, attacks.len() as i64 + 1).await;
+    desk.stop().await;
+    let failed = stdout(&desk.cli(&["failed"]));
+    assert_eq!(
+        count(&counts, "quarantined"),
+        attacks.len() as i64,
+        "{counts:?}\n{failed}"
+    );
+    assert!(failed.contains("From headers"), "{failed}");
+    assert_eq!(mailbox(&carla).await.len(), 1);
+}
