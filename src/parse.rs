@@ -241,6 +241,7 @@ fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
     let name = addr
         .name()
         .map(crate::text::single_line)
+        .map(|n| crate::text::without_bidi_controls(&n).trim().to_string())
         .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(address.as_str()));
     Some(Mailbox { name, address })
 }
@@ -385,12 +386,13 @@ fn display_filename(part: &MessagePart<'_>) -> String {
     sanitize_filename(&name, &content_type(part))
 }
 
-/// A name safe to show and to offer as a download name: no path, no controls, bounded.
+/// A name safe to show and to offer as a download name: no path, no controls (bidi ones
+/// included: `factura\u{202E}fdp.exe` would show as `factura.exe` reversed), bounded.
 pub fn sanitize_filename(name: &str, content_type: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !crate::text::is_bidi_control(*c))
         .map(|c| if "<>:\"|?*".contains(c) { '_' } else { c })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();

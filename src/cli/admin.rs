@@ -176,7 +176,7 @@ pub async fn customer(app: &App, command: CustomerCommand) -> anyhow::Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         CustomerCommand::Remove { email } => {
-            let email = email.trim().to_lowercase();
+            let email = EmailAddress::canonical(&email);
             Ok(removed(
                 app.store.remove_customer(&email).await?,
                 format!("customer {email}"),
@@ -229,7 +229,7 @@ pub async fn agent(app: &App, command: AgentCommand) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Remove { email } => {
-            let email = email.trim().to_lowercase();
+            let email = EmailAddress::canonical(&email);
             Ok(removed(
                 app.store.remove_agent(&email).await?,
                 format!("agent {email}"),

@@ -29,7 +29,7 @@ pub async fn cases(
                     .collect()
             })
             .unwrap_or_default(),
-        customer: customer.map(|c| c.trim().to_lowercase()),
+        customer: customer.map(|c| crate::domain::EmailAddress::canonical(&c)),
         limit,
     };
     let cases = app.store.cases(&filter).await?;

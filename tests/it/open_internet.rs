@@ -83,3 +83,32 @@ async fn forged_or_misaligned_authentication_results_are_quarantined() {
     assert!(failed.contains("From headers"), "{failed}");
     assert_eq!(mailbox(&carla).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_kelvin_sign_sender_is_not_the_provisioned_karla() {
+    let mut desk = Desk::new("kelvin").await;
+    let karla = desk.names.addr("karla");
+    desk.customer(&karla, None).await;
+    let support = desk.names.support();
+    let lookalike = karla.replacen('k', "\u{212A}", 1);
+    assert_ne!(lookalike, karla);
+    let forged = plain_mail(&lookalike, &support, "Soy Karla", "kelvin@x.test", "x");
+    send_mail(&desk.names.addr("kelvin"), &[&support], &forged).await;
+    desk.start();
+    all_processed(&desk, 1).await;
+    let real = plain_mail(&karla, &support, "La verdadera", "karla@x.test", "x");
+    send_mail(&karla, &[&support], &real).await;
+    let acks = wait_for_mail(&karla, 1).await;
+    all_processed(&desk, 2).await;
+    desk.stop().await;
+    assert_eq!(parsed(&acks[0]).subject, "[Caso #1] La verdadera");
+    let cases = desk.cli(&["cases", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&cases.stdout).unwrap();
+    assert_eq!(list.len(), 1, "only the real Karla has a case: {list:?}");
+    assert_eq!(list[0]["requester"], karla.as_str());
+    let denied = stdout(&desk.cli(&["denied"]));
+    assert!(
+        denied.contains("arla"),
+        "the look-alike was refused: {denied}"
+    );
+}
