@@ -112,3 +112,67 @@ async fn a_kelvin_sign_sender_is_not_the_provisioned_karla() {
         "the look-alike was refused: {denied}"
     );
 }
+
+/// What a terminal must never receive from a mail: ESC, BEL, a C1 CSI, a bidi override.
+fn assert_inert(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{7f}'] {
+        assert!(!text.contains(bad), "{what} prints {:?} raw:\n{text}", bad);
+    }
+}
+
+#[tokio::test]
+async fn terminal_escapes_in_mail_reach_the_admin_escaped() {
+    let mut desk = Desk::new("escapes").await;
+    let carla = desk.names.addr("carla");
+    desk.customer(&carla, None).await;
+    let support = desk.names.support();
+    // OSC 52 (sets the clipboard) in the subject, as an encoded word.
+    let subject = "=?utf-8?q?Factura_=1B]52;c;ZXZpbA=3D=3D=07_=C2=9B31m?=";
+    let body =
+        "Hola\r\n\x1b[2J\x1b]8;;http://evil.test\x1b\\pincha\x1b]8;;\x1b\\ \u{202e}fdp.exe\x7f";
+    let raw = plain_mail(&carla, &support, subject, "esc@x.test", body);
+    send_mail(&carla, &[&support], &raw).await;
+    let stranger = desk.names.addr("extrano");
+    let denied = plain_mail(
+        &stranger,
+        &support,
+        "=?utf-8?q?Hola_=1B[2J?=",
+        "esc2@x.test",
+        "x",
+    );
+    send_mail(&stranger, &[&support], &denied).await;
+    desk.start();
+    wait_for_mail(&carla, 1).await;
+    all_processed(&desk, 2).await;
+    desk.stop().await;
+
+    let case = desk.cli(&["case", "1", "--json"]);
+    assert_inert("case --json", &case.stdout);
+    let value: serde_json::Value = serde_json::from_slice(&case.stdout).unwrap();
+    let incoming = value["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["direction"] == "in")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let shown = desk.cli(&["case", "1"]);
+    assert_inert("case", &shown.stdout);
+    assert!(stdout(&shown).contains("\\x1b[2J"), "{}", stdout(&shown));
+    let email = desk.cli(&["email", &incoming]);
+    assert_inert("email", &email.stdout);
+    assert!(
+        stdout(&email).contains("\\u{202e}fdp.exe"),
+        "{}",
+        stdout(&email)
+    );
+    assert_inert("cases", &desk.cli(&["cases"]).stdout);
+    let denied = desk.cli(&["denied"]);
+    assert_inert("denied", &denied.stdout);
+    assert!(stdout(&denied).contains("Hola"), "{}", stdout(&denied));
+    let exact = desk.cli(&["email", &incoming, "--raw"]);
+    assert!(exact.stdout.contains(&0x1b), "--raw keeps the exact bytes");
+}
