@@ -1,6 +1,9 @@
 //! Issue 12, "safe on the open internet": forged authentication results, look-alike
 //! addresses, terminal escapes and file modes, each through the real servers.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
 use crate::support::*;
 
 fn stdout(o: &std::process::Output) -> String {
@@ -175,4 +178,57 @@ async fn terminal_escapes_in_mail_reach_the_admin_escaped() {
     assert!(stdout(&denied).contains("Hola"), "{}", stdout(&denied));
     let exact = desk.cli(&["email", &incoming, "--raw"]);
     assert!(exact.stdout.contains(&0x1b), "--raw keeps the exact bytes");
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Every directory under `dir` (itself included) and every file, with its mode.
+fn modes_under(dir: &Path, out: &mut Vec<(String, u32)>) {
+    out.push((dir.display().to_string(), mode(dir)));
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            modes_under(&path, out);
+        } else {
+            out.push((path.display().to_string(), mode(&path)));
+        }
+    }
+}
+
+#[tokio::test]
+async fn database_mail_and_attachments_are_private_files() {
+    let mut desk = Desk::new("modes").await;
+    let carla = desk.names.addr("carla");
+    desk.customer(&carla, None).await;
+    let support = desk.names.support();
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let raw = with_attachment(
+        &plain_mail(&carla, &support, "Adjunto", "modes@x.test", "x"),
+        "log.bin",
+        &big,
+    );
+    send_mail(&carla, &[&support], &raw).await;
+    desk.start();
+    wait_for_mail(&carla, 1).await;
+    let mut files = Vec::new();
+    modes_under(&desk.path("data"), &mut files);
+    for name in ["buzon.db", "buzon.db-wal", "buzon.db-shm"] {
+        let path = desk.path(name);
+        if name == "buzon.db" || path.exists() {
+            files.push((path.display().to_string(), mode(&path)));
+        }
+    }
+    desk.stop().await;
+    let plain_files = files.iter().filter(|(p, _)| !Path::new(p).is_dir()).count();
+    assert!(
+        plain_files >= 2,
+        "a blob file and the database at least: {files:?}"
+    );
+    for (path, m) in &files {
+        let is_dir = Path::new(path).is_dir();
+        let expected = if is_dir { 0o700 } else { 0o600 };
+        assert_eq!(*m, expected, "{path} is {m:o}: {files:?}");
+    }
 }
