@@ -232,3 +232,31 @@ async fn database_mail_and_attachments_are_private_files() {
         assert_eq!(*m, expected, "{path} is {m:o}: {files:?}");
     }
 }
+
+#[tokio::test]
+async fn check_refuses_weak_support_secrets() {
+    let desk = Desk::new("weak").await;
+    let text = std::fs::read_to_string(&desk.config_path).unwrap();
+    let good = "secret = \"test-secret-0123456789abcdef\"";
+    assert!(text.contains(good));
+    for (weak, why) in [
+        (
+            "secret = \"change-me-to-a-long-random-string\"",
+            "placeholder",
+        ),
+        ("secret = \"aaaaaaaaaaaaaaaa\"", "weak"),
+        (
+            "secret = \"test-secret-0123456789abcdef\"\nprevious_secrets = [\"\"]",
+            "previous_secrets",
+        ),
+    ] {
+        std::fs::write(&desk.config_path, text.replace(good, weak)).unwrap();
+        let out = desk.cli(&["check"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{weak}: {err}");
+        let lines: Vec<_> = err.lines().filter(|l| l.contains("secret")).collect();
+        assert_eq!(lines.len(), 1, "one line: {err}");
+        assert!(lines[0].contains(why), "{err}");
+        assert!(lines[0].contains("openssl rand -hex 32"), "{err}");
+    }
+}
