@@ -124,7 +124,11 @@ fn profile(body: &str) -> SelfService {
         };
         let value = value.trim();
         match fold_words(key).as_str() {
-            "nombre" | "name" if !value.is_empty() => name = Some(crate::text::single_line(value)),
+            // A display name like any other: no controls, no bidi reordering.
+            "nombre" | "name" if !value.is_empty() => {
+                let clean = crate::text::without_bidi_controls(&crate::text::single_line(value));
+                name = Some(clean.trim().to_string()).filter(|n| !n.is_empty());
+            }
             "idioma" | "language" => language = value.parse().ok(),
             _ => {}
         }
@@ -182,6 +186,17 @@ mod tests {
             parse("profile", ""),
             Some(SelfService::Profile {
                 name: None,
+                language: None
+            })
+        );
+    }
+
+    #[test]
+    fn profile_names_lose_bidi_controls() {
+        assert_eq!(
+            parse("perfil", "Nombre: Ana \u{202E}zer\u{E9}P\u{2069}\n"),
+            Some(SelfService::Profile {
+                name: Some("Ana zeréP".into()),
                 language: None
             })
         );
