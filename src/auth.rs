@@ -28,11 +28,14 @@ pub enum AuthVerdict {
 /// more right under them is not caught by position; hence, within the run, a DMARC fail,
 /// or an SPF or DKIM fail for an aligned domain, beats any pass.
 pub fn verdict(results: &[String], authserv_id: &str, from_domain: &str) -> AuthVerdict {
+    // An unreadable header is not ours either: it ends the run like a foreign one.
     let ours: Vec<ResultsHeader> = results
         .iter()
-        .filter_map(|value| results::parse(value))
-        .skip_while(|h| !h.authserv_id.eq_ignore_ascii_case(authserv_id))
-        .take_while(|h| h.authserv_id.eq_ignore_ascii_case(authserv_id))
+        .map(|value| {
+            results::parse(value).filter(|h| h.authserv_id.eq_ignore_ascii_case(authserv_id))
+        })
+        .skip_while(Option::is_none)
+        .map_while(|h| h)
         .collect();
     if ours.is_empty() {
         return AuthVerdict::Missing;
@@ -205,6 +208,18 @@ mod tests {
             "mx.example.test; dmarc=pass header.from=example.test",
         ];
         assert!(fails(ours(&below_a_foreign_one, "example.test")));
+    }
+
+    #[test]
+    fn an_unreadable_header_ends_the_trusted_run() {
+        for unreadable in ["", "(only a comment)", "; dmarc=pass"] {
+            let headers = [
+                "mx.example.test; spf=none",
+                unreadable,
+                "mx.example.test; dmarc=pass header.from=example.test",
+            ];
+            assert!(fails(ours(&headers, "example.test")), "{unreadable:?}");
+        }
     }
 
     #[test]
