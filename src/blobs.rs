@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::private_files;
 use crate::store::Store;
 
 /// Blobs up to this size are kept in the database.
@@ -84,7 +85,7 @@ impl BlobWriter {
     pub fn finish(self) -> io::Result<(BlobHash, Staged)> {
         let hash = BlobHash(hex::encode(self.hasher.finalize()));
         let path = self.root.path_of(&hash.0)?;
-        fs::create_dir_all(path.parent().expect("blob paths have a parent"))?;
+        private_files::create_dir_all(path.parent().expect("blob paths have a parent"))?;
         Ok((
             hash,
             Staged::File {
@@ -153,14 +154,14 @@ impl BlobStore {
             return Ok((hash, None));
         }
         let dir = path.parent().expect("blob paths have a parent");
-        fs::create_dir_all(dir)?;
+        private_files::create_dir_all(dir)?;
         let tmp = dir.join(format!(
             ".{}.{}.{}",
             &hash.0[..16],
             std::process::id(),
             fastrand::u64(..)
         ));
-        File::create(&tmp)?.write_all(bytes)?;
+        private_files::create(&tmp)?.write_all(bytes)?;
         Ok((hash, Some(Staged::File { tmp, path })))
     }
 
@@ -181,14 +182,14 @@ impl BlobStore {
     /// A blob too large to hold in memory, written piece by piece (a large mail fetched in
     /// parts); [`BlobWriter::finish`] stages it like [`stage`](Self::stage).
     pub fn writer(&self) -> io::Result<BlobWriter> {
-        fs::create_dir_all(&self.root)?;
+        private_files::create_dir_all(&self.root)?;
         let tmp = self.root.join(format!(
             ".incoming.{}.{}",
             std::process::id(),
             fastrand::u64(..)
         ));
         Ok(BlobWriter {
-            file: File::create(&tmp)?,
+            file: private_files::create(&tmp)?,
             tmp,
             hasher: Sha256::new(),
             root: self.clone(),

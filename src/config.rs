@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::domain::{EmailAddress, Language};
 
+mod weak_secret;
+
 /// A secret that never shows up in `Debug` output or logs.
 #[derive(Clone, Default)]
 pub struct Secret(String);
@@ -564,10 +566,11 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
     let secret = secret("support.secret", raw.secret, raw.secret_file, p);
     match &secret {
         None => p.push("support.secret: missing (set secret or secret_file)".into()),
-        Some(s) if s.expose().len() < 16 => {
-            p.push("support.secret: too short (use at least 16 characters)".into())
-        }
-        Some(_) => {}
+        Some(s) => p.extend(weak_secret::problem("support.secret", s.expose())),
+    }
+    for (i, old) in raw.previous_secrets.iter().enumerate() {
+        let what = format!("support.previous_secrets[{i}]");
+        p.extend(weak_secret::problem(&what, old));
     }
     if raw.products.iter().any(|x| x.trim().is_empty()) {
         p.push("support.products: a product name is empty".into());
@@ -669,7 +672,18 @@ secret = "0123456789abcdef0123"
     #[test]
     fn shipped_example_parses() {
         let text = include_str!("../config/buzon.example.toml");
-        let config = from_toml(text, &[]).expect("example config must be valid");
+        let err = from_toml(text, &[]).unwrap_err();
+        assert_eq!(
+            err.0.len(),
+            1,
+            "only its placeholder secret is refused: {err}"
+        );
+        assert!(err.0[0].contains("placeholder"), "{err}");
+        let own = [(
+            "BUZON_SUPPORT__SECRET".into(),
+            "5e884898da28047151d0e56f8dc62927".into(),
+        )];
+        let config = from_toml(text, &own).expect("example config must be valid");
         assert_eq!(config.support.address.as_str(), "soporte@example.test");
         assert_eq!(config.support.products.len(), 3);
     }

@@ -32,7 +32,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        std::fs::create_dir_all(&config.storage.dir)
+        crate::private_files::storage_dir(&config.storage.dir)
             .map_err(|e| anyhow::anyhow!("storage.dir {}: {e}", config.storage.dir.display()))?;
         let blobs =
             BlobStore::new(&config.storage.dir, config.storage.fsync).with_store(store.clone());

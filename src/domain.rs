@@ -5,7 +5,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A mailbox address, kept lowercased so comparisons and database keys agree.
+/// A mailbox address, kept in one canonical form so comparisons and database keys agree:
+/// the local part with ASCII letters lowercased and nothing else changed, the domain
+/// lowercased. No Unicode case or compatibility folding of the local part: the Kelvin
+/// sign (U+212A) lowercases to `k`, so `\u{212A}arla@` would become the customer
+/// `karla@` — a different mailbox that the mail server delivers elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
@@ -13,10 +17,11 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self, String> {
         let trimmed = input.trim().trim_start_matches('<').trim_end_matches('>');
-        let lower = trimmed.to_lowercase();
-        let Some((local, domain)) = lower.rsplit_once('@') else {
+        let Some((local, domain)) = trimmed.rsplit_once('@') else {
             return Err(format!("'{input}' is not an email address (no @)"));
         };
+        // An internationalised domain may take Unicode lowercasing (IDNA maps case too).
+        let (local, domain) = (local.to_ascii_lowercase(), domain.to_lowercase());
         let bad = |c: char| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c);
         if local.is_empty() || domain.is_empty() || !domain.contains('.') && domain != "localhost" {
             return Err(format!("'{input}' is not an email address"));
@@ -24,11 +29,19 @@ impl EmailAddress {
         if local.chars().any(bad) || domain.chars().any(bad) || domain.contains('@') {
             return Err(format!("'{input}' is not an email address"));
         }
-        Ok(Self(lower))
+        Ok(Self(format!("{local}@{domain}")))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The canonical form of what an admin typed (to look a row up), or the text trimmed
+    /// and ASCII-lowercased when it is not an address.
+    pub fn canonical(input: &str) -> String {
+        Self::parse(input)
+            .map(String::from)
+            .unwrap_or_else(|_| input.trim().to_ascii_lowercase())
     }
 
     pub fn domain(&self) -> &str {
@@ -207,5 +220,23 @@ mod tests {
         assert_eq!("Español".parse::<Language>(), Ok(Language::Es));
         assert_eq!("EN".parse::<Language>(), Ok(Language::En));
         assert!("fr".parse::<Language>().is_err());
+    }
+    #[test]
+    fn local_parts_fold_ascii_case_only() {
+        let kelvin = EmailAddress::parse("\u{212A}arla@Example.TEST").unwrap();
+        let karla = EmailAddress::parse("Karla@example.test").unwrap();
+        assert_ne!(kelvin, karla, "the Kelvin sign is not K");
+        assert_eq!(kelvin.as_str(), "\u{212A}arla@example.test");
+        assert_eq!(karla.as_str(), "karla@example.test");
+        let fi = EmailAddress::parse("\u{FB01}na@example.test").unwrap();
+        assert_eq!(fi.local_part(), "\u{FB01}na", "no compatibility folding");
+        let accented = EmailAddress::parse("\u{C9}lodie@example.test").unwrap();
+        assert_eq!(
+            accented.local_part(),
+            "\u{C9}lodie",
+            "no Unicode lowercasing"
+        );
+        let idn = EmailAddress::parse("ana@\u{C9}XAMPLE.test").unwrap();
+        assert_eq!(idn.domain(), "\u{E9}xample.test");
     }
 }

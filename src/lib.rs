@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod hostile;
 pub mod import;
 pub mod parse;
+pub mod private_files;
 pub mod quotes;
 pub mod requests;
 pub mod send;

@@ -25,8 +25,13 @@ pub struct InboundMessage {
     pub text: String,
     pub attachments: Vec<InboundAttachment>,
     pub signals: AutoSignals,
-    /// Every `Authentication-Results` header value, as written (RFC 8601).
+    /// Every `Authentication-Results` header value, as written (RFC 8601), topmost first:
+    /// the order tells our server's headers from forged ones (see [`crate::auth::verdict`]).
     pub authentication_results: Vec<String>,
+    /// How many `From` headers the mail has. More than one is never legitimate (RFC 5322)
+    /// and a way around DMARC: the verifier may check one, buzon (which takes the last)
+    /// would trust the other.
+    pub from_headers: usize,
     /// For a delivery status notification (RFC 3464): what failed, and for which mail.
     pub report: Option<DeliveryReport>,
 }
@@ -107,6 +112,10 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
             .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
+        from_headers: message
+            .headers_raw()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("From"))
+            .count(),
         report: delivery_report(&message),
     };
     // Last, when nothing else reads the parts: decoded attachments are moved out of the
@@ -232,6 +241,7 @@ fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
     let name = addr
         .name()
         .map(crate::text::single_line)
+        .map(|n| crate::text::without_bidi_controls(&n).trim().to_string())
         .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(address.as_str()));
     Some(Mailbox { name, address })
 }
@@ -376,12 +386,13 @@ fn display_filename(part: &MessagePart<'_>) -> String {
     sanitize_filename(&name, &content_type(part))
 }
 
-/// A name safe to show and to offer as a download name: no path, no controls, bounded.
+/// A name safe to show and to offer as a download name: no path, no controls (bidi ones
+/// included: `factura\u{202E}fdp.exe` would show as `factura.exe` reversed), bounded.
 pub fn sanitize_filename(name: &str, content_type: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !crate::text::is_bidi_control(*c))
         .map(|c| if "<>:\"|?*".contains(c) { '_' } else { c })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
@@ -503,6 +514,9 @@ Content-Transfer-Encoding: base64\r\n\r\nYfFv\r\n--XX--\r\n";
         assert!(!m.message_id.unwrap_or_default().contains('\0'));
     }
 }
+
+#[cfg(test)]
+mod name_tests;
 
 #[cfg(test)]
 mod report_tests {

@@ -134,6 +134,7 @@ fn profile(body: &str) -> SelfService {
         };
         let value = value.trim();
         match fold_words(key).as_str() {
+            // No controls, no bidi reordering, bounded, and never a link (text::person_name).
             "nombre" | "name" if !value.is_empty() => name = crate::text::person_name(value),
             "idioma" | "language" => language = value.parse().ok(),
             _ => {}
@@ -192,6 +193,17 @@ mod tests {
             parse("profile", ""),
             Some(SelfService::Profile {
                 name: None,
+                language: None
+            })
+        );
+    }
+
+    #[test]
+    fn profile_names_lose_bidi_controls() {
+        assert_eq!(
+            parse("perfil", "Nombre: Ana \u{202E}zer\u{E9}P\u{2069}\n"),
+            Some(SelfService::Profile {
+                name: Some("Ana zeréP".into()),
                 language: None
             })
         );

@@ -62,18 +62,18 @@ fn looks_like_domain(word: &str) -> bool {
         && !labels.iter().all(|l| l.chars().count() == 1)
 }
 
-/// Characters that reorder what follows them on screen (RLO and friends): a name or file
-/// name `factura\u{202E}fdp.exe` reads as `factura.pdf` unless they are taken out.
+/// The invisible characters that reorder text (explicit embeddings, overrides, isolates
+/// and marks): in a name they make `factura\u{202E}fdp.exe` read as `factura` + `exe.pdf`.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// The text without [bidi controls](is_bidi_control).
 pub fn without_bidi_controls(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| {
-            !matches!(
-                c,
-                '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
-            )
-        })
-        .collect()
+    input.chars().filter(|c| !is_bidi_control(*c)).collect()
 }
 
 /// `2026-11-28 12:00` (UTC) from Unix milliseconds, for lists and histories.

@@ -15,7 +15,8 @@ pub(super) const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Processor {
-    /// Why the mail must be quarantined under `security.require_authentication`, if it must.
+    /// Why the mail must be quarantined, if it must: more than one From header, or, under
+    /// `security.require_authentication`, no results from our server or a failure.
     pub(super) fn fails_authentication(
         &self,
         row: &InboundRow,
@@ -26,6 +27,14 @@ impl Processor {
             return None;
         }
         let security = &self.config.security;
+        // RFC 5322 allows one From; with two, which sender to believe (and to authenticate)
+        // is the attacker's choice, whatever the policy.
+        if message.from_headers > 1 {
+            return Some(format!(
+                "quarantined: {} From headers (authentication cannot name the sender)",
+                message.from_headers
+            ));
+        }
         let sender = &message.from.as_ref()?.address;
         let is_agent = facts.agents.contains(sender);
         let required = match security.require {

@@ -1,9 +1,11 @@
 //! Provisioning: who may open cases, and who answers them.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::terminal;
 use crate::daemon::App;
 use crate::domain::{EmailAddress, Language};
 use crate::store::{CustomerRow, StoreError};
@@ -164,19 +166,21 @@ pub async fn customer(app: &App, command: CustomerCommand) -> anyhow::Result<Exi
             outcome(result, format!("updated customer {email}"))
         }
         CustomerCommand::List => {
+            let mut out = terminal::stdout();
             for c in app.store.customers().await? {
-                println!(
+                writeln!(
+                    out,
                     "{}\t{}\t{}\t{}",
                     c.email,
                     c.name.unwrap_or_default(),
                     c.org_domain.unwrap_or_default(),
                     c.language.unwrap_or_default()
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
         CustomerCommand::Remove { email } => {
-            let email = email.trim().to_lowercase();
+            let email = EmailAddress::canonical(&email);
             Ok(removed(
                 app.store.remove_customer(&email).await?,
                 format!("customer {email}"),
@@ -195,8 +199,9 @@ pub async fn org(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
             Err(e) => usage(e),
         },
         OrgCommand::List => {
+            let mut out = terminal::stdout();
             for o in app.store.orgs().await? {
-                println!("{}\t{}", o.domain, o.name.unwrap_or_default());
+                writeln!(out, "{}\t{}", o.domain, o.name.unwrap_or_default())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -220,16 +225,17 @@ pub async fn agent(app: &App, command: AgentCommand) -> anyhow::Result<ExitCode>
             Err(e) => usage(e),
         },
         AgentCommand::List => {
+            let mut out = terminal::stdout();
             for a in &app.config.agents.addresses {
-                println!("{a}\t(configuration)");
+                writeln!(out, "{a}\t(configuration)")?;
             }
             for a in app.store.agents().await? {
-                println!("{}\t{}", a.email, a.name.unwrap_or_default());
+                writeln!(out, "{}\t{}", a.email, a.name.unwrap_or_default())?;
             }
             Ok(ExitCode::SUCCESS)
         }
         AgentCommand::Remove { email } => {
-            let email = email.trim().to_lowercase();
+            let email = EmailAddress::canonical(&email);
             Ok(removed(
                 app.store.remove_agent(&email).await?,
                 format!("agent {email}"),

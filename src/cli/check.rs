@@ -52,7 +52,7 @@ async fn database(config: &Config) -> Result<String, String> {
 
 fn storage(config: &Config) -> Result<String, String> {
     let dir = &config.storage.dir;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::private_files::storage_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let probe = dir.join(".buzon-check");
     std::fs::write(&probe, b"ok").map_err(|e| format!("{}: {e}", dir.display()))?;
     let _ = std::fs::remove_file(probe);

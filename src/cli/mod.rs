@@ -3,6 +3,7 @@
 
 mod admin;
 mod check;
+mod terminal;
 mod views;
 
 use std::path::PathBuf;

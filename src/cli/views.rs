@@ -1,11 +1,12 @@
 //! Read-only views for the admin: cases, one case with its history, one email, failures.
+//! All of them print through [`terminal`], which escapes what a terminal would obey.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::format_time;
+use super::{format_time, terminal};
 use crate::daemon::App;
 use crate::store::CaseFilter;
 use crate::text::fold_words;
@@ -29,15 +30,15 @@ pub async fn cases(
                     .collect()
             })
             .unwrap_or_default(),
-        customer: customer.map(|c| c.trim().to_lowercase()),
+        customer: customer.map(|c| crate::domain::EmailAddress::canonical(&c)),
         limit,
     };
     let cases = app.store.cases(&filter).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&cases)?);
+        println!("{}", terminal::json(&serde_json::to_string_pretty(&cases)?));
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout();
     for c in &cases {
         writeln!(
             out,
@@ -74,10 +75,10 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
             "attachments": attachments,
             "history": history,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", terminal::json(&serde_json::to_string_pretty(&value)?));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout();
     writeln!(out, "Caso #{}  {}", case.number, case.subject)?;
     writeln!(out, "  status:     {}", case.status)?;
     writeln!(
@@ -135,11 +136,11 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let bytes = app.blobs.get(&email.raw_hash).await?;
-    let mut out = std::io::stdout().lock();
     if raw {
-        out.write_all(&bytes)?;
+        std::io::stdout().lock().write_all(&bytes)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = terminal::stdout();
     let case = match email.case_id {
         Some(case_id) => app
             .store
@@ -188,7 +189,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
 pub async fn failed(app: &App) -> anyhow::Result<()> {
     let inbound = app.store.failed_inbound().await?;
     let outbox = app.store.outbox_by_state("failed").await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout();
     for m in &inbound {
         writeln!(
             out,
@@ -221,7 +222,7 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
 }
 
 pub async fn denied(app: &App) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout();
     for m in app.store.denied_inbound(200).await? {
         let from = app
             .store

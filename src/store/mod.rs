@@ -112,10 +112,11 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Connect; SQLite files are created when missing and put in WAL mode.
+    /// Connect; SQLite files are created when missing (private: 0600) and put in WAL mode.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if url.starts_with("sqlite:") {
+            crate::private_files::sqlite_database(url);
             let url = if url.contains('?') || url.contains(":memory:") {
                 url.to_string()
             } else {

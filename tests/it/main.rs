@@ -8,6 +8,7 @@ mod forgery;
 mod guards;
 mod hostile;
 mod new_case;
+mod open_internet;
 mod self_service;
 mod store;
 mod support;
