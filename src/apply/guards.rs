@@ -2,6 +2,7 @@
 //! authentication policy, bounces, and who may receive automatic mail.
 
 use super::outgoing::Outgoing;
+use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::auth::{self, AuthVerdict};
 use crate::classify::Facts;
@@ -22,7 +23,7 @@ impl Processor {
         row: &InboundRow,
         message: &InboundMessage,
         facts: &Facts,
-    ) -> Option<String> {
+    ) -> Option<Held> {
         if row.vouched {
             return None;
         }
@@ -30,10 +31,13 @@ impl Processor {
         // RFC 5322 allows one From; with two, which sender to believe (and to authenticate)
         // is the attacker's choice, whatever the policy.
         if message.from_headers > 1 {
-            return Some(format!(
-                "quarantined: {} From headers (authentication cannot name the sender)",
-                message.from_headers
-            ));
+            return Some(Held {
+                kind: HeldKind::TwoFromHeaders,
+                detail: format!(
+                    "{} From headers (authentication cannot name the sender)",
+                    message.from_headers
+                ),
+            });
         }
         let sender = &message.from.as_ref()?.address;
         let is_agent = facts.agents.contains(sender);
@@ -47,15 +51,17 @@ impl Processor {
             return None;
         }
         let server = security.authserv_id.as_deref().unwrap_or_default();
-        match auth::verdict(&message.authentication_results, server, sender.domain()) {
-            AuthVerdict::Pass(_) => None,
-            AuthVerdict::Fail(why) => Some(format!(
-                "quarantined: authentication failed for {sender} ({why})"
-            )),
-            AuthVerdict::Missing => Some(format!(
-                "quarantined: no Authentication-Results from {server} for {sender}"
-            )),
-        }
+        let detail = match auth::verdict(&message.authentication_results, server, sender.domain()) {
+            AuthVerdict::Pass(_) => return None,
+            AuthVerdict::Fail(why) => format!("authentication failed for {sender} ({why})"),
+            AuthVerdict::Missing => {
+                format!("no Authentication-Results from {server} for {sender}")
+            }
+        };
+        Some(Held {
+            kind: HeldKind::NotAuthenticated,
+            detail,
+        })
     }
 
     /// A delivery status notification: logged on the case of the mail that bounced, hard

@@ -401,8 +401,8 @@ impl Processor {
             message, skipped, ..
         } = parsed;
         let facts = self.facts(tx, &message).await?;
-        if let Some(reason) = self.fails_authentication(row, &message, &facts) {
-            return self.quarantine(tx, row, &message, &reason).await;
+        if let Some(held) = self.fails_authentication(row, &message, &facts) {
+            return self.quarantine(tx, row, &message, held).await;
         }
         if message.report.is_some() {
             return self.bounce(tx, row, &message).await;

@@ -22,6 +22,42 @@ use crate::parse::InboundMessage;
 use crate::store::{CaseTx, InboundRow, ProfileRequest, StoreError};
 use crate::thread;
 
+/// Why a mail is held unprocessed: the kind picks the words the agents read in their
+/// language; the detail is what `buzon failed` shows the admin.
+#[derive(Debug, Clone)]
+pub(super) struct Held {
+    pub kind: HeldKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HeldKind {
+    /// More than one `From:` header.
+    TwoFromHeaders,
+    /// `require_authentication` covers the sender and our server says it failed or wrote
+    /// nothing.
+    NotAuthenticated,
+    /// From an agent's address, without proof that the agent wrote it.
+    UnprovenAgent,
+    /// The desk answered `limits.requests_per_hour` requests this hour.
+    RequestFlood,
+}
+
+impl HeldKind {
+    fn explain(self, language: Language) -> &'static str {
+        match (self, language) {
+            (HeldKind::TwoFromHeaders, Language::Es) => "El correo trae dos remitentes (dos cabeceras From): no se sabe quién lo envía.",
+            (HeldKind::TwoFromHeaders, Language::En) => "The mail has two senders (two From headers): who sent it cannot be known.",
+            (HeldKind::NotAuthenticated, Language::Es) => "Nuestro servidor de correo no ha podido comprobar que lo envía quien dice (DMARC, SPF o DKIM).",
+            (HeldKind::NotAuthenticated, Language::En) => "Our mail server could not check that it comes from who it says (DMARC, SPF or DKIM).",
+            (HeldKind::UnprovenAgent, Language::Es) => "Llega con la dirección de un agente, pero ni responde a un aviso que buzon envió a los agentes ni lo autentica nuestro servidor: podría ser falso.",
+            (HeldKind::UnprovenAgent, Language::En) => "It comes with an agent's address, but neither answers a notice buzon sent to the agents nor is authenticated by our server: it may be forged.",
+            (HeldKind::RequestFlood, Language::Es) => "Se ha alcanzado el máximo de peticiones por hora de todo el servicio (limits.requests_per_hour).",
+            (HeldKind::RequestFlood, Language::En) => "The desk-wide limit of requests per hour was reached (limits.requests_per_hour).",
+        }
+    }
+}
+
 impl Processor {
     /// Whether our own receiving server vouches that the From domain sent the mail.
     pub(super) fn authenticated(&self, message: &InboundMessage) -> bool {
@@ -94,10 +130,11 @@ impl Processor {
         tx: &mut CaseTx,
         row: &InboundRow,
         message: &InboundMessage,
-        reason: &str,
+        held: Held,
     ) -> Applied {
+        let reason = format!("quarantined: {}", held.detail);
         warn!(reason, "quarantined");
-        tx.quarantine_inbound(row.id, reason).await?;
+        tx.quarantine_inbound(row.id, &reason).await?;
         let Some(sender) = message.from.clone() else {
             return Ok(("quarantined".into(), None));
         };
@@ -110,7 +147,7 @@ impl Processor {
             let language = self.config.support.language;
             let mut data = self.case_data(&super::new_case::empty_case(), language);
             data["person"] = compose::person(&sender);
-            data["reason"] = json!(reason);
+            data["reason"] = json!(held.kind.explain(language));
             data["inbound_id"] = json!(row.id);
             data["original_subject"] = json!(crate::text::single_line(&message.subject));
             let notify = self.notify_list(tx).await?;

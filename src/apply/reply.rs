@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
+use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, ProductChoice, Route};
 use crate::commands::{self, ReplyCommands};
@@ -39,11 +40,14 @@ impl Processor {
             .ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
         let is_agent = facts.agents.contains(&sender.address);
         if is_agent && !self.agent_proven(row, message, CaseNumber(case.number)) {
-            let reason = format!(
-                "quarantined: no proof that this mail on case #{} comes from agent {} (neither our server's Authentication-Results nor a reply to an agents' notification)",
-                case.number, sender.address
-            );
-            return self.quarantine(tx, row, message, &reason).await;
+            let held = Held {
+                kind: HeldKind::UnprovenAgent,
+                detail: format!(
+                    "no proof that this mail on case #{} comes from agent {} (neither our server's Authentication-Results nor a reply to an agents' notification)",
+                    case.number, sender.address
+                ),
+            };
+            return self.quarantine(tx, row, message, held).await;
         }
         let history = tx.case_emails(case.id).await?;
         let known: Vec<&str> = history
@@ -180,6 +184,7 @@ impl Processor {
         data["changes"] = json!(changes);
         data["changed_by"] = json!(who(sender));
         data["skipped"] = json!(skipped);
+        data["held_commands"] = json!(held.clone().unwrap_or_default());
         self.queue(
             tx,
             Outgoing::new(

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::outgoing::Outgoing;
+use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::compose::{self, MailKind, Threading};
 use crate::domain::{Language, Mailbox};
@@ -21,8 +22,8 @@ impl Processor {
         sender: &Mailbox,
         request: SelfService,
     ) -> Applied {
-        if let Some(reason) = self.requests_over_cap(tx).await? {
-            return self.quarantine(tx, row, message, &reason).await;
+        if let Some(held) = self.requests_over_cap(tx).await? {
+            return self.quarantine(tx, row, message, held).await;
         }
         let (mut language, stored_name) = self.profile_of(tx, &sender.address).await?;
         // The name the customer gave in their profile wins over what their client sends.
@@ -118,7 +119,7 @@ impl Processor {
 
     /// Why this request must wait, when the desk has answered `limits.requests_per_hour`
     /// requests this hour over all addresses (many addresses, one flood).
-    async fn requests_over_cap(&self, tx: &mut CaseTx) -> Result<Option<String>, ApplyError> {
+    async fn requests_over_cap(&self, tx: &mut CaseTx) -> Result<Option<Held>, ApplyError> {
         const ANSWERS: [MailKind; 5] = [
             MailKind::CaseList,
             MailKind::CaseHistory,
@@ -131,8 +132,11 @@ impl Processor {
         let sent = tx
             .auto_mails_of_kinds_since(&kinds, tx.now() - super::guards::HOUR_MS)
             .await?;
-        Ok((sent >= cap).then(|| {
-            format!("quarantined: the desk answered {sent} requests in the last hour (limits.requests_per_hour = {cap})")
+        Ok((sent >= cap).then(|| Held {
+            kind: HeldKind::RequestFlood,
+            detail: format!(
+                "the desk answered {sent} requests in the last hour (limits.requests_per_hour = {cap})"
+            ),
         }))
     }
 

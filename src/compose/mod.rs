@@ -166,6 +166,7 @@ pub fn sample_context(subject: &str) -> Value {
         "reason": "quarantined: no proof that the mail comes from agent pepe@example.test",
         "inbound_id": 7,
         "commands": ["cerrar"],
+        "held_commands": ["cerrar"],
         "request": { "name": "Ana María", "language": "es" },
     })
 }

@@ -59,6 +59,11 @@ async fn a_forged_agent_is_quarantined_and_the_agents_told() {
         notice.subject
     );
     assert!(notice.text.contains("buzon retry"), "{}", notice.text);
+    assert!(
+        notice.text.contains("podría ser falso"),
+        "the agents read why, in their language: {}",
+        notice.text
+    );
     eventually("both forgeries quarantined", || async {
         desk.store().failed_inbound().await.unwrap().len() == 2
     })
@@ -107,6 +112,15 @@ async fn a_forged_close_waits_for_the_customers_confirmation() {
     assert!(confirm.text.contains("  cerrar"), "{}", confirm.text);
     let case = desk.store().case_by_number(1).await.unwrap().unwrap();
     assert_eq!(case.status, "open", "nothing closed on a bare From");
+    let notes = wait_for_mail(&desk.names.addr("agente"), 2).await;
+    let note = parsed(&notes[1]);
+    assert!(
+        note.text
+            .contains("pendientes de que el cliente las confirme")
+            && note.text.contains("\"cerrar\""),
+        "the agents know what waits: {}",
+        note.text
+    );
     // Carla answers the confirmation from her own mailbox: now it closes.
     let answer = reply_to(&mails[1], &customer, &support, "f2@x.test", "cerrar");
     send_mail(&customer, &[&support], &answer).await;
