@@ -30,6 +30,7 @@ pub mod domain;
 pub mod fetch;
 pub mod hostile;
 pub mod import;
+pub mod logging;
 pub mod parse;
 pub mod quotes;
 pub mod requests;

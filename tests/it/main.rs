@@ -7,6 +7,7 @@ mod durability;
 mod guards;
 mod hostile;
 mod new_case;
+mod secrets;
 mod self_service;
 mod store;
 mod support;
