@@ -58,6 +58,9 @@ pub struct ImapConfig {
     pub poll_interval: Duration,
     pub ca_file: Option<PathBuf>,
     pub on_processed: OnProcessed,
+    /// A command's answer (any read or write) that makes no progress this long counts as a
+    /// lost connection: reconnect with backoff. IDLE's own wait is not bounded by it.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +76,8 @@ pub struct SmtpConfig {
     /// First wait after a temporary delivery failure; doubles up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// A read or write that makes no progress this long fails the delivery (retried later).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +231,7 @@ struct RawImap {
     ca_file: Option<PathBuf>,
     on_processed: Option<String>,
     processed_mailbox: Option<String>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +247,7 @@ struct RawSmtp {
     connections: Option<usize>,
     retry_initial_secs: Option<u64>,
     retry_max_secs: Option<u64>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +306,7 @@ const LITERAL_KEYS: &[&str] = &[
     "max_attachment_bytes",
     "max_attachments",
     "history_mail_bytes",
+    "timeout_secs",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -507,6 +515,7 @@ fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
         poll_interval: Duration::from_secs(poll.max(1)),
         ca_file: raw.ca_file,
         on_processed,
+        timeout: network_timeout("imap", raw.timeout_secs, p),
     })
 }
 
@@ -537,7 +546,17 @@ fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
         connections: connections.clamp(1, 64),
         retry_initial: Duration::from_secs(raw.retry_initial_secs.unwrap_or(5).max(1)),
         retry_max: Duration::from_secs(raw.retry_max_secs.unwrap_or(3600).max(1)),
+        timeout: network_timeout("smtp", raw.timeout_secs, p),
     })
+}
+
+/// `<section>.timeout_secs`: default 60 s, like a mail client's.
+fn network_timeout(section: &str, secs: Option<u64>, p: &mut Vec<String>) -> Duration {
+    let secs = secs.unwrap_or(60);
+    if secs == 0 {
+        p.push(format!("{section}.timeout_secs: must be at least 1"));
+    }
+    Duration::from_secs(secs.max(1))
 }
 
 fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfig> {

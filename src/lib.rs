@@ -26,6 +26,7 @@ pub mod compose;
 pub mod config;
 pub mod crash;
 pub mod daemon;
+pub mod deadline;
 pub mod domain;
 pub mod fetch;
 pub mod hostile;

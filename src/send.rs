@@ -3,31 +3,26 @@
 //! message). Rows are leased, never held in a transaction across the network.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
-use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
 use lettre::Address;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
-use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
-use crate::config::{Config, Security, SmtpConfig};
+use crate::config::Config;
 use crate::store::{now_ms, OutboxJob, Store};
+pub use connect::{connect, open};
+
+mod connect;
 
 /// How long a worker holds a row before another may take it over.
 const LEASE_MS: i64 = 5 * 60 * 1000;
@@ -318,111 +313,4 @@ fn envelope(job: &OutboxJob) -> Result<Envelope, SendError> {
         .map(|r| parse(r))
         .collect::<Result<Vec<_>, _>>()?;
     Envelope::new(Some(from), to).map_err(|e| SendError::Invalid(e.to_string()))
-}
-
-/// An authenticated SMTP connection, ready for MAIL FROM.
-pub async fn open(
-    config: &SmtpConfig,
-    hello_domain: &str,
-) -> Result<AsyncSmtpConnection, SendError> {
-    Ok(connect(config, hello_domain).await?.0)
-}
-
-/// An authenticated SMTP connection, and whether the server announced PIPELINING.
-pub async fn connect(
-    config: &SmtpConfig,
-    hello_domain: &str,
-) -> Result<(AsyncSmtpConnection, bool), SendError> {
-    let where_ = format!("{}:{}", config.host, config.port);
-    let tcp = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((config.host.as_str(), config.port)),
-    )
-    .await
-    .map_err(|_| SendError::Network(where_.clone(), io::ErrorKind::TimedOut.into()))?
-    .map_err(|e| SendError::Network(where_.clone(), e))?;
-    tcp.set_nodelay(true)
-        .map_err(|e| SendError::Network(where_.clone(), e))?;
-    let hello = ClientId::Domain(hello_domain.to_string());
-    let stream: Box<dyn AsyncTokioStream> = match config.security {
-        Security::Tls => Box::new(implicit_tls(config, tcp).await?),
-        _ => Box::new(tcp),
-    };
-    let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello).await?;
-    if config.security == Security::Starttls {
-        conn.starttls(starttls_parameters(config)?, &hello).await?;
-    }
-    // lettre keeps only the extensions it uses: ask once more, before AUTH, to learn
-    // whether the server pipelines.
-    let pipelining = conn
-        .command(Ehlo::new(hello))
-        .await?
-        .message()
-        .any(|line| line.eq_ignore_ascii_case("PIPELINING"));
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        let credentials = Credentials::new(user.clone(), password.expose().to_string());
-        conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-            .await?;
-    }
-    Ok((conn, pipelining))
-}
-
-fn starttls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SendError> {
-    let mut builder = TlsParameters::builder(config.host.clone());
-    if let Some(path) = &config.ca_file {
-        let pem =
-            std::fs::read(path).map_err(|e| SendError::Tls(format!("{}: {e}", path.display())))?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| SendError::Tls(e.to_string()))?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder
-        .build_rustls()
-        .map_err(|e| SendError::Tls(e.to_string()))
-}
-
-async fn implicit_tls(config: &SmtpConfig, tcp: TcpStream) -> Result<TlsTcp, SendError> {
-    let tls = crate::tls::client_config(config.ca_file.as_deref()).map_err(SendError::Tls)?;
-    let name =
-        ServerName::try_from(config.host.clone()).map_err(|e| SendError::Tls(e.to_string()))?;
-    let stream = tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| SendError::Tls(e.to_string()))?;
-    Ok(TlsTcp(stream))
-}
-
-/// A TLS stream lettre can drive, so implicit TLS keeps TCP_NODELAY too.
-#[derive(Debug)]
-struct TlsTcp(tokio_rustls::client::TlsStream<TcpStream>);
-
-impl AsyncTokioStream for TlsTcp {
-    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.0.get_ref().0.peer_addr()
-    }
-}
-
-impl AsyncRead for TlsTcp {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsTcp {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
 }

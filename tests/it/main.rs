@@ -9,5 +9,6 @@ mod hostile;
 mod new_case;
 mod secrets;
 mod self_service;
+mod stalls;
 mod store;
 mod support;

@@ -288,6 +288,8 @@ pub struct DeskOptions {
     pub smtp_security: &'static str,
     /// Appended at the end of the configuration (new sections).
     pub extra: String,
+    /// Added to the `[imap]` section.
+    pub imap_extra: String,
     /// Added to the `[smtp]` section.
     pub smtp_extra: String,
     /// Added to the `[storage]` section.
@@ -304,6 +306,7 @@ impl Default for DeskOptions {
             imap_security: "none",
             smtp_security: "none",
             extra: String::new(),
+            imap_extra: String::new(),
             smtp_extra: String::new(),
             storage_extra: String::new(),
         }
@@ -352,7 +355,7 @@ username = "{support}"
 password = "secret"
 ca_file = "{ca}"
 poll_interval_secs = 30
-
+{imap_extra}
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -383,6 +386,7 @@ dir = "{storage}"
             agent = names.addr("agente"),
             storage = dir.path().join("data").display(),
             extra = options.extra,
+            imap_extra = options.imap_extra,
             smtp_extra = options.smtp_extra,
             storage_extra = options.storage_extra,
         );
@@ -534,6 +538,7 @@ pub fn plain_smtp(port: u16) -> buzon::config::SmtpConfig {
         connections: 1,
         retry_initial: Duration::from_secs(1),
         retry_max: Duration::from_secs(1),
+        timeout: Duration::from_secs(60),
     }
 }
 
@@ -595,6 +600,7 @@ pub fn imap_config(server: &MailServer, user: &str) -> buzon::config::ImapConfig
         poll_interval: Duration::from_secs(30),
         ca_file: None,
         on_processed: buzon::config::OnProcessed::Flag,
+        timeout: Duration::from_secs(60),
     }
 }
 
