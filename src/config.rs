@@ -78,6 +78,10 @@ pub struct SmtpConfig {
     pub retry_max: Duration,
     /// A read or write that makes no progress this long fails the delivery (retried later).
     pub timeout: Duration,
+    /// Recipients per SMTP transaction; more go in further transactions.
+    pub max_recipients: usize,
+    /// A message still undelivered this long after it was queued is given up on (parked).
+    pub max_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +252,8 @@ struct RawSmtp {
     retry_initial_secs: Option<u64>,
     retry_max_secs: Option<u64>,
     timeout_secs: Option<u64>,
+    max_recipients: Option<usize>,
+    max_age_hours: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -307,6 +313,8 @@ const LITERAL_KEYS: &[&str] = &[
     "max_attachments",
     "history_mail_bytes",
     "timeout_secs",
+    "max_recipients",
+    "max_age_hours",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -547,7 +555,27 @@ fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
         retry_initial: Duration::from_secs(raw.retry_initial_secs.unwrap_or(5).max(1)),
         retry_max: Duration::from_secs(raw.retry_max_secs.unwrap_or(3600).max(1)),
         timeout: network_timeout("smtp", raw.timeout_secs, p),
+        max_recipients: at_least_one("smtp.max_recipients", raw.max_recipients, 100, p),
+        // Postfix's maximal_queue_lifetime: 5 days.
+        max_age: Duration::from_secs(
+            at_least_one(
+                "smtp.max_age_hours",
+                raw.max_age_hours.map(|h| h as usize),
+                120,
+                p,
+            ) as u64
+                * 3600,
+        ),
     })
+}
+
+/// A count that must be at least 1 (reported, then taken as 1).
+fn at_least_one(key: &str, value: Option<usize>, default: usize, p: &mut Vec<String>) -> usize {
+    let value = value.unwrap_or(default);
+    if value == 0 {
+        p.push(format!("{key}: must be at least 1"));
+    }
+    value.max(1)
 }
 
 /// `<section>.timeout_secs`: default 60 s, like a mail client's.

@@ -18,6 +18,8 @@ pub struct OutboxJob {
     pub attempts: i64,
     pub state: String,
     pub last_error: Option<String>,
+    /// When the mail was queued (Unix ms): past `smtp.max_age`, retrying stops.
+    pub created_at: i64,
 }
 
 fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
@@ -39,6 +41,7 @@ fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
         attempts: get(row, "attempts")?,
         state: get(row, "state")?,
         last_error: get(row, "last_error")?,
+        created_at: get(row, "created_at")?,
     })
 }
 
@@ -98,7 +101,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let rows = sqlx::query(
-            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, b.bytes AS raw, o.attempts, o.state, o.last_error
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, b.bytes AS raw, o.attempts, o.state, o.last_error, o.created_at
              FROM outbox o JOIN emails e ON e.id = o.email_id LEFT JOIN small_blobs b ON b.hash = e.raw_hash
              WHERE o.lease_owner = $1 AND o.state = 'pending' ORDER BY o.next_attempt_at, o.id",
         )
@@ -135,6 +138,18 @@ impl Store {
         Ok(())
     }
 
+    /// The recipients still owed a message some of whose recipients already took it: a
+    /// retry, or `buzon retry --outbox`, sends it to them alone.
+    pub async fn outbox_recipients(&self, id: i64, recipients: &[String]) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query("UPDATE outbox SET recipients = $1 WHERE id = $2")
+            .bind(recipients.join(","))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A temporary failure: try again at `next_attempt_at`.
     pub async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: i64) -> Result<()> {
         let _turn = self.write_turn().await;
@@ -162,7 +177,7 @@ impl Store {
 
     pub async fn outbox_by_state(&self, state: &str) -> Result<Vec<OutboxJob>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error, o.created_at
              FROM outbox o JOIN emails e ON e.id = o.email_id WHERE o.state = $1 ORDER BY o.id",
         )
         .bind(state)

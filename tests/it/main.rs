@@ -4,6 +4,7 @@
 mod cli;
 mod conversation;
 mod durability;
+mod fanout;
 mod guards;
 mod hostile;
 mod new_case;

@@ -539,6 +539,8 @@ pub fn plain_smtp(port: u16) -> buzon::config::SmtpConfig {
         retry_initial: Duration::from_secs(1),
         retry_max: Duration::from_secs(1),
         timeout: Duration::from_secs(60),
+        max_recipients: 100,
+        max_age: Duration::from_secs(120 * 3600),
     }
 }
 

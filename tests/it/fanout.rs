@@ -1,0 +1,141 @@
+//! Issue 12 "Safe on the open internet", fan-out: a message to many recipients meets the
+//! server's recipient limit (Postfix's `smtpd_recipient_limit`, answered with `452 4.5.3
+//! Error: too many recipients`) and must still reach everyone; a message that cannot be
+//! delivered is given up after `smtp.max_age_hours` and shown by `buzon failed`.
+
+use std::time::Duration;
+
+use sqlx::Connection;
+
+use crate::support::*;
+
+/// The Postfix log's `nrcpt=` of every message buzon's support address handed over.
+fn transactions(server: &MailServer, support: &str) -> Vec<usize> {
+    let log = std::fs::read_to_string(server.dir.join("log/postfix.log")).unwrap_or_default();
+    let mut counts: Vec<usize> = log
+        .lines()
+        .filter(|l| l.contains(&format!("from=<{support}>")))
+        .filter_map(|l| l.split("nrcpt=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    counts.sort_unstable();
+    counts
+}
+
+/// 12 agents besides the configured one: the new-case notice has 13 recipients, which the
+/// server (`limit`) or buzon (`max_recipients`) cuts into transactions of `expected` sizes.
+async fn notice_to_thirteen(test: &str, limit: &str, smtp_extra: &str, expected: &[usize]) {
+    let server = PrivateServer::start_with(&[("MAILTEST_RECIPIENT_LIMIT", limit)]);
+    let mut desk = Desk::with(
+        test,
+        DeskOptions {
+            server: Some(server.0.clone()),
+            smtp_extra: smtp_extra.into(),
+            ..DeskOptions::default()
+        },
+    )
+    .await;
+    let mut agents = vec![desk.names.addr("agente")];
+    for n in 0..12 {
+        let agent = desk.names.addr(&format!("agente{n}"));
+        desk.store().add_agent(&agent, None).await.unwrap();
+        agents.push(agent);
+    }
+    let customer = desk.names.addr("ana");
+    desk.customer(&customer, None).await;
+    let support = desk.names.support();
+    let mail = plain_mail(
+        &customer,
+        &support,
+        "Muchos",
+        &format!("{test}@cliente.test"),
+        "x",
+    );
+    append_on(&server.0, &support, &mail).await;
+    desk.start();
+    for agent in &agents {
+        let got = wait_for_mail_on(&server.0, agent, 1, Duration::from_secs(30)).await;
+        assert_eq!(got.len(), 1, "{agent} got the notice once");
+    }
+    wait_for_mail_on(&server.0, &customer, 1, Duration::from_secs(30)).await;
+    server.0.postfix_delivered(Duration::from_secs(30)).await;
+    desk.stop().await;
+    let outbox = desk.store().outbox_counts().await.unwrap();
+    assert_eq!(
+        outbox,
+        vec![("sent".to_string(), 2)],
+        "notice and acknowledgement sent"
+    );
+    // The acknowledgement (one recipient) and the notice's transactions.
+    let mut want = expected.to_vec();
+    want.push(1);
+    want.sort_unstable();
+    assert_eq!(transactions(&server.0, &support), want);
+}
+
+/// Postfix takes 5 recipients per transaction and answers 452 to the sixth: buzon sends
+/// to the five, then the rest in further transactions (RFC 5321 4.5.3.1.10).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_452_too_many_recipients_is_sent_in_further_transactions() {
+    notice_to_thirteen("fanout-452", "5", "", &[3, 5, 5]).await;
+}
+
+/// `smtp.max_recipients = 4`: buzon itself never puts more than 4 in one transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_recipients_splits_a_message_into_transactions() {
+    notice_to_thirteen("fanout-max", "1000", "max_recipients = 4\n", &[1, 4, 4, 4]).await;
+}
+
+/// SMTP is down for longer than `smtp.max_age_hours`: the messages stop being retried and
+/// `buzon failed` lists them, with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_undelivered_past_max_age_is_given_up_and_listed() {
+    let server = PrivateServer::start();
+    let mut desk = Desk::with(
+        "max-age",
+        DeskOptions {
+            server: Some(server.0.clone()),
+            smtp_extra: "max_age_hours = 1\n".into(),
+            ..DeskOptions::default()
+        },
+    )
+    .await;
+    let customer = desk.names.addr("ana");
+    desk.customer(&customer, None).await;
+    let support = desk.names.support();
+    server.control("stop-smtp");
+    let mail = plain_mail(
+        &customer,
+        &support,
+        "Sin salida",
+        "max-age@cliente.test",
+        "x",
+    );
+    append_on(&server.0, &support, &mail).await;
+    desk.start();
+    eventually("both mails deferred once", || async {
+        let pending = desk.store().outbox_by_state("pending").await.unwrap();
+        pending.len() == 2 && pending.iter().all(|j| j.last_error.is_some())
+    })
+    .await;
+    // Queued two hours ago, as far as buzon can tell.
+    let mut db = sqlx::SqliteConnection::connect(&desk.config().database_url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET created_at = created_at - 7200000")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    eventually("both given up", || async {
+        desk.store().outbox_by_state("failed").await.unwrap().len() == 2
+    })
+    .await;
+    desk.stop().await;
+    let failed = desk.cli(&["failed"]);
+    let listed = String::from_utf8_lossy(&failed.stdout);
+    assert_eq!(
+        listed.matches("gave up after 1 hours").count(),
+        2,
+        "{listed}"
+    );
+    assert!(listed.contains(&customer), "{listed}");
+}
