@@ -118,6 +118,10 @@ pub struct LimitsConfig {
     pub max_attachments: usize,
     /// A `historial` answer larger than this is split over several mails.
     pub history_mail_bytes: usize,
+    /// People on one case (requester included): every mail about it goes to all of them.
+    pub max_participants_per_case: usize,
+    /// To/Cc addresses one mail may add to a case.
+    pub max_participants_per_mail: usize,
 }
 
 impl Default for LimitsConfig {
@@ -128,6 +132,8 @@ impl Default for LimitsConfig {
             max_attachment_bytes: 25 * 1024 * 1024,
             max_attachments: 50,
             history_mail_bytes: 10 * 1024 * 1024,
+            max_participants_per_case: 50,
+            max_participants_per_mail: 20,
         }
     }
 }
@@ -211,6 +217,8 @@ struct RawLimits {
     max_attachment_bytes: Option<usize>,
     max_attachments: Option<usize>,
     history_mail_bytes: Option<usize>,
+    max_participants_per_case: Option<usize>,
+    max_participants_per_mail: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -315,6 +323,8 @@ const LITERAL_KEYS: &[&str] = &[
     "timeout_secs",
     "max_recipients",
     "max_age_hours",
+    "max_participants_per_case",
+    "max_participants_per_mail",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -626,6 +636,15 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
         max_attachment_bytes: raw.max_attachment_bytes.unwrap_or(d.max_attachment_bytes),
         max_attachments: raw.max_attachments.unwrap_or(d.max_attachments),
         history_mail_bytes: raw.history_mail_bytes.unwrap_or(d.history_mail_bytes),
+        max_participants_per_case: at_least_one(
+            "limits.max_participants_per_case",
+            raw.max_participants_per_case,
+            d.max_participants_per_case,
+            p,
+        ),
+        max_participants_per_mail: raw
+            .max_participants_per_mail
+            .unwrap_or(d.max_participants_per_mail),
     };
     if limits.auto_replies_per_hour < 1 {
         p.push("limits.auto_replies_per_hour: must be at least 1".into());

@@ -65,6 +65,7 @@ mod tests {
             max_attachment_bytes: 1_000,
             max_attachments: 2,
             history_mail_bytes: 1_000_000,
+            ..LimitsConfig::default()
         }
     }
 

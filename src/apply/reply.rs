@@ -142,7 +142,13 @@ impl Processor {
             .iter()
             .any(|p| p == sender.address.as_str())
         {
-            tx.add_participant(case.id, sender.address.as_str(), "participant")
+            let named = [sender.address.clone()];
+            let (taken, left_out) = self.admit_participants(context.participants.len(), &named);
+            for p in &taken {
+                tx.add_participant(case.id, p.as_str(), "participant")
+                    .await?;
+            }
+            self.note_left_out(tx, row, message, case.id, &left_out)
                 .await?;
         }
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;

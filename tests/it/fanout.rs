@@ -139,3 +139,81 @@ async fn a_message_undelivered_past_max_age_is_given_up_and_listed() {
     );
     assert!(listed.contains(&customer), "{listed}");
 }
+
+/// A customer of a provisioned organisation Cc's 30 colleagues: the first 20 become
+/// participants (`limits.max_participants_per_mail`), the other 10 are named on the case's
+/// history; the agent's answer then goes to the requester and all 20, and to no one else.
+#[tokio::test(flavor = "multi_thread")]
+async fn cc_to_thirty_colleagues_adds_twenty_and_names_the_rest() {
+    let server = PrivateServer::start_with(&[("MAILTEST_DOMAINS", "example.test cliente.test")]);
+    let mut desk = Desk::with(
+        "fanout-cc",
+        DeskOptions {
+            server: Some(server.0.clone()),
+            ..DeskOptions::default()
+        },
+    )
+    .await;
+    desk.store().add_org("cliente.test", None).await.unwrap();
+    let tag = desk.names.tag.clone();
+    let requester = format!("ana-{tag}@cliente.test");
+    let colleagues: Vec<String> = (0..30)
+        .map(|n| format!("c{n}-{tag}@cliente.test"))
+        .collect();
+    let support = desk.names.support();
+    let mail = String::from_utf8(plain_mail(
+        &requester,
+        &support,
+        "Todos",
+        "cc@cliente.test",
+        "x",
+    ))
+    .unwrap()
+    .replacen(
+        "Subject:",
+        &format!("Cc: {}\r\nSubject:", colleagues.join(", ")),
+        1,
+    );
+    append_on(&server.0, &support, mail.as_bytes()).await;
+    desk.start();
+    wait_for_mail_on(&server.0, &requester, 1, Duration::from_secs(30)).await;
+
+    let case = &desk.store().cases(&Default::default()).await.unwrap()[0];
+    let people = desk.store().case_participants(case.id).await.unwrap();
+    assert_eq!(people.len(), 21, "the requester and 20 colleagues");
+    let history = desk.store().case_emails(case.id).await.unwrap();
+    let noted = history
+        .iter()
+        .find(|e| e.kind == "participants_limited")
+        .and_then(|e| e.body_text.clone())
+        .expect("the history names who was left out");
+    for (n, colleague) in colleagues.iter().enumerate() {
+        assert_eq!(
+            noted.contains(colleague.as_str()),
+            n >= 20,
+            "{colleague}: {noted}"
+        );
+    }
+
+    let agent = desk.names.addr("agente");
+    let notice = wait_for_mail_on(&server.0, &agent, 1, Duration::from_secs(30)).await;
+    let answer = reply_to(
+        &notice[0],
+        &agent,
+        &support,
+        "cc-answer@example.test",
+        "Hecho.",
+    );
+    send_mail_via(&server.0, &agent, &[&support], &answer).await;
+    for colleague in &colleagues[..20] {
+        wait_for_mail_on(&server.0, colleague, 1, Duration::from_secs(30)).await;
+    }
+    server.0.postfix_delivered(Duration::from_secs(30)).await;
+    desk.stop().await;
+    for colleague in &colleagues[20..] {
+        assert!(
+            mailbox_on(&server.0, colleague).await.is_empty(),
+            "{colleague}"
+        );
+    }
+}
