@@ -122,6 +122,8 @@ pub struct LimitsConfig {
     pub max_participants_per_case: usize,
     /// To/Cc addresses one mail may add to a case.
     pub max_participants_per_mail: usize,
+    /// Agents' answers relayed to a case's customers per hour; more are held.
+    pub relays_per_case_per_hour: usize,
 }
 
 impl Default for LimitsConfig {
@@ -134,6 +136,7 @@ impl Default for LimitsConfig {
             history_mail_bytes: 10 * 1024 * 1024,
             max_participants_per_case: 50,
             max_participants_per_mail: 20,
+            relays_per_case_per_hour: 20,
         }
     }
 }
@@ -219,6 +222,7 @@ struct RawLimits {
     history_mail_bytes: Option<usize>,
     max_participants_per_case: Option<usize>,
     max_participants_per_mail: Option<usize>,
+    relays_per_case_per_hour: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -325,6 +329,7 @@ const LITERAL_KEYS: &[&str] = &[
     "max_age_hours",
     "max_participants_per_case",
     "max_participants_per_mail",
+    "relays_per_case_per_hour",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -645,6 +650,9 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
         max_participants_per_mail: raw
             .max_participants_per_mail
             .unwrap_or(d.max_participants_per_mail),
+        relays_per_case_per_hour: raw
+            .relays_per_case_per_hour
+            .unwrap_or(d.relays_per_case_per_hour),
     };
     if limits.auto_replies_per_hour < 1 {
         p.push("limits.auto_replies_per_hour: must be at least 1".into());

@@ -3,14 +3,16 @@
 //! limit, one mail Cc'd to 500 colleagues turns every later answer into 500 mails.
 //! `limits.max_participants_per_mail` bounds what one mail adds, and
 //! `limits.max_participants_per_case` the whole case (requester included). Who is left out
-//! is logged and written on the case's history, where agents see it.
+//! is logged and written on the case's history, where agents see it. Agents' answers
+//! relayed to a case's customers are bounded per hour too (`relays_per_case_per_hour`).
 
 use tracing::warn;
 
 use super::{ApplyError, Processor};
+use crate::compose::MailKind;
 use crate::domain::EmailAddress;
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, InboundRow, NewEmail};
+use crate::store::{CaseTx, EmailRow, InboundRow, NewEmail};
 
 /// The history entry naming addresses a mail brought that the case did not take.
 pub(super) const PARTICIPANTS_LIMITED: &str = "participants_limited";
@@ -29,6 +31,50 @@ pub(super) fn admit(
 }
 
 impl Processor {
+    /// Whoever replies on a case joins it, while there is room.
+    pub(super) async fn add_replier(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case_id: i64,
+        participants: &[String],
+        sender: &EmailAddress,
+    ) -> Result<(), ApplyError> {
+        if participants.iter().any(|p| p == sender.as_str()) {
+            return Ok(());
+        }
+        let (taken, left_out) =
+            self.admit_participants(participants.len(), std::slice::from_ref(sender));
+        for p in &taken {
+            tx.add_participant(case_id, p.as_str(), "participant")
+                .await?;
+        }
+        self.note_left_out(tx, row, message, case_id, &left_out)
+            .await
+    }
+
+    /// Whether the case's customers already got `limits.relays_per_case_per_hour` agents'
+    /// answers in the hour before `now` (ms). Agents are people, but a forged or looping
+    /// "agent" is not: past the limit an answer is held — on the history, listed by
+    /// `buzon failed`, sent by `buzon retry --outbox` — never dropped.
+    pub(super) fn relays_over_limit(&self, history: &[EmailRow], now: i64) -> bool {
+        let since = now - 3_600_000;
+        let relayed = history
+            .iter()
+            .filter(|e| e.direction == "out" && e.kind == MailKind::AgentReply.name())
+            .filter(|e| e.created_at > since)
+            .count();
+        let over = relayed >= self.config.limits.relays_per_case_per_hour;
+        if over {
+            warn!(
+                relayed,
+                "agents' answers over limits.relays_per_case_per_hour: held"
+            );
+        }
+        over
+    }
+
     /// `named` split by the configured limits for a case that has `present` people.
     pub(super) fn admit_participants(
         &self,

@@ -137,20 +137,15 @@ impl Processor {
                 .attachments(&hashes),
         )
         .await?;
-        if !context
-            .participants
-            .iter()
-            .any(|p| p == sender.address.as_str())
-        {
-            let named = [sender.address.clone()];
-            let (taken, left_out) = self.admit_participants(context.participants.len(), &named);
-            for p in &taken {
-                tx.add_participant(case.id, p.as_str(), "participant")
-                    .await?;
-            }
-            self.note_left_out(tx, row, message, case.id, &left_out)
-                .await?;
-        }
+        self.add_replier(
+            tx,
+            row,
+            message,
+            case.id,
+            &context.participants,
+            &sender.address,
+        )
+        .await?;
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         tx.touch(case.id).await?;
 
@@ -248,6 +243,7 @@ impl Processor {
                 Some((case.id, case.number)),
             )
             .answering(threading.clone());
+            relay.held = self.relays_over_limit(&context.history, tx.now());
             relay.attachments = message
                 .attachments
                 .iter()

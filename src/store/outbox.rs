@@ -5,6 +5,27 @@ use serde::Serialize;
 
 use super::{get, now_ms, Backend, Result, Store};
 
+/// The state an outgoing mail is queued in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    /// To be sent.
+    Pending,
+    /// Recorded but never sent (an import without `--send`).
+    Suppressed,
+    /// Held back by a limit: listed by `buzon failed`, sent by `buzon retry --outbox`.
+    Held,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Suppressed => "suppressed",
+            OutboxState::Held => "held",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxJob {
     pub id: i64,
@@ -186,11 +207,11 @@ impl Store {
         rows.iter().map(job).collect()
     }
 
-    /// Put a parked message back in line. False when there is none with that id.
+    /// Put a parked or held message back in line. False when there is none with that id.
     pub async fn retry_outbox(&self, id: i64) -> Result<bool> {
         let _turn = self.write_turn().await;
         let done = sqlx::query(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND state = 'failed'",
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND state IN ('failed', 'held')",
         )
         .bind(now_ms())
         .bind(id)

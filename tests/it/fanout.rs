@@ -217,3 +217,66 @@ async fn cc_to_thirty_colleagues_adds_twenty_and_names_the_rest() {
         );
     }
 }
+
+/// 30 answers from "the agent" on one case in a minute (a forged sender, or a loop): the
+/// first 5 (`limits.relays_per_case_per_hour = 5`) reach the customer, the other 25 are
+/// held — on the case's history, listed by `buzon failed` — and `buzon retry --outbox`
+/// sends one of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_relays_past_the_hourly_limit_are_held_and_listed() {
+    let mut desk = Desk::with(
+        "relays",
+        DeskOptions {
+            extra: "[limits]\nrelays_per_case_per_hour = 5\n".into(),
+            ..DeskOptions::default()
+        },
+    )
+    .await;
+    let customer = desk.names.addr("ana");
+    desk.customer(&customer, None).await;
+    desk.write(
+        &customer,
+        "Respuestas",
+        &format!("relays-{}@cliente.test", desk.names.tag),
+        "x",
+    )
+    .await;
+    desk.start();
+    wait_for_mail(&customer, 1).await;
+    let (agent, support) = (desk.names.addr("agente"), desk.names.support());
+    let notice = wait_for_mail(&agent, 1).await.remove(0);
+    for i in 0..30 {
+        let id = format!("relay{i}-{}@example.test", desk.names.tag);
+        let answer = reply_to(&notice, &agent, &support, &id, &format!("Respuesta {i}"));
+        send_mail(&agent, &[&support], &answer).await;
+    }
+    let case = desk.store().cases(&Default::default()).await.unwrap()[0].id;
+    eventually("30 answers recorded", || async {
+        let history = desk.store().case_emails(case).await.unwrap();
+        let out = |e: &&buzon::store::EmailRow| e.direction == "out" && e.kind == "agent_reply";
+        history.iter().filter(out).count() == 30
+    })
+    .await;
+    let held = desk.store().outbox_by_state("held").await.unwrap();
+    assert_eq!(held.len(), 25, "past the limit, held");
+    let listed = String::from_utf8_lossy(&desk.cli(&["failed"]).stdout).to_string();
+    assert_eq!(
+        listed.matches("held back by a limit").count(),
+        25,
+        "{listed}"
+    );
+    mail_server()
+        .postfix_delivered(Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        mailbox(&customer).await.len(),
+        6,
+        "acknowledgement and 5 answers"
+    );
+
+    let retried = desk.cli(&["retry", &held[0].id.to_string(), "--outbox"]);
+    assert!(retried.status.success(), "{retried:?}");
+    // The running sender finds it at its next look at the outbox (within 30 s).
+    wait_for_mail_on(mail_server(), &customer, 7, Duration::from_secs(45)).await;
+    desk.stop().await;
+}
