@@ -70,8 +70,16 @@ impl Session {
         if self.pipelining {
             let all = [mail].into_iter().chain(rcpts).chain([Data.to_string()]);
             let first = self.conn.command(all.collect::<String>()).await;
+            if let Err(e) = &first {
+                stop_unless_answered(e)?;
+            }
             for _ in 0..=to.len() {
-                answers.push(self.conn.read_response().await);
+                let answer = self.conn.read_response().await;
+                if let Err(e) = &answer {
+                    // A lost or silent connection: no point waiting out every other answer.
+                    stop_unless_answered(e)?;
+                }
+                answers.push(answer);
             }
             let data = answers.pop().expect("DATA's answer");
             first?;
@@ -98,6 +106,17 @@ impl Session {
             self.conn.command(Data).await?;
         }
         Ok(taken)
+    }
+}
+
+/// An error that is not the server's answer (4xx/5xx) ends the attempt at once.
+fn stop_unless_answered(e: &lettre::transport::smtp::Error) -> Result<(), SendError> {
+    match e.is_transient() || e.is_permanent() {
+        true => Ok(()),
+        false => Err(SendError::Network(
+            "SMTP server".into(),
+            std::io::Error::other(e.to_string()),
+        )),
     }
 }
 
