@@ -15,6 +15,9 @@ DIR=${MAILTEST_DIR:?set MAILTEST_DIR to an instance directory}
 BASE=${MAILTEST_PORT_BASE:-20000}
 PASSWORD=${MAILTEST_PASSWORD:-secret}
 DOMAINS=${MAILTEST_DOMAINS:-example.test}
+# Postfix's smtpd_recipient_limit (RCPTs per transaction; past it, 452 4.5.3 "Too many
+# recipients"). Postfix's own default is 1000.
+RECIPIENT_LIMIT=${MAILTEST_RECIPIENT_LIMIT:-1000}
 P_LMTP=$((BASE + 24)) P_SMTP=$((BASE + 25)) P_SMTP_NOPIPE=$((BASE + 26)) P_IMAP=$((BASE + 143))
 P_SMTPS=$((BASE + 465)) P_SUBMISSION=$((BASE + 587)) P_IMAPS=$((BASE + 993))
 
@@ -194,6 +197,7 @@ smtpd_tls_auth_only = no
 default_process_limit = 10
 lmtp_destination_concurrency_limit = 4
 message_size_limit = 104857600
+smtpd_recipient_limit = $RECIPIENT_LIMIT
 biff = no
 # Dovecot 2.3 LMTP does not offer SMTPUTF8; pass 8-bit headers through as they come.
 smtputf8_enable = no

@@ -60,6 +60,9 @@ pub struct ImapConfig {
     pub poll_interval: Duration,
     pub ca_file: Option<PathBuf>,
     pub on_processed: OnProcessed,
+    /// A command's answer (any read or write) that makes no progress this long counts as a
+    /// lost connection: reconnect with backoff. IDLE's own wait is not bounded by it.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +78,12 @@ pub struct SmtpConfig {
     /// First wait after a temporary delivery failure; doubles up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// A read or write that makes no progress this long fails the delivery (retried later).
+    pub timeout: Duration,
+    /// Recipients per SMTP transaction; more go in further transactions.
+    pub max_recipients: usize,
+    /// A message still undelivered this long after it was queued is given up on (parked).
+    pub max_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +126,12 @@ pub struct LimitsConfig {
     /// Answers to requests (`mis casos`, `buscar`, `historial`, `perfil`, help) per hour over
     /// all addresses; past it, requests are quarantined (kept, retryable) and agents told.
     pub requests_per_hour: i64,
+    /// People on one case (requester included): every mail about it goes to all of them.
+    pub max_participants_per_case: usize,
+    /// To/Cc addresses one mail may add to a case.
+    pub max_participants_per_mail: usize,
+    /// Agents' answers relayed to a case's customers per hour; more are held.
+    pub relays_per_case_per_hour: usize,
 }
 
 impl Default for LimitsConfig {
@@ -129,6 +144,9 @@ impl Default for LimitsConfig {
             history_mail_bytes: 10 * 1024 * 1024,
             refusals_per_hour: 30,
             requests_per_hour: 200,
+            max_participants_per_case: 50,
+            max_participants_per_mail: 20,
+            relays_per_case_per_hour: 20,
         }
     }
 }
@@ -214,6 +232,9 @@ struct RawLimits {
     history_mail_bytes: Option<usize>,
     refusals_per_hour: Option<i64>,
     requests_per_hour: Option<i64>,
+    max_participants_per_case: Option<usize>,
+    max_participants_per_mail: Option<usize>,
+    relays_per_case_per_hour: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -238,6 +259,7 @@ struct RawImap {
     ca_file: Option<PathBuf>,
     on_processed: Option<String>,
     processed_mailbox: Option<String>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +275,9 @@ struct RawSmtp {
     connections: Option<usize>,
     retry_initial_secs: Option<u64>,
     retry_max_secs: Option<u64>,
+    timeout_secs: Option<u64>,
+    max_recipients: Option<usize>,
+    max_age_hours: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +338,12 @@ const LITERAL_KEYS: &[&str] = &[
     "history_mail_bytes",
     "refusals_per_hour",
     "requests_per_hour",
+    "timeout_secs",
+    "max_recipients",
+    "max_age_hours",
+    "max_participants_per_case",
+    "max_participants_per_mail",
+    "relays_per_case_per_hour",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.
@@ -521,6 +552,7 @@ fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
         poll_interval: Duration::from_secs(poll.max(1)),
         ca_file: raw.ca_file,
         on_processed,
+        timeout: network_timeout("imap", raw.timeout_secs, p),
     })
 }
 
@@ -551,7 +583,37 @@ fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
         connections: connections.clamp(1, 64),
         retry_initial: Duration::from_secs(raw.retry_initial_secs.unwrap_or(5).max(1)),
         retry_max: Duration::from_secs(raw.retry_max_secs.unwrap_or(3600).max(1)),
+        timeout: network_timeout("smtp", raw.timeout_secs, p),
+        max_recipients: at_least_one("smtp.max_recipients", raw.max_recipients, 100, p),
+        // Postfix's maximal_queue_lifetime: 5 days.
+        max_age: Duration::from_secs(
+            at_least_one(
+                "smtp.max_age_hours",
+                raw.max_age_hours.map(|h| h as usize),
+                120,
+                p,
+            ) as u64
+                * 3600,
+        ),
     })
+}
+
+/// A count that must be at least 1 (reported, then taken as 1).
+fn at_least_one(key: &str, value: Option<usize>, default: usize, p: &mut Vec<String>) -> usize {
+    let value = value.unwrap_or(default);
+    if value == 0 {
+        p.push(format!("{key}: must be at least 1"));
+    }
+    value.max(1)
+}
+
+/// `<section>.timeout_secs`: default 60 s, like a mail client's.
+fn network_timeout(section: &str, secs: Option<u64>, p: &mut Vec<String>) -> Duration {
+    let secs = secs.unwrap_or(60);
+    if secs == 0 {
+        p.push(format!("{section}.timeout_secs: must be at least 1"));
+    }
+    Duration::from_secs(secs.max(1))
 }
 
 fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfig> {
@@ -596,6 +658,18 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
         history_mail_bytes: raw.history_mail_bytes.unwrap_or(d.history_mail_bytes),
         refusals_per_hour: raw.refusals_per_hour.unwrap_or(d.refusals_per_hour),
         requests_per_hour: raw.requests_per_hour.unwrap_or(d.requests_per_hour),
+        max_participants_per_case: at_least_one(
+            "limits.max_participants_per_case",
+            raw.max_participants_per_case,
+            d.max_participants_per_case,
+            p,
+        ),
+        max_participants_per_mail: raw
+            .max_participants_per_mail
+            .unwrap_or(d.max_participants_per_mail),
+        relays_per_case_per_hour: raw
+            .relays_per_case_per_hour
+            .unwrap_or(d.relays_per_case_per_hour),
     };
     if limits.refusals_per_hour < 0 {
         p.push("limits.refusals_per_hour: must be 0 (never refuse by mail) or more".into());

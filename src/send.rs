@@ -3,31 +3,25 @@
 //! message). Rows are leased, never held in a transaction across the network.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
-use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::Address;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
-use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
-use crate::config::{Config, Security, SmtpConfig};
-use crate::store::{now_ms, OutboxJob, Store};
+use crate::config::Config;
+use crate::store::{now_ms, OutboxJob, Store, StoreError};
+pub use connect::{connect, open};
+
+mod connect;
+mod transaction;
 
 /// How long a worker holds a row before another may take it over.
 const LEASE_MS: i64 = 5 * 60 * 1000;
@@ -48,6 +42,8 @@ pub enum SendError {
     Tls(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("recording progress: {0}")]
+    Store(String),
 }
 
 impl SendError {
@@ -134,7 +130,7 @@ impl Sender {
         link.recorded().await;
         let session = &mut link.session;
         let recorded = match result {
-            Ok(()) => {
+            Ok(Outcome::Sent) => {
                 debug!("accepted");
                 let store = self.store.clone();
                 let record = async move {
@@ -146,6 +142,9 @@ impl Sender {
                 link.recording = Some(tokio::spawn(record.in_current_span()));
                 return;
             }
+            Ok(Outcome::Partly { owed, refused, why }) => {
+                self.partly(&job, owed, refused, &why).await
+            }
             Err(e) if e.is_permanent() => {
                 *session = None;
                 warn!(error = %e, "refused for good: parked");
@@ -153,15 +152,7 @@ impl Sender {
             }
             Err(e) => {
                 *session = None;
-                let delay = delay_for(
-                    Duration::from_secs(5),
-                    Duration::from_secs(3600),
-                    job.attempts.saturating_sub(1) as u32,
-                );
-                warn!(error = %e, retry_in_s = delay.as_secs(), "delivery deferred");
-                self.store
-                    .outbox_retry(job.id, &e.to_string(), now_ms() + delay.as_millis() as i64)
-                    .await
+                self.later(&job, &e.to_string()).await
             }
         };
         if let Err(e) = recorded {
@@ -170,31 +161,122 @@ impl Sender {
         }
     }
 
-    /// Hand one message to the server. Its envelope goes out while the previous message's
-    /// acceptance is still being recorded; its final dot only once that record is committed.
-    async fn try_deliver(&self, link: &mut Link, job: &OutboxJob) -> Result<(), SendError> {
-        let raw = match &job.raw {
-            Some(raw) => raw.clone(),
+    /// Hand one message to the server, in transactions of at most `smtp.max_recipients`
+    /// recipients, and more while the server takes some and defers others (452). The first
+    /// envelope goes out while the previous message's acceptance is still being recorded;
+    /// its final dot only once that record is committed. Each further transaction starts
+    /// only once the recipients already served are recorded, so a crash repeats one
+    /// transaction at most.
+    async fn try_deliver(&self, link: &mut Link, job: &OutboxJob) -> Result<Outcome, SendError> {
+        let raw = self.raw(job).await?;
+        let envelope = envelope(job)?;
+        let session = self.usable_session(&mut link.session).await?;
+        let options = transaction::mail_options(session, &envelope, &raw)?;
+        // lettre ends DATA with CRLF "." CRLF whatever the message ends with; hand it the
+        // message without its final CRLF so the server receives exactly the stored bytes.
+        let body = raw.strip_suffix(b"\r\n").unwrap_or(&raw);
+        let (mut left, mut refused, mut why) = (envelope.to().to_vec(), Vec::new(), String::new());
+        loop {
+            let untried = left.split_off(left.len().min(self.config.smtp.max_recipients));
+            let (taken, ()) = tokio::join!(
+                session.envelope(envelope.from(), &left, options.clone()),
+                recorded(&mut link.recording)
+            );
+            let taken = taken?;
+            for (address, error) in taken.deferred.iter().chain(&taken.refused) {
+                why = format!("{address}: {error}");
+            }
+            refused.extend(taken.refused.into_iter().map(|(a, _)| a.to_string()));
+            left = taken
+                .deferred
+                .into_iter()
+                .map(|(a, _)| a)
+                .chain(untried)
+                .collect();
+            let owed = || left.iter().map(Address::to_string).collect::<Vec<_>>();
+            if taken.accepted.is_empty() {
+                return Ok(Outcome::Partly {
+                    owed: owed(),
+                    refused,
+                    why,
+                });
+            }
+            session.conn.message(body).await?;
+            crate::crash::point("send.after_accept");
+            session.last_used = Instant::now();
+            match (left.is_empty(), refused.is_empty()) {
+                (true, true) => return Ok(Outcome::Sent),
+                (true, false) => {
+                    return Ok(Outcome::Partly {
+                        owed: owed(),
+                        refused,
+                        why,
+                    })
+                }
+                _ => {}
+            }
+            let still: Vec<String> = owed().into_iter().chain(refused.iter().cloned()).collect();
+            self.store
+                .outbox_recipients(job.id, &still)
+                .await
+                .map_err(|e| SendError::Store(e.to_string()))?;
+        }
+    }
+
+    /// The message's stored bytes.
+    async fn raw(&self, job: &OutboxJob) -> Result<Vec<u8>, SendError> {
+        match &job.raw {
+            Some(raw) => Ok(raw.clone()),
             None => self
                 .blobs
                 .get(&job.raw_hash)
                 .await
-                .map_err(|e| SendError::Invalid(format!("stored message missing: {e}")))?,
-        };
-        let envelope = envelope(job)?;
-        let session = self.usable_session(&mut link.session).await?;
-        let (started, ()) = tokio::join!(
-            session.start_transaction(&envelope, &raw),
-            recorded(&mut link.recording)
+                .map_err(|e| SendError::Invalid(format!("stored message missing: {e}"))),
+        }
+    }
+
+    /// Some recipients took the message and others did not: the row keeps only those still
+    /// owed it. With none left but refusals, it is parked for `buzon failed`, naming them.
+    async fn partly(
+        &self,
+        job: &OutboxJob,
+        owed: Vec<String>,
+        refused: Vec<String>,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let still: Vec<String> = owed.iter().chain(&refused).cloned().collect();
+        self.store.outbox_recipients(job.id, &still).await?;
+        if owed.is_empty() {
+            warn!(
+                refused = refused.len(),
+                why, "recipients refused for good: parked"
+            );
+            let error = format!("refused for {}: {why}", refused.join(", "));
+            return self.store.outbox_failed(job.id, &error).await;
+        }
+        self.later(job, why).await
+    }
+
+    /// A temporary failure: retried with backoff, until the message is `smtp.max_age` old;
+    /// then it is parked for `buzon failed` like a refusal, as a mail server gives up on a
+    /// message after days in its queue.
+    async fn later(&self, job: &OutboxJob, error: &str) -> Result<(), StoreError> {
+        let max_age = self.config.smtp.max_age;
+        if now_ms() - job.created_at > max_age.as_millis() as i64 {
+            let hours = max_age.as_secs() / 3600;
+            warn!(error, hours, "undeliverable for too long: parked");
+            let error = format!("gave up after {hours} hours; last error: {error}");
+            return self.store.outbox_failed(job.id, &error).await;
+        }
+        let delay = delay_for(
+            Duration::from_secs(5),
+            Duration::from_secs(3600),
+            job.attempts.saturating_sub(1) as u32,
         );
-        started?;
-        // lettre ends DATA with CRLF "." CRLF whatever the message ends with; hand it the
-        // message without its final CRLF so the server receives exactly the stored bytes.
-        let body = raw.strip_suffix(b"\r\n").unwrap_or(&raw);
-        session.conn.message(body).await?;
-        crate::crash::point("send.after_accept");
-        session.last_used = Instant::now();
-        Ok(())
+        warn!(error, retry_in_s = delay.as_secs(), "delivery deferred");
+        self.store
+            .outbox_retry(job.id, error, now_ms() + delay.as_millis() as i64)
+            .await
     }
 
     /// The worker's session, opened again if it broke or went stale.
@@ -233,55 +315,19 @@ impl Session {
             pipelining,
         })
     }
+}
 
-    /// MAIL FROM, RCPT TO and DATA: everything of a message but its content, with the
-    /// parameters lettre's own `send` gives (SMTPUTF8 for non-ASCII addresses, 8BITMIME for
-    /// non-ASCII content). Pipelined, they cost one round trip instead of three.
-    async fn start_transaction(
-        &mut self,
-        envelope: &Envelope,
-        raw: &[u8],
-    ) -> Result<(), SendError> {
-        let info = self.conn.server_info();
-        let mut options = vec![];
-        let non_ascii = |a: &Address| !AsRef::<str>::as_ref(a).is_ascii();
-        if envelope.from().is_some_and(non_ascii) || envelope.to().iter().any(non_ascii) {
-            if !info.supports_feature(Extension::SmtpUtfEight) {
-                return Err(SendError::Invalid(
-                    "non-ASCII address and the server lacks SMTPUTF8".into(),
-                ));
-            }
-            options.push(MailParameter::SmtpUtfEight);
-        }
-        if !raw.is_ascii() {
-            if !info.supports_feature(Extension::EightBitMime) {
-                return Err(SendError::Invalid(
-                    "8-bit message and the server lacks 8BITMIME".into(),
-                ));
-            }
-            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
-        let mut commands = vec![Mail::new(envelope.from().cloned(), options).to_string()];
-        commands.extend(
-            envelope
-                .to()
-                .iter()
-                .map(|to| Rcpt::new(to.clone(), vec![]).to_string()),
-        );
-        commands.push(Data.to_string());
-        if self.pipelining {
-            // One write; then every answer in order, each of which must be positive.
-            self.conn.command(commands.concat()).await?;
-            for _ in 1..commands.len() {
-                self.conn.read_response().await?;
-            }
-        } else {
-            for command in commands {
-                self.conn.command(command).await?;
-            }
-        }
-        Ok(())
-    }
+/// What became of a message's recipients, short of an error for all of them.
+enum Outcome {
+    /// Every recipient took it.
+    Sent,
+    /// Not everyone: `owed` are to be tried again later (deferred or not yet tried),
+    /// `refused` said no for good; `why` is the last server answer to a recipient.
+    Partly {
+        owed: Vec<String>,
+        refused: Vec<String>,
+        why: String,
+    },
 }
 
 /// One worker's SMTP session and the acceptance it is still recording.
@@ -318,111 +364,4 @@ fn envelope(job: &OutboxJob) -> Result<Envelope, SendError> {
         .map(|r| parse(r))
         .collect::<Result<Vec<_>, _>>()?;
     Envelope::new(Some(from), to).map_err(|e| SendError::Invalid(e.to_string()))
-}
-
-/// An authenticated SMTP connection, ready for MAIL FROM.
-pub async fn open(
-    config: &SmtpConfig,
-    hello_domain: &str,
-) -> Result<AsyncSmtpConnection, SendError> {
-    Ok(connect(config, hello_domain).await?.0)
-}
-
-/// An authenticated SMTP connection, and whether the server announced PIPELINING.
-pub async fn connect(
-    config: &SmtpConfig,
-    hello_domain: &str,
-) -> Result<(AsyncSmtpConnection, bool), SendError> {
-    let where_ = format!("{}:{}", config.host, config.port);
-    let tcp = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((config.host.as_str(), config.port)),
-    )
-    .await
-    .map_err(|_| SendError::Network(where_.clone(), io::ErrorKind::TimedOut.into()))?
-    .map_err(|e| SendError::Network(where_.clone(), e))?;
-    tcp.set_nodelay(true)
-        .map_err(|e| SendError::Network(where_.clone(), e))?;
-    let hello = ClientId::Domain(hello_domain.to_string());
-    let stream: Box<dyn AsyncTokioStream> = match config.security {
-        Security::Tls => Box::new(implicit_tls(config, tcp).await?),
-        _ => Box::new(tcp),
-    };
-    let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello).await?;
-    if config.security == Security::Starttls {
-        conn.starttls(starttls_parameters(config)?, &hello).await?;
-    }
-    // lettre keeps only the extensions it uses: ask once more, before AUTH, to learn
-    // whether the server pipelines.
-    let pipelining = conn
-        .command(Ehlo::new(hello))
-        .await?
-        .message()
-        .any(|line| line.eq_ignore_ascii_case("PIPELINING"));
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        let credentials = Credentials::new(user.clone(), password.expose().to_string());
-        conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-            .await?;
-    }
-    Ok((conn, pipelining))
-}
-
-fn starttls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SendError> {
-    let mut builder = TlsParameters::builder(config.host.clone());
-    if let Some(path) = &config.ca_file {
-        let pem =
-            std::fs::read(path).map_err(|e| SendError::Tls(format!("{}: {e}", path.display())))?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| SendError::Tls(e.to_string()))?;
-        builder = builder.add_root_certificate(cert);
-    }
-    builder
-        .build_rustls()
-        .map_err(|e| SendError::Tls(e.to_string()))
-}
-
-async fn implicit_tls(config: &SmtpConfig, tcp: TcpStream) -> Result<TlsTcp, SendError> {
-    let tls = crate::tls::client_config(config.ca_file.as_deref()).map_err(SendError::Tls)?;
-    let name =
-        ServerName::try_from(config.host.clone()).map_err(|e| SendError::Tls(e.to_string()))?;
-    let stream = tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| SendError::Tls(e.to_string()))?;
-    Ok(TlsTcp(stream))
-}
-
-/// A TLS stream lettre can drive, so implicit TLS keeps TCP_NODELAY too.
-#[derive(Debug)]
-struct TlsTcp(tokio_rustls::client::TlsStream<TcpStream>);
-
-impl AsyncTokioStream for TlsTcp {
-    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.0.get_ref().0.peer_addr()
-    }
-}
-
-impl AsyncRead for TlsTcp {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsTcp {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
 }

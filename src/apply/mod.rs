@@ -3,6 +3,7 @@
 //! outgoing mail — in one transaction. [`Processor::process_next`] is one step; the daemon
 //! loops over it and tests call it.
 
+mod fanout;
 mod guards;
 mod history;
 mod limits;

@@ -100,7 +100,8 @@ impl Processor {
         tracing::Span::current().record("case", number);
         tx.add_participant(case_id, case.requester.address.as_str(), "requester")
             .await?;
-        for p in &case.participants {
+        let (participants, left_out) = self.admit_participants(1, &case.participants);
+        for p in &participants {
             tx.add_participant(case_id, p.as_str(), "participant")
                 .await?;
         }
@@ -113,6 +114,8 @@ impl Processor {
                 .attachments(&hashes),
         )
         .await?;
+        self.note_left_out(tx, row, message, case_id, &left_out)
+            .await?;
 
         let facts = CaseFacts {
             number,
@@ -122,7 +125,7 @@ impl Processor {
             severity: case.severity.level(),
             production_down: case.production_down,
             status: "open".into(),
-            participants: case.participants.iter().map(|p| p.to_string()).collect(),
+            participants: participants.iter().map(|p| p.to_string()).collect(),
             attachments: attachment_facts(message),
         };
         let mut data = self.case_data(&facts, language);

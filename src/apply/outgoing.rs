@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{ApplyError, Processor};
 use crate::compose::{self, mime, AttachmentFacts, CaseFacts, MailKind, Request, Threading};
 use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
-use crate::store::{CaseRow, CaseTx, NewEmail};
+use crate::store::{CaseRow, CaseTx, NewEmail, OutboxState};
 
 /// One mail to write to the outbox.
 pub(super) struct Outgoing {
@@ -19,6 +19,8 @@ pub(super) struct Outgoing {
     pub threading: Threading,
     pub urgent: bool,
     pub attachments: Vec<mime::Part>,
+    /// Held back by a limit: recorded and listed, sent only by `buzon retry --outbox`.
+    pub held: bool,
 }
 
 impl Outgoing {
@@ -38,6 +40,7 @@ impl Outgoing {
             threading: Threading::default(),
             urgent: false,
             attachments: Vec::new(),
+            held: false,
         }
     }
 
@@ -77,7 +80,7 @@ impl Processor {
             .map_err(|e| ApplyError::Permanent(e.to_string()))?;
         let hash = self.put_blob(mail.raw.clone()).await?;
         let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_string()).collect();
-        tx.queue_mail(
+        tx.queue_mail_as(
             &NewEmail {
                 case_id: out.case.map(|(id, _)| id),
                 from_inbound: false,
@@ -92,7 +95,11 @@ impl Processor {
                 raw_size: mail.raw.len(),
             },
             &recipients,
-            self.send_mail,
+            match (self.send_mail, out.held) {
+                (false, _) => OutboxState::Suppressed,
+                (true, true) => OutboxState::Held,
+                (true, false) => OutboxState::Pending,
+            },
         )
         .await?;
         Ok(Some(mail.message_id))

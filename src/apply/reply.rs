@@ -162,14 +162,15 @@ impl Processor {
                 .attachments(&hashes),
         )
         .await?;
-        if !context
-            .participants
-            .iter()
-            .any(|p| p == sender.address.as_str())
-        {
-            tx.add_participant(case.id, sender.address.as_str(), "participant")
-                .await?;
-        }
+        self.add_replier(
+            tx,
+            row,
+            message,
+            case.id,
+            &context.participants,
+            &sender.address,
+        )
+        .await?;
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         tx.touch(case.id).await?;
 
@@ -272,6 +273,7 @@ impl Processor {
                 Some((case.id, case.number)),
             )
             .answering(threading.clone());
+            relay.held = self.relays_over_limit(&context.history, tx.now());
             relay.attachments = message
                 .attachments
                 .iter()

@@ -188,7 +188,8 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
 
 pub async fn failed(app: &App) -> anyhow::Result<()> {
     let inbound = app.store.failed_inbound().await?;
-    let outbox = app.store.outbox_by_state("failed").await?;
+    let mut outbox = app.store.outbox_by_state("failed").await?;
+    outbox.extend(app.store.outbox_by_state("held").await?);
     let mut out = terminal::stdout();
     for m in &inbound {
         writeln!(
@@ -208,7 +209,10 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
             o.id,
             o.email_id,
             o.recipients.join(","),
-            o.last_error.as_deref().unwrap_or("")
+            match o.state.as_str() {
+                "held" => "held back by a limit (buzon retry --outbox sends it)",
+                _ => o.last_error.as_deref().unwrap_or(""),
+            }
         )?;
     }
     let failing = app.store.failing_addresses().await?;

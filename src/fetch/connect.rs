@@ -10,6 +10,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{ImapConfig, Security};
+use crate::deadline::{Deadline, DeadlineHandle};
 
 /// Any byte stream an IMAP session can run over.
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
@@ -41,6 +42,14 @@ impl ConnectError {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub async fn connect(config: &ImapConfig) -> Result<ImapSession, ConnectError> {
+    Ok(connect_with_deadline(config).await?.0)
+}
+
+/// A session whose every read and write fails after `imap.timeout` without progress, and
+/// the handle that pauses that limit (for IDLE).
+pub async fn connect_with_deadline(
+    config: &ImapConfig,
+) -> Result<(ImapSession, DeadlineHandle), ConnectError> {
     tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(config))
         .await
         .map_err(|_| ConnectError::Timeout(endpoint(config)))?
@@ -50,12 +59,14 @@ fn endpoint(config: &ImapConfig) -> String {
     format!("{}:{}", config.host, config.port)
 }
 
-async fn connect_inner(config: &ImapConfig) -> Result<ImapSession, ConnectError> {
+async fn connect_inner(config: &ImapConfig) -> Result<(ImapSession, DeadlineHandle), ConnectError> {
     let where_ = endpoint(config);
     let tcp = TcpStream::connect((config.host.as_str(), config.port))
         .await
         .map_err(|e| ConnectError::Network(where_.clone(), e))?;
     let _ = tcp.set_nodelay(true);
+    let tcp = Deadline::new(tcp, config.timeout);
+    let deadline = tcp.handle();
     let client: Client<Box<dyn ImapIo>> = match config.security {
         Security::Tls => {
             let tls = wrap_tls(config, tcp).await?;
@@ -79,10 +90,15 @@ async fn connect_inner(config: &ImapConfig) -> Result<ImapSession, ConnectError>
             client
         }
     };
-    client
+    let session = client
         .login(&config.username, config.password.expose())
         .await
-        .map_err(|(e, _)| ConnectError::Login(config.username.clone(), e.to_string()))
+        .map_err(|(e, _)| match e {
+            // A stalled server is an outage, not a refusal.
+            async_imap::error::Error::Io(e) => ConnectError::Network(where_.clone(), e),
+            e => ConnectError::Login(config.username.clone(), e.to_string()),
+        })?;
+    Ok((session, deadline))
 }
 
 async fn read_greeting<T: ImapIo>(
@@ -99,7 +115,10 @@ async fn read_greeting<T: ImapIo>(
     }
 }
 
-async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn ImapIo>, ConnectError> {
+async fn wrap_tls(
+    config: &ImapConfig,
+    tcp: Deadline<TcpStream>,
+) -> Result<Box<dyn ImapIo>, ConnectError> {
     let where_ = endpoint(config);
     let tls_config = crate::tls::client_config(config.ca_file.as_deref())
         .map_err(|e| ConnectError::Tls(where_.clone(), e))?;

@@ -3,11 +3,12 @@
 //! (flag or move) is applied only to mails whose effect is already committed.
 
 mod connect;
+mod idle;
+mod raw;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_imap::extensions::idle::IdleResponse;
 use async_imap::types::UnsolicitedResponse;
 use futures::TryStreamExt;
 use tokio::sync::Notify;
@@ -18,7 +19,7 @@ use crate::backoff::Backoff;
 use crate::blobs::{BlobHash, BlobStore};
 use crate::config::{Config, ImapConfig, OnProcessed};
 use crate::store::{FetchedMail, Store, StoreError};
-pub use connect::{connect, ConnectError, ImapSession};
+pub use connect::{connect, connect_with_deadline, ConnectError, ImapSession};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -85,7 +86,7 @@ impl Fetcher {
         backoff: &mut Backoff,
     ) -> Result<(), FetchError> {
         let imap = &self.config.imap;
-        let mut session = connect(imap).await?;
+        let (mut session, deadline) = connect_with_deadline(imap).await?;
         let idle = imap.idle && session.capabilities().await?.has_str("IDLE");
         let selected = session.select(&imap.mailbox).await?;
         let uidvalidity = selected.uid_validity.unwrap_or(0);
@@ -113,7 +114,7 @@ impl Fetcher {
                 continue;
             }
             session = if idle {
-                self.idle(session, shutdown).await?
+                self.idle(session, &deadline, shutdown).await?
             } else {
                 tokio::select! {
                     _ = tokio::time::sleep(imap.poll_interval) => {}
@@ -215,82 +216,6 @@ impl Fetcher {
         Ok(mails)
     }
 
-    /// A large mail in pieces (`BODY.PEEK[]<offset.length>`, RFC 9051 partial fetch),
-    /// each written to its blob file as it arrives: never held whole in memory.
-    async fn fetch_large(
-        &self,
-        session: &mut ImapSession,
-        uid: u32,
-        size: usize,
-    ) -> Result<FetchedMail, FetchError> {
-        let mut writer = self.blobs.writer()?;
-        let mut head = Vec::new();
-        let mut offset = 0;
-        while offset < size {
-            let query = format!("(UID BODY.PEEK[]<{offset}.{LARGE_PIECE}>)");
-            let fetched: Vec<_> = session
-                .uid_fetch(uid.to_string(), &query)
-                .await?
-                .try_collect()
-                .await?;
-            let piece = fetched
-                .iter()
-                .find(|f| f.uid == Some(uid))
-                .and_then(|f| f.body())
-                .ok_or_else(|| FetchError::Protocol(format!("no part of UID {uid} at {offset}")))?;
-            if piece.is_empty() {
-                break;
-            }
-            if head.is_empty() {
-                head = piece[..piece.len().min(64 * 1024)].to_vec();
-            }
-            writer.write(piece)?;
-            offset += piece.len();
-        }
-        let (hash, staged) = writer.finish()?;
-        let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.publish(vec![staged]))
-            .await
-            .map_err(|e| FetchError::Protocol(e.to_string()))??;
-        let mut mail = fetched_mail(uid, &[], hash, crate::parse::message_id(&head));
-        mail.raw_size = offset;
-        Ok(mail)
-    }
-
-    /// The batch's raw bytes into the blob store: files fsync'd together, small mails
-    /// carried to the transaction that records them.
-    async fn store_raw(
-        &self,
-        fetched: Vec<(u32, Vec<u8>)>,
-    ) -> Result<Vec<FetchedMail>, FetchError> {
-        let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut mails = Vec::with_capacity(fetched.len());
-            let mut staged = Vec::new();
-            for (uid, raw) in &fetched {
-                let (hash, new) = match blobs.stage(raw) {
-                    Ok(done) => done,
-                    Err(e) => {
-                        blobs.discard(staged);
-                        return Err(e);
-                    }
-                };
-                staged.extend(new);
-                let message_id = crate::parse::message_id(raw);
-                mails.push(fetched_mail(*uid, raw, hash, message_id));
-            }
-            for (hash, bytes) in blobs.publish(staged)? {
-                if let Some(mail) = mails.iter_mut().find(|m| m.raw_hash == hash) {
-                    mail.raw_inline = Some(bytes);
-                }
-            }
-            Ok::<_, std::io::Error>(mails)
-        })
-        .await
-        .map_err(|e| FetchError::Protocol(e.to_string()))?
-        .map_err(FetchError::Io)
-    }
-
     async fn apply_side_effects(
         &self,
         session: &mut ImapSession,
@@ -326,43 +251,6 @@ impl Fetcher {
             let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
             self.store.mark_imap_done(&ids).await?;
         }
-    }
-
-    /// Wait in IDLE until the server reports something, the processor has committed mail
-    /// (side effects to apply), the poll interval passes, or shutdown.
-    async fn idle(
-        &self,
-        session: ImapSession,
-        shutdown: &CancellationToken,
-    ) -> Result<ImapSession, FetchError> {
-        let mut handle = session.idle();
-        handle.init().await?;
-        let limit = self.config.imap.poll_interval.min(IDLE_MAX);
-        let mut interrupted = false;
-        let response = {
-            let (fut, stop) = handle.wait_with_timeout(limit);
-            tokio::pin!(fut);
-            let response = tokio::select! {
-                r = &mut fut => r,
-                _ = self.processed.notified() => { interrupted = true; Ok(IdleResponse::ManualInterrupt) }
-                _ = shutdown.cancelled() => { interrupted = true; Ok(IdleResponse::ManualInterrupt) }
-            };
-            drop(stop);
-            if interrupted {
-                let _ = fut.await;
-            }
-            response
-        };
-        match response? {
-            IdleResponse::ManualInterrupt if !interrupted => {
-                // async-imap reports a socket the server closed as an interrupt.
-                return Err(FetchError::Protocol(
-                    "server closed the connection during IDLE".into(),
-                ));
-            }
-            _ => {}
-        }
-        Ok(handle.done().await?)
     }
 }
 

@@ -176,6 +176,20 @@ impl CaseTx {
         recipients: &[String],
         send: bool,
     ) -> Result<()> {
+        let state = match send {
+            true => super::OutboxState::Pending,
+            false => super::OutboxState::Suppressed,
+        };
+        self.queue_mail_as(e, recipients, state).await
+    }
+
+    /// `queue_mail` in a given state (`Held`: recorded and listed, not sent).
+    pub async fn queue_mail_as(
+        &mut self,
+        e: &NewEmail<'_>,
+        recipients: &[String],
+        state: super::OutboxState,
+    ) -> Result<()> {
         // The outbox row finds its entry by Message-ID: it must name one entry alone.
         let write_now = e.message_id.is_none_or(|id| {
             self.deferred
@@ -193,7 +207,7 @@ impl CaseTx {
             email,
             envelope_from: e.from_addr.to_string(),
             recipients: recipients.join(","),
-            state: if send { "pending" } else { "suppressed" },
+            state: state.as_str(),
         });
         if !self.all_or_nothing {
             self.write_outbox(&HashMap::new()).await?;

@@ -21,7 +21,7 @@ use sqlx::{AnyPool, Executor};
 pub use cases::{CaseFilter, CaseRow, CaseTx, EmailRow, NewAttachment, NewCaseRow, NewEmail};
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use inbound::{FetchedMail, InboundRow};
-pub use outbox::OutboxJob;
+pub use outbox::{OutboxJob, OutboxState};
 pub use proofs::ProfileRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

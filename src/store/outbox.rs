@@ -5,6 +5,27 @@ use serde::Serialize;
 
 use super::{get, now_ms, Backend, Result, Store};
 
+/// The state an outgoing mail is queued in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    /// To be sent.
+    Pending,
+    /// Recorded but never sent (an import without `--send`).
+    Suppressed,
+    /// Held back by a limit: listed by `buzon failed`, sent by `buzon retry --outbox`.
+    Held,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Suppressed => "suppressed",
+            OutboxState::Held => "held",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxJob {
     pub id: i64,
@@ -18,6 +39,8 @@ pub struct OutboxJob {
     pub attempts: i64,
     pub state: String,
     pub last_error: Option<String>,
+    /// When the mail was queued (Unix ms): past `smtp.max_age`, retrying stops.
+    pub created_at: i64,
 }
 
 fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
@@ -39,6 +62,7 @@ fn job(row: &sqlx::any::AnyRow) -> Result<OutboxJob> {
         attempts: get(row, "attempts")?,
         state: get(row, "state")?,
         last_error: get(row, "last_error")?,
+        created_at: get(row, "created_at")?,
     })
 }
 
@@ -98,7 +122,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let rows = sqlx::query(
-            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, b.bytes AS raw, o.attempts, o.state, o.last_error
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, b.bytes AS raw, o.attempts, o.state, o.last_error, o.created_at
              FROM outbox o JOIN emails e ON e.id = o.email_id LEFT JOIN small_blobs b ON b.hash = e.raw_hash
              WHERE o.lease_owner = $1 AND o.state = 'pending' ORDER BY o.next_attempt_at, o.id",
         )
@@ -135,6 +159,18 @@ impl Store {
         Ok(())
     }
 
+    /// The recipients still owed a message some of whose recipients already took it: a
+    /// retry, or `buzon retry --outbox`, sends it to them alone.
+    pub async fn outbox_recipients(&self, id: i64, recipients: &[String]) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query("UPDATE outbox SET recipients = $1 WHERE id = $2")
+            .bind(recipients.join(","))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A temporary failure: try again at `next_attempt_at`.
     pub async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: i64) -> Result<()> {
         let _turn = self.write_turn().await;
@@ -162,7 +198,7 @@ impl Store {
 
     pub async fn outbox_by_state(&self, state: &str) -> Result<Vec<OutboxJob>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error
+            "SELECT o.id, o.email_id, o.envelope_from, o.recipients, e.raw_hash, o.attempts, o.state, o.last_error, o.created_at
              FROM outbox o JOIN emails e ON e.id = o.email_id WHERE o.state = $1 ORDER BY o.id",
         )
         .bind(state)
@@ -171,11 +207,11 @@ impl Store {
         rows.iter().map(job).collect()
     }
 
-    /// Put a parked message back in line. False when there is none with that id.
+    /// Put a parked or held message back in line. False when there is none with that id.
     pub async fn retry_outbox(&self, id: i64) -> Result<bool> {
         let _turn = self.write_turn().await;
         let done = sqlx::query(
-            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND state = 'failed'",
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2 AND state IN ('failed', 'held')",
         )
         .bind(now_ms())
         .bind(id)

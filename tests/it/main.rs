@@ -4,11 +4,14 @@
 mod cli;
 mod conversation;
 mod durability;
+mod fanout;
 mod forgery;
 mod guards;
 mod hostile;
 mod new_case;
 mod open_internet;
+mod secrets;
 mod self_service;
+mod stalls;
 mod store;
 mod support;

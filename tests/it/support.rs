@@ -110,11 +110,22 @@ pub fn mail_server() -> &'static MailServer {
     })
 }
 
-/// A mail server of one test's own, for outages; stopped when dropped.
-pub struct PrivateServer(pub MailServer);
+/// A mail server of one test's own, for outages; stopped when dropped. The second field is
+/// the `MAILTEST_*` settings it was started with (kept for `control`'s restarts).
+pub struct PrivateServer(pub MailServer, Vec<(String, String)>);
 
 impl PrivateServer {
     pub fn start() -> PrivateServer {
+        Self::start_with(&[])
+    }
+
+    /// A private server with `MAILTEST_*` settings of its own (`MAILTEST_PASSWORD`,
+    /// `MAILTEST_RECIPIENT_LIMIT`, see scripts/mailserver.sh).
+    pub fn start_with(settings: &[(&str, &str)]) -> PrivateServer {
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
         for _ in 0..20 {
             let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -122,12 +133,15 @@ impl PrivateServer {
             let base = 50_000 + (std::process::id() % 8) as u16 * 1000 + (slot % 8) * 100;
             let dir =
                 std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
-            if mailserver_sh(&dir, base, &["start"]) {
-                return PrivateServer(MailServer {
-                    ca: dir.join("tls/ca.pem"),
-                    dir,
-                    base,
-                });
+            if mailserver_sh_with(&dir, base, &["start"], &settings) {
+                return PrivateServer(
+                    MailServer {
+                        ca: dir.join("tls/ca.pem"),
+                        dir,
+                        base,
+                    },
+                    settings,
+                );
             }
         }
         panic!("could not start a private mail server");
@@ -136,7 +150,7 @@ impl PrivateServer {
     /// `stop-smtp`, `start-smtp`, `stop-imap`, `start-imap`.
     pub fn control(&self, action: &str) {
         assert!(
-            mailserver_sh(&self.0.dir, self.0.base, &[action]),
+            mailserver_sh_with(&self.0.dir, self.0.base, &[action], &self.1),
             "mailserver.sh {action}"
         );
     }
@@ -152,8 +166,13 @@ impl Drop for PrivateServer {
 /// Run scripts/mailserver.sh for the instance in `dir` on port base `base`. Its output is
 /// not piped: Dovecot keeps the stderr it started with open for its whole life.
 fn mailserver_sh(dir: &Path, base: u16, args: &[&str]) -> bool {
+    mailserver_sh_with(dir, base, args, &[])
+}
+
+fn mailserver_sh_with(dir: &Path, base: u16, args: &[&str], settings: &[(String, String)]) -> bool {
     Command::new(repo_root().join("scripts/mailserver.sh"))
         .args(args)
+        .envs(settings.iter().map(|(k, v)| (k, v)))
         .env("MAILTEST_DIR", dir)
         .env("MAILTEST_PORT_BASE", base.to_string())
         .stdin(Stdio::null())
@@ -269,6 +288,8 @@ pub struct DeskOptions {
     pub smtp_security: &'static str,
     /// Appended at the end of the configuration (new sections).
     pub extra: String,
+    /// Added to the `[imap]` section.
+    pub imap_extra: String,
     /// Added to the `[smtp]` section.
     pub smtp_extra: String,
     /// Added to the `[storage]` section.
@@ -285,6 +306,7 @@ impl Default for DeskOptions {
             imap_security: "none",
             smtp_security: "none",
             extra: String::new(),
+            imap_extra: String::new(),
             smtp_extra: String::new(),
             storage_extra: String::new(),
         }
@@ -333,7 +355,7 @@ username = "{support}"
 password = "secret"
 ca_file = "{ca}"
 poll_interval_secs = 30
-
+{imap_extra}
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -364,6 +386,7 @@ dir = "{storage}"
             agent = names.addr("agente"),
             storage = dir.path().join("data").display(),
             extra = options.extra,
+            imap_extra = options.imap_extra,
             smtp_extra = options.smtp_extra,
             storage_extra = options.storage_extra,
         );
@@ -515,6 +538,9 @@ pub fn plain_smtp(port: u16) -> buzon::config::SmtpConfig {
         connections: 1,
         retry_initial: Duration::from_secs(1),
         retry_max: Duration::from_secs(1),
+        timeout: Duration::from_secs(60),
+        max_recipients: 100,
+        max_age: Duration::from_secs(120 * 3600),
     }
 }
 
@@ -576,6 +602,7 @@ pub fn imap_config(server: &MailServer, user: &str) -> buzon::config::ImapConfig
         poll_interval: Duration::from_secs(30),
         ca_file: None,
         on_processed: buzon::config::OnProcessed::Flag,
+        timeout: Duration::from_secs(60),
     }
 }
 
