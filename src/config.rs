@@ -123,6 +123,9 @@ pub struct LimitsConfig {
     /// `access_denied` refusals sent per hour over all addresses: forged senders cannot
     /// turn the support address into a backscatter source.
     pub refusals_per_hour: i64,
+    /// Cases one address may open in an hour; its further mail is quarantined (a flood is
+    /// stopped at the door, so acknowledgements never need holding).
+    pub new_cases_per_hour: i64,
     /// Answers to requests (`mis casos`, `buscar`, `historial`, `perfil`, help) per hour over
     /// all addresses; past it, requests are quarantined (kept, retryable) and agents told.
     pub requests_per_hour: i64,
@@ -137,12 +140,13 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            auto_replies_per_hour: 10,
+            auto_replies_per_hour: 20,
             max_message_bytes: 50 * 1024 * 1024,
             max_attachment_bytes: 25 * 1024 * 1024,
             max_attachments: 50,
             history_mail_bytes: 10 * 1024 * 1024,
             refusals_per_hour: 30,
+            new_cases_per_hour: 20,
             requests_per_hour: 200,
             max_participants_per_case: 50,
             max_participants_per_mail: 20,
@@ -231,6 +235,7 @@ struct RawLimits {
     max_attachments: Option<usize>,
     history_mail_bytes: Option<usize>,
     refusals_per_hour: Option<i64>,
+    new_cases_per_hour: Option<i64>,
     requests_per_hour: Option<i64>,
     max_participants_per_case: Option<usize>,
     max_participants_per_mail: Option<usize>,
@@ -337,6 +342,7 @@ const LITERAL_KEYS: &[&str] = &[
     "max_attachments",
     "history_mail_bytes",
     "refusals_per_hour",
+    "new_cases_per_hour",
     "requests_per_hour",
     "timeout_secs",
     "max_recipients",
@@ -657,6 +663,7 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
         max_attachments: raw.max_attachments.unwrap_or(d.max_attachments),
         history_mail_bytes: raw.history_mail_bytes.unwrap_or(d.history_mail_bytes),
         refusals_per_hour: raw.refusals_per_hour.unwrap_or(d.refusals_per_hour),
+        new_cases_per_hour: raw.new_cases_per_hour.unwrap_or(d.new_cases_per_hour),
         requests_per_hour: raw.requests_per_hour.unwrap_or(d.requests_per_hour),
         max_participants_per_case: at_least_one(
             "limits.max_participants_per_case",
@@ -673,6 +680,9 @@ fn validate_limits(raw: RawLimits, p: &mut Vec<String>) -> LimitsConfig {
     };
     if limits.refusals_per_hour < 0 {
         p.push("limits.refusals_per_hour: must be 0 (never refuse by mail) or more".into());
+    }
+    if limits.new_cases_per_hour < 1 {
+        p.push("limits.new_cases_per_hour: must be at least 1".into());
     }
     if limits.requests_per_hour < 1 {
         p.push("limits.requests_per_hour: must be at least 1".into());

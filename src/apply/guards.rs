@@ -127,17 +127,24 @@ impl Processor {
         Ok(("bounce".into(), case.map(|c| c.number)))
     }
 
-    /// The recipients an automatic mail may go to: not failing addresses, one
-    /// `access_denied` a day, at most `limits.auto_replies_per_hour` of any kind. Each one
-    /// kept is counted.
+    /// Whom an automatic mail goes to now, and whom it is held for: not failing addresses,
+    /// one `access_denied` a day, and past `limits.auto_replies_per_hour` automatic mails
+    /// an address's copy is held (kept, listed, sent by `buzon retry --outbox`), never
+    /// dropped. A new case's acknowledgement is never held: it is the one mail a customer
+    /// needs (floods are stopped at the door by `limits.new_cases_per_hour`). Each mail
+    /// sent is counted.
     pub(super) async fn allowed_recipients(
         &self,
         tx: &mut CaseTx,
         out: &Outgoing,
-    ) -> Result<Vec<Mailbox>, ApplyError> {
+    ) -> Result<Recipients, ApplyError> {
         let now = tx.now();
         let answering = out.kind.auto_submitted() == Some("auto-replied");
-        let mut kept = Vec::new();
+        let acknowledgement = matches!(
+            out.kind,
+            MailKind::CaseCreated | MailKind::CaseReopenedAsNew
+        );
+        let mut kept = Recipients::default();
         for m in &out.to {
             let address = m.address.as_str();
             if out.kind.to_customer() && tx.is_failing(address).await? {
@@ -161,20 +168,29 @@ impl Processor {
                 {
                     continue;
                 }
-                if tx.auto_mails_since(address, None, now - HOUR_MS).await?
-                    >= self.config.limits.auto_replies_per_hour
+                if !acknowledgement
+                    && tx.auto_mails_since(address, None, now - HOUR_MS).await?
+                        >= self.config.limits.auto_replies_per_hour
                 {
                     tracing::warn!(
                         address,
                         kind = out.kind.name(),
-                        "not sent: automatic mail limit reached"
+                        "held: automatic mail limit reached"
                     );
+                    kept.hold.push(m.clone());
                     continue;
                 }
                 tx.log_auto_mail(address, out.kind.name()).await?;
             }
-            kept.push(m.clone());
+            kept.send.push(m.clone());
         }
         Ok(kept)
     }
+}
+
+/// An outgoing mail's recipients after the guards: who gets it now, and for whom it is held.
+#[derive(Debug, Default)]
+pub(super) struct Recipients {
+    pub send: Vec<Mailbox>,
+    pub hold: Vec<Mailbox>,
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, Outgoing};
+use super::proofs::{Held, HeldKind};
 use super::{Applied, Entry, Processor};
 use crate::classify::{NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
@@ -70,6 +71,23 @@ impl Processor {
         related: Option<&CaseRow>,
         skipped: &[Skipped],
     ) -> Applied {
+        let opened = tx
+            .cases_opened_since(
+                case.requester.address.as_str(),
+                tx.now() - super::guards::HOUR_MS,
+            )
+            .await?;
+        let cap = self.config.limits.new_cases_per_hour;
+        if opened >= cap {
+            let held = Held {
+                kind: HeldKind::CaseFlood,
+                detail: format!(
+                    "{} opened {opened} cases in the last hour (limits.new_cases_per_hour = {cap})",
+                    case.requester.address
+                ),
+            };
+            return self.quarantine(tx, row, message, held).await;
+        }
         let hashes = self.store_attachments(message).await?;
         let (language, profile_name) = self.profile_of(tx, &case.requester.address).await?;
         // The name the customer gave in their profile wins over whatever their client sent.

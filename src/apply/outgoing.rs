@@ -52,16 +52,42 @@ impl Outgoing {
 
 impl Processor {
     /// Compose `out`, store its bytes, and add its history entry and outbox row to `tx`.
-    /// The new mail's Message-ID, unless no recipient may get it.
+    /// Recipients past a limit get their own copy, held (on the history, in `buzon failed`,
+    /// sent by `buzon retry --outbox`), and the agents hear of it. The Message-ID of the
+    /// mail (sent now or held), unless nobody may get it.
     pub(super) async fn queue(
         &self,
         tx: &mut CaseTx,
-        mut out: Outgoing,
+        out: Outgoing,
     ) -> Result<Option<String>, ApplyError> {
-        out.to = self.allowed_recipients(tx, &out).await?;
-        if out.to.is_empty() {
-            return Ok(None);
+        let recipients = self.allowed_recipients(tx, &out).await?;
+        let mut id = None;
+        if !recipients.hold.is_empty() {
+            id = Some(
+                self.compose_and_queue(tx, &out, &recipients.hold, true)
+                    .await?,
+            );
+            for person in &recipients.hold {
+                self.tell_agents_of_held(tx, &out, person).await?;
+            }
         }
+        if !recipients.send.is_empty() {
+            id = Some(
+                self.compose_and_queue(tx, &out, &recipients.send, out.held)
+                    .await?,
+            );
+        }
+        Ok(id)
+    }
+
+    /// The exact bytes of `out` for `to`, in the blob store, the history and the outbox.
+    async fn compose_and_queue(
+        &self,
+        tx: &mut CaseTx,
+        out: &Outgoing,
+        to: &[Mailbox],
+        held: bool,
+    ) -> Result<String, ApplyError> {
         let mail = self
             .composer
             .compose(
@@ -69,7 +95,7 @@ impl Processor {
                     kind: out.kind,
                     language: out.language,
                     data: &out.data,
-                    to: &out.to,
+                    to,
                     case: out.case.map(|(_, n)| CaseNumber(n)),
                     threading: &out.threading,
                     urgent: out.urgent,
@@ -95,14 +121,40 @@ impl Processor {
                 raw_size: mail.raw.len(),
             },
             &recipients,
-            match (self.send_mail, out.held) {
+            match (self.send_mail, held) {
                 (false, _) => OutboxState::Suppressed,
                 (true, true) => OutboxState::Held,
                 (true, false) => OutboxState::Pending,
             },
         )
         .await?;
-        Ok(Some(mail.message_id))
+        Ok(mail.message_id)
+    }
+
+    /// `agent_held`, at most once an hour per address whose mail is held.
+    async fn tell_agents_of_held(
+        &self,
+        tx: &mut CaseTx,
+        out: &Outgoing,
+        person: &Mailbox,
+    ) -> Result<(), ApplyError> {
+        let key = format!("held:{}", person.address);
+        let kind = MailKind::AgentHeld;
+        let since = tx.now() - super::guards::HOUR_MS;
+        if tx.auto_mails_since(&key, Some(kind.name()), since).await? > 0 {
+            return Ok(());
+        }
+        tx.log_auto_mail(&key, kind.name()).await?;
+        let language = self.config.support.language;
+        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        data["person"] = compose::person(person);
+        data["held_kind"] = json!(out.kind.name());
+        data["limit"] = json!(self.config.limits.auto_replies_per_hour);
+        data["case"]["number"] = json!(out.case.map_or(0, |(_, number)| number));
+        let notify = self.notify_list(tx).await?;
+        let case = out.case;
+        Box::pin(self.queue(tx, Outgoing::new(kind, language, data, notify, case))).await?;
+        Ok(())
     }
 
     /// The template context of a case, in a language.

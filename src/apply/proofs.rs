@@ -41,6 +41,8 @@ pub(super) enum HeldKind {
     UnprovenAgent,
     /// The desk answered `limits.requests_per_hour` requests this hour.
     RequestFlood,
+    /// The sender opened `limits.new_cases_per_hour` cases this hour.
+    CaseFlood,
 }
 
 impl HeldKind {
@@ -54,6 +56,8 @@ impl HeldKind {
             (HeldKind::UnprovenAgent, Language::En) => "It comes with an agent's address, but neither answers a notice buzon sent to the agents nor is authenticated by our server: it may be forged.",
             (HeldKind::RequestFlood, Language::Es) => "Se ha alcanzado el máximo de peticiones por hora de todo el servicio (limits.requests_per_hour).",
             (HeldKind::RequestFlood, Language::En) => "The desk-wide limit of requests per hour was reached (limits.requests_per_hour).",
+            (HeldKind::CaseFlood, Language::Es) => "Esta dirección ya ha abierto el máximo de casos en una hora (limits.new_cases_per_hour): puede ser un bucle con otro sistema.",
+            (HeldKind::CaseFlood, Language::En) => "This address has already opened the most cases allowed in an hour (limits.new_cases_per_hour): it may be a loop with another system.",
         }
     }
 }

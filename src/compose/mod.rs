@@ -167,6 +167,8 @@ pub fn sample_context(subject: &str) -> Value {
         "inbound_id": 7,
         "commands": ["cerrar"],
         "held_commands": ["cerrar"],
+        "held_kind": "case_list",
+        "limit": 20,
         "request": { "name": "Ana María", "language": "es" },
     })
 }

@@ -27,12 +27,13 @@ pub enum MailKind {
     AgentNewCase,
     AgentComment,
     AgentQuarantined,
+    AgentHeld,
     CommandConfirm,
     ProfileConfirm,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 16] = [
+    pub const ALL: [MailKind; 17] = [
         MailKind::CaseCreated,
         MailKind::CaseReopenedAsNew,
         MailKind::CaseClosed,
@@ -47,6 +48,7 @@ impl MailKind {
         MailKind::AgentNewCase,
         MailKind::AgentComment,
         MailKind::AgentQuarantined,
+        MailKind::AgentHeld,
         MailKind::CommandConfirm,
         MailKind::ProfileConfirm,
     ];
@@ -67,6 +69,7 @@ impl MailKind {
             MailKind::AgentNewCase => "agent_new_case",
             MailKind::AgentComment => "agent_comment",
             MailKind::AgentQuarantined => "agent_quarantined",
+            MailKind::AgentHeld => "agent_held",
             MailKind::CommandConfirm => "command_confirm",
             MailKind::ProfileConfirm => "profile_confirm",
         }
@@ -88,9 +91,10 @@ impl MailKind {
             | MailKind::CaseUpdated
             | MailKind::CommandConfirm
             | MailKind::ProfileConfirm => Some("auto-replied"),
-            MailKind::AgentNewCase | MailKind::AgentComment | MailKind::AgentQuarantined => {
-                Some("auto-generated")
-            }
+            MailKind::AgentNewCase
+            | MailKind::AgentComment
+            | MailKind::AgentQuarantined
+            | MailKind::AgentHeld => Some("auto-generated"),
             MailKind::AgentReply => None,
         }
     }
@@ -99,7 +103,10 @@ impl MailKind {
     pub fn to_customer(self) -> bool {
         !matches!(
             self,
-            MailKind::AgentNewCase | MailKind::AgentComment | MailKind::AgentQuarantined
+            MailKind::AgentNewCase
+                | MailKind::AgentComment
+                | MailKind::AgentQuarantined
+                | MailKind::AgentHeld
         )
     }
 
@@ -127,6 +134,7 @@ impl MailKind {
             MailKind::AgentNewCase => pick!("agent_new_case"),
             MailKind::AgentComment => pick!("agent_comment"),
             MailKind::AgentQuarantined => pick!("agent_quarantined"),
+            MailKind::AgentHeld => pick!("agent_held"),
             MailKind::CommandConfirm => pick!("command_confirm"),
             MailKind::ProfileConfirm => pick!("profile_confirm"),
         }

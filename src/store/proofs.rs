@@ -53,6 +53,20 @@ impl CaseTx {
         Ok(total)
     }
 
+    /// Cases `requester` opened since `since_ms`: a flood of new cases is stopped at the door.
+    pub async fn cases_opened_since(&mut self, requester: &str, since_ms: i64) -> Result<i64> {
+        let row = sqlx::query(
+            // A case made since then was also touched since then: the requester index serves.
+            "SELECT COUNT(*) AS n FROM cases
+             WHERE requester = $1 AND updated_at >= $2 AND created_at >= $2",
+        )
+        .bind(requester)
+        .bind(since_ms)
+        .fetch_one(self.conn())
+        .await?;
+        get(&row, "n")
+    }
+
     /// Remember a profile change until the confirmation mail `message_id` is answered.
     pub async fn save_profile_request(
         &mut self,

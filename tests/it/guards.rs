@@ -101,12 +101,14 @@ async fn automatic_mail_is_never_answered() {
     assert_eq!(kept.len(), 2);
 }
 
+/// SPEC.md "Mail in → 7": a flood of new cases is stopped at the door (quarantined, kept,
+/// the agents told); every case that is opened gets its acknowledgement.
 #[tokio::test]
-async fn automatic_mail_per_address_is_capped() {
+async fn a_flood_of_new_cases_is_stopped_at_the_door() {
     let mut desk = Desk::with(
         "cap",
         DeskOptions {
-            extra: "[limits]\nauto_replies_per_hour = 3\n".into(),
+            extra: "[limits]\nauto_replies_per_hour = 2\nnew_cases_per_hour = 3\n".into(),
             ..Default::default()
         },
     )
@@ -124,17 +126,111 @@ async fn automatic_mail_per_address_is_capped() {
         send_mail(&customer, &[&desk.names.support()], &raw).await;
     }
     desk.start();
-    eventually("five cases", || async {
-        desk.store().case_by_number(5).await.unwrap().is_some()
+    eventually("three cases and two mails held at the door", || async {
+        desk.store().failed_inbound().await.unwrap().len() == 2
     })
     .await;
-    wait_for_mail(&desk.names.addr("agente"), 5).await;
+    // Three new-case notices and one notice of the flood (once an hour per sender).
+    let notes = wait_for_mail(&desk.names.addr("agente"), 4).await;
     desk.stop().await;
+    assert!(desk.store().case_by_number(4).await.unwrap().is_none());
     assert_eq!(
         mailbox(&customer).await.len(),
         3,
-        "at most 3 automatic mails an hour"
+        "every opened case is acknowledged, past auto_replies_per_hour too"
     );
+    assert!(notes
+        .iter()
+        .any(|n| parsed(n).text.contains("limits.new_cases_per_hour")));
+}
+
+/// Issue 13's customer in mutt: past `limits.auto_replies_per_hour` an answer is held, never
+/// dropped: on the history, in `buzon failed`, the agents told once, and
+/// `buzon retry --outbox` sends it.
+#[tokio::test]
+async fn answers_past_the_cap_are_held_and_sent_on_retry() {
+    let mut desk = Desk::with(
+        "held",
+        DeskOptions {
+            extra: "[limits]\nauto_replies_per_hour = 4\n".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let carla = desk.names.addr("carla");
+    let agent = desk.names.addr("agente");
+    desk.customer(&carla, None).await;
+    desk.start();
+    desk.write(&carla, "No sincroniza", "h1@x.test", "Falla.")
+        .await;
+    desk.write(&carla, "Factura duplicada", "h2@x.test", "Dos veces.")
+        .await;
+    let acks = wait_for_mail(&carla, 2).await;
+    for i in 0..3 {
+        desk.write(&carla, "mis casos", &format!("l{i}@x.test"), "")
+            .await;
+    }
+    wait_for_mail(&carla, 4).await;
+    // Her next `cerrar`, in reply to an acknowledgement: closed, and its notice held.
+    let ack = acks
+        .iter()
+        .find(|a| parsed(a).subject.contains("No sincroniza"))
+        .unwrap();
+    let support = desk.names.support();
+    send_mail(
+        &carla,
+        &[&support],
+        &reply_to(ack, &carla, &support, "c1@x.test", "cerrar"),
+    )
+    .await;
+    // Her next new case: acknowledged all the same.
+    desk.write(&carla, "Tercer problema", "h3@x.test", "Otro.")
+        .await;
+    let mails = wait_for_mail(&carla, 5).await;
+    assert!(parsed(&mails[4]).subject.starts_with("[Caso #3]"));
+    let held = wait_for_mail(&agent, 5).await;
+    let failed = String::from_utf8_lossy(&desk.cli(&["failed"]).stdout).to_string();
+    let held_lines: Vec<&str> = failed.lines().filter(|l| l.contains("held back")).collect();
+    assert_eq!(
+        held_lines.len(),
+        2,
+        "the 5th list and the close notice: {failed}"
+    );
+    desk.stop().await;
+    let case = desk.store().case_by_number(1).await.unwrap().unwrap();
+    assert_eq!(case.status, "closed");
+    let history = desk.store().case_emails(case.id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.kind == "case_closed" && e.delivery.as_deref() == Some("held")),
+        "the held notice is on the case's history"
+    );
+    let told: Vec<_> = held
+        .iter()
+        .map(|m| parsed(m))
+        .filter(|m| m.subject.starts_with("Correo retenido para"))
+        .collect();
+    assert_eq!(
+        told.len(),
+        1,
+        "the agents are told once an hour per address"
+    );
+    // The admin sends what was held.
+    desk.start();
+    for line in held_lines {
+        let id = line
+            .split('\t')
+            .next()
+            .unwrap()
+            .trim_start_matches("outbox ");
+        assert!(desk.cli(&["retry", "--outbox", id]).status.success());
+    }
+    let mails = wait_for_mail(&carla, 7).await;
+    assert!(mails
+        .iter()
+        .any(|m| parsed(m).subject.contains("Caso cerrado")));
+    desk.stop().await;
 }
 
 #[tokio::test]
