@@ -3,6 +3,7 @@
 
 mod cli;
 mod conversation;
+mod crash_only;
 mod durability;
 mod guards;
 mod hostile;
