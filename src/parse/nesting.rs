@@ -54,9 +54,9 @@ pub fn flatten(raw: &[u8]) -> Option<Vec<u8>> {
 
 /// Drop a parsed mail without recursion: nested messages are taken out of their parents
 /// first, so each is dropped with no message inside it. mail-parser finds a boundary
-/// anywhere, even mid-line and as a prefix of a longer word (`--b3` ends a part at
-/// `--b31`), where this scan, like RFC 2046, wants it alone on its line; a mail crafted
-/// on that difference gets a tree deeper than the cut, which still costs no stack here.
+/// anywhere, even mid-line, where this scan looks at the starts of lines only (and takes
+/// a multipart whose boundary never comes for one); a mail crafted on such a difference
+/// gets a tree deeper than the cut, which still costs no stack here.
 pub fn drop_flat(message: mail_parser::Message<'_>) {
     let mut todo = vec![message];
     while let Some(mut message) = todo.pop() {
@@ -150,7 +150,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// One pass over the lines; each line is compared with at most `max_depth` boundaries.
+    /// One pass over the lines; each line is compared with one boundary at most.
     fn run(mut self) -> Vec<Cut> {
         let mut at = 0;
         while at < self.raw.len() {
@@ -170,25 +170,29 @@ impl<'a> Scanner<'a> {
         self.cuts
     }
 
-    /// A `--boundary` line of an enclosing multipart closes everything inside it. True
-    /// when `line` was one.
+    /// A line that starts with `--` and the innermost multipart's boundary ends the part
+    /// (or, followed by `--`, the multipart) and whatever messages it holds. As in
+    /// mail-parser, only the innermost boundary counts, and as a prefix (`--b3` ends a
+    /// part at `--b31`): a scan stricter than the parser would leave the cut while the
+    /// parser reads on into what the cut should have hidden. True when `line` was one.
     fn boundary_line(&mut self, at: usize, line: &[u8]) -> bool {
         let Some(rest) = line.strip_prefix(b"--") else {
             return false;
         };
-        let found = self.stack.iter().rposition(|frame| match frame {
-            Frame::Multipart { boundary, .. } => rest
-                .strip_prefix(boundary.as_slice())
-                .is_some_and(|after| trim(after).is_empty() || after.starts_with(b"--")),
-            Frame::Message => false,
-        });
-        let Some(k) = found else {
+        let innermost = self
+            .stack
+            .iter()
+            .rposition(|frame| matches!(frame, Frame::Multipart { .. }));
+        let Some(k) = innermost else {
             return false;
         };
-        let closing = match &self.stack[k] {
-            Frame::Multipart { boundary, .. } => rest[boundary.len()..].starts_with(b"--"),
-            Frame::Message => false,
+        let Frame::Multipart { boundary, .. } = &self.stack[k] else {
+            return false;
         };
+        let Some(after) = rest.strip_prefix(boundary.as_slice()) else {
+            return false;
+        };
+        let closing = after.starts_with(b"--");
         self.end_opaque(at);
         self.stack.truncate(k + 1);
         if closing {

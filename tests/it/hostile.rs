@@ -46,10 +46,22 @@ async fn malformed_mail_is_stored_and_handled() {
             .find(|c| c.subject.contains(s))
             .unwrap_or_else(|| panic!("{s} in {cases:?}"))
     };
-    assert_eq!(
-        by_subject("Nido").description,
-        "fondo",
-        "10,000 nested parts parsed to the bottom"
+    // 10,000 nested multiparts: the tree is cut at buzon::parse::MAX_NESTING_DEPTH (issue
+    // 12: mail-parser's tree of a mail nested that deep crashed the process), so the text
+    // at the bottom is no longer the description. A boundary is a prefix (`--b310` ends a
+    // part of `b31`), so this mail comes out as 111 cut parts (most of them empty), of which `max_attachments`
+    // takes the first 50; the rest, "fondo" with it, stays in the raw mail.
+    let nest = by_subject("Nido");
+    assert!(!nest.description.contains("fondo"), "{nest:?}");
+    let cut = desk.store().case_attachments(nest.id).await.unwrap();
+    assert_eq!(cut.len(), 50, "{cut:?}");
+    assert!(
+        cut.iter().all(|a| a.filename == "parte-anidada.bin"),
+        "{cut:?}"
+    );
+    assert!(
+        cut[0].size > 10_000,
+        "the first cut part holds levels 32 to 310"
     );
     assert!(by_subject("Cortado").description.contains("Empieza bien"));
     assert!(
@@ -183,12 +195,10 @@ fn hostile_bombs_parse_within_their_bounds() {
                 assert!(holds(&message.attachments[0].bytes, "fondo"), "{name}");
             }
             "multipart-nesting-100000" => {
-                // mail-parser takes `--b31` for the end of a part in `b3`, so it comes out
-                // of the cut part there and reads on (flat: multiparts cost no stack);
-                // the cut part holds what is between.
-                assert_eq!(cut.len(), 1, "{name}");
-                assert!(holds(&cut[0].bytes, "boundary=\"b33\""), "{name}");
-                assert_eq!(message.text, "fondo", "{name}");
+                // `--b310` ends a part of `b31` (a boundary is a prefix, for mail-parser and
+                // the cut alike), so each such line starts a part that is cut again.
+                assert!(!cut.is_empty(), "{name}");
+                assert!(cut.iter().any(|a| holds(&a.bytes, "fondo")), "{name}");
             }
             "encoded-message-nesting" => {
                 assert_eq!(cut.len(), 1, "{name}: the encoded layer is opaque");
