@@ -1,7 +1,12 @@
 //! A mutation fuzzer for the pure middle of the journey (parse → classify → thread →
 //! commands → quotes), on stable Rust: real and hostile mail as seeds, byte-level and
-//! MIME-aware mutations, every run under `catch_unwind`. Crashing inputs are written to
-//! `tests/fixtures/fuzz-crashes/` (where a test replays them). Coverage guidance is left to
+//! MIME-aware mutations, every run under `catch_unwind`. One input in eight is generated
+//! instead (`buzon::hostile::random_nesting`: multipart, message/rfc822 — some of it
+//! base64 — and HTML elements nested at random depths, up to 50,000), then mutated: a
+//! mutation rarely builds depth, and depth is what crashed and stalled buzon (issue 12).
+//! Crashing inputs, and inputs that take more than a second, are written to
+//! `tests/fixtures/fuzz-crashes/` (where a test replays them). An input that overflows the
+//! stack aborts the fuzzer: rerun with the seed it printed at start. Coverage guidance is left to
 //! `cargo fuzz` on a nightly toolchain; this one runs anywhere, including CI machines.
 //!
 //! `cargo bench --bench fuzz -- --seconds 1800 [--seed N]` (scripts/fuzz.sh).
@@ -162,12 +167,21 @@ fn main() {
     let (mut tried, mut crashes) = (0u64, 0u64);
     let mut unique = HashSet::new();
     let started = Instant::now();
+    println!("fuzz: seed {seed}");
+    let mut slow = 0u64;
     while Instant::now() < deadline {
-        let mut input = corpus[rng.usize(..corpus.len())].clone();
+        let mut input = if rng.u8(..8) == 0 {
+            buzon::hostile::random_nesting(&mut rng)
+        } else {
+            corpus[rng.usize(..corpus.len())].clone()
+        };
         mutate(&mut rng, &mut input, &corpus);
         tried += 1;
+        let started = Instant::now();
         let result = std::panic::catch_unwind(|| pipeline(&input, &facts, &thread_facts));
-        if result.is_err() {
+        let too_slow = started.elapsed() > Duration::from_secs(1);
+        slow += u64::from(too_slow);
+        if result.is_err() || too_slow {
             crashes += 1;
             let hash = buzon::blobs::BlobHash::of(&input).0;
             if unique.insert(hash.clone()) {
@@ -178,7 +192,7 @@ fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "fuzz: seed {seed}, {} seeds, {tried} inputs in {secs:.0} s ({:.0}/s), {crashes} crashes, {} unique (saved in tests/fixtures/fuzz-crashes/)",
+        "fuzz: seed {seed}, {} seeds, {tried} inputs in {secs:.0} s ({:.0}/s), {crashes} findings ({slow} over 1 s), {} unique (saved in tests/fixtures/fuzz-crashes/)",
         corpus.len(),
         tried as f64 / secs,
         unique.len()

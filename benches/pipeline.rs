@@ -135,7 +135,8 @@ async fn latency(db: Db, n: usize) {
         DeskOptions {
             db,
             // One customer writes every mail: lift the per-address cap on automatic mail.
-            extra: "[limits]\nauto_replies_per_hour = 1000000\n".into(),
+            extra: "[limits]\nauto_replies_per_hour = 1000000\nnew_cases_per_hour = 1000000\n"
+                .into(),
             ..Default::default()
         },
     )
@@ -345,7 +346,8 @@ fn thin_twin(address: &str) -> String {
 
 async fn drain(db: Db, n: usize, fsync: bool) {
     let storage_extra = format!("fsync = {fsync}\n");
-    let extra = "[limits]\nauto_replies_per_hour = 1000000\n".to_string();
+    let extra =
+        "[limits]\nauto_replies_per_hour = 1000000\nnew_cases_per_hour = 1000000\n".to_string();
     let mut desk = Desk::with(
         "bench-drain",
         DeskOptions {
@@ -723,7 +725,7 @@ fn proc_kb(pid: u32, field: &str) -> u64 {
 /// `big` mails of a 20 MB attachment each waiting, its peak RSS while draining them.
 async fn memory(db: Db, big: usize) {
     let extra =
-        "[limits]\nauto_replies_per_hour = 1000000\nmax_message_bytes = 100000000\n".to_string();
+        "[limits]\nauto_replies_per_hour = 1000000\nnew_cases_per_hour = 1000000\nmax_message_bytes = 100000000\n".to_string();
     let desk = Desk::with(
         "bench-memory",
         DeskOptions {

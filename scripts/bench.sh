@@ -20,6 +20,8 @@ done
 eval "export $(scripts/postgres.sh start)"
 
 cargo build --release --benches --quiet
+# Issue 12's hostile mail: CPU and peak memory of each, failing over 1 s or 100 MB.
+cargo bench --quiet --bench hostile
 for db in sqlite postgres; do
     BUZON_LOG=warn cargo bench --quiet --bench pipeline -- --db "$db" "$@"
 done

@@ -12,14 +12,31 @@ pub const POINTS: [&str; 4] = [
     "send.after_accept",
 ];
 
-pub fn point(name: &'static str) {
+/// A mail-dependent crash, not among [`POINTS`]: with `BUZON_CRASH_AT=parse.poison`, the
+/// process aborts while parsing any mail that carries this header, as a mail that
+/// overflows the parser's stack would, every time it is tried (the crash-only tests).
+pub const POISON_HEADER: &[u8] = b"X-Buzon-Test-Poison:";
+
+pub fn poison(raw: &[u8]) {
+    if target().as_deref() == Some("parse.poison")
+        && raw.windows(POISON_HEADER.len()).any(|w| w == POISON_HEADER)
+    {
+        eprintln!("buzon: poisoned mail parsed: aborting");
+        std::process::abort();
+    }
+}
+
+fn target() -> &'static Option<String> {
     static TARGET: OnceLock<Option<String>> = OnceLock::new();
-    let target = TARGET.get_or_init(|| {
+    TARGET.get_or_init(|| {
         std::env::var("BUZON_CRASH_AT")
             .ok()
             .filter(|s| !s.is_empty())
-    });
-    if target.as_deref() == Some(name) {
+    })
+}
+
+pub fn point(name: &'static str) {
+    if target().as_deref() == Some(name) {
         eprintln!("buzon: crash point {name} reached: aborting");
         std::process::abort();
     }

@@ -75,3 +75,181 @@ fn binary_garbage() -> Vec<u8> {
 fn bad_base64() -> Vec<u8> {
     b"From: b@example.test\r\nSubject: base64 roto\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!not base64 at all====\r\n".to_vec()
 }
+
+/// Makes one sample's bytes.
+pub type MakeSample = fn() -> Vec<u8>;
+
+/// The mail that once crash-looped buzon and the ones that stalled it (issue 12), large,
+/// so generated only when asked for: (name, generator). Every one must cost less than
+/// 1 s of CPU and 100 MB of memory to parse (`benches/hostile.rs` measures it).
+pub fn bombs() -> Vec<(&'static str, MakeSample)> {
+    vec![
+        ("message-nesting-40000", || message_nesting(40_000)),
+        ("multipart-nesting-100000", || deep_nesting(100_000)),
+        ("encoded-message-nesting", encoded_message_nesting),
+        ("div-depth-100000", || {
+            html_mail(&nested_html("div", 100_000))
+        }),
+        ("div-depth-50000", || html_mail(&nested_html("div", 50_000))),
+        ("table-depth-10000", || html_mail(&nested_tables(10_000))),
+        ("simple-html-14mb", || {
+            html_mail(&long_html(14 * 1024 * 1024))
+        }),
+    ]
+}
+
+/// `depth` message/rfc822 parts inside each other, in a multipart/mixed after a line of
+/// text (3.5 MB at 40,000): each level nests the parsed tree one level deeper.
+pub fn message_nesting(depth: usize) -> Vec<u8> {
+    let mut m = b"From: matrioska@example.test\r\nSubject: Matrioska\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\narriba\r\n--m\r\nContent-Type: message/rfc822\r\n\r\n".to_vec();
+    for i in 0..depth {
+        m.extend_from_slice(
+            format!("From: capa@example.test\r\nSubject: capa {i}\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes(),
+        );
+    }
+    m.extend_from_slice(b"From: fondo@example.test\r\nSubject: fondo\r\n\r\nfondo\r\n--m--\r\n");
+    m
+}
+
+/// A message/rfc822 part in base64 whose decoded message holds another such part, three
+/// layers (as deep as mail-parser decodes), the last one a nesting bomb of its own.
+fn encoded_message_nesting() -> Vec<u8> {
+    use base64::Engine;
+    let mut inner = message_nesting(20_000);
+    for layer in 0..3 {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&inner);
+        let mut outer = format!("From: capa@example.test\r\nSubject: Capa cifrada {layer}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"e{layer}\"\r\n\r\n--e{layer}\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n").into_bytes();
+        for line in encoded.as_bytes().chunks(76) {
+            outer.extend_from_slice(line);
+            outer.extend_from_slice(b"\r\n");
+        }
+        outer.extend_from_slice(format!("--e{layer}--\r\n").as_bytes());
+        inner = outer;
+    }
+    inner
+}
+
+/// An HTML-only mail.
+pub fn html_mail(html: &str) -> Vec<u8> {
+    let mut m = b"From: html@example.test\r\nSubject: HTML hostil\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n".to_vec();
+    m.extend_from_slice(html.as_bytes());
+    m
+}
+
+/// `<tag>` nested `depth` deep around the word "fondo", after a paragraph "arriba".
+pub fn nested_html(tag: &str, depth: usize) -> String {
+    let mut h = String::from("<html><body><p>arriba</p>");
+    h.push_str(&format!("<{tag}>").repeat(depth));
+    h.push_str("fondo");
+    h.push_str(&format!("</{tag}>").repeat(depth));
+    h.push_str("</body></html>");
+    h
+}
+
+/// Tables nested in each other's cells `depth` deep.
+fn nested_tables(depth: usize) -> String {
+    let mut h = String::from("<html><body><p>arriba</p>");
+    h.push_str(&"<table border=1><tr><td>".repeat(depth));
+    h.push_str("fondo");
+    h.push_str(&"</td></tr></table>".repeat(depth));
+    h.push_str("</body></html>");
+    h
+}
+
+/// Plain paragraphs up to about `bytes`, the last one saying "final".
+fn long_html(bytes: usize) -> String {
+    let line = "<p>Una línea corriente de un correo largo, con <b>algo</b> de formato.</p>\r\n";
+    let mut h = String::with_capacity(bytes + 64);
+    h.push_str("<html><body><p>arriba</p>");
+    while h.len() < bytes {
+        h.push_str(line);
+    }
+    h.push_str("<p>final del correo</p></body></html>");
+    h
+}
+
+/// A mail of random structure for the fuzzer: multipart (mixed, alternative, digest),
+/// message/rfc822 (sometimes base64-encoded) and HTML elements nested at random depths,
+/// up to far past every bound buzon sets, with text at the bottom.
+pub fn random_nesting(rng: &mut fastrand::Rng) -> Vec<u8> {
+    let depth = match rng.u8(..4) {
+        0 => rng.usize(..64),
+        1 => rng.usize(..2_000),
+        _ => rng.usize(..50_000),
+    };
+    // Built inside out as heads and tails (linear), joined whenever a base64 layer needs
+    // the whole of what it wraps (at most three of them, as deep as mail-parser decodes).
+    let mut body = random_leaf(rng);
+    let (mut heads, mut tails): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+    let mut encoded_layers = 0;
+    for level in (0..depth).rev() {
+        match rng.u8(..16) {
+            0..=7 => {
+                let (head, tail) = multipart_shell(rng, level);
+                heads.push(head);
+                tails.push(tail);
+            }
+            15 if encoded_layers < 3 => {
+                encoded_layers += 1;
+                body = wrap_encoded(&joined(&mut heads, body, &mut tails));
+            }
+            _ => heads.push(b"Subject: capa\r\nContent-Type: message/rfc822\r\n\r\n".to_vec()),
+        }
+    }
+    heads.push(b"From: ana@example.test\r\nSubject: Generado\r\nMIME-Version: 1.0\r\n".to_vec());
+    joined(&mut heads, body, &mut tails)
+}
+
+/// The heads (innermost first) around `body` followed by the tails, innermost first.
+fn joined(heads: &mut Vec<Vec<u8>>, body: Vec<u8>, tails: &mut Vec<Vec<u8>>) -> Vec<u8> {
+    let mut out: Vec<u8> = heads.drain(..).rev().flatten().collect();
+    out.extend_from_slice(&body);
+    out.extend(tails.drain(..).flatten());
+    out
+}
+
+/// The innermost part: text, or HTML nested at a random depth.
+fn random_leaf(rng: &mut fastrand::Rng) -> Vec<u8> {
+    if rng.bool() {
+        return b"Content-Type: text/plain\r\n\r\nfondo\r\n".to_vec();
+    }
+    const TAGS: [&str; 8] = ["div", "table", "td", "span", "p", "ul", "li", "blockquote"];
+    let depth = rng.usize(..30_000);
+    let tags: Vec<&str> = (0..depth).map(|_| TAGS[rng.usize(..TAGS.len())]).collect();
+    let mut html = String::from("Content-Type: text/html\r\n\r\n");
+    for tag in &tags {
+        html.push_str(&format!("<{tag}>"));
+    }
+    html.push_str("fondo");
+    // Sometimes the closing tags are missing, as in sloppy HTML.
+    if rng.bool() {
+        for tag in tags.iter().rev() {
+            html.push_str(&format!("</{tag}>"));
+        }
+    }
+    html.into_bytes()
+}
+
+/// The start and end of a multipart of random subtype around one part.
+fn multipart_shell(rng: &mut fastrand::Rng, level: usize) -> (Vec<u8>, Vec<u8>) {
+    const SUBTYPES: [&str; 4] = ["mixed", "alternative", "digest", "related"];
+    let subtype = SUBTYPES[rng.usize(..SUBTYPES.len())];
+    let head =
+        format!("Content-Type: multipart/{subtype}; boundary=\"g{level}\"\r\n\r\n--g{level}\r\n");
+    (
+        head.into_bytes(),
+        format!("\r\n--g{level}--\r\n").into_bytes(),
+    )
+}
+
+fn wrap_encoded(inner: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+    let mut m =
+        b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+    for line in encoded.as_bytes().chunks(76) {
+        m.extend_from_slice(line);
+        m.extend_from_slice(b"\r\n");
+    }
+    m
+}

@@ -9,6 +9,13 @@ use mail_parser::{
 
 use crate::domain::{EmailAddress, Mailbox};
 
+mod html;
+mod nesting;
+pub mod pool;
+
+pub use html::MAX_CONVERTED_BYTES as MAX_HTML_CONVERTED_BYTES;
+pub use nesting::MAX_DEPTH as MAX_NESTING_DEPTH;
+
 /// What buzon needs from one received mail; owned, so it can cross threads.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InboundMessage {
@@ -84,7 +91,11 @@ pub enum ParseError {
     NotAnEmail,
 }
 
+/// Parse a mail. Containers nested deeper than [`MAX_NESTING_DEPTH`] become opaque
+/// attachments first (see `nesting`), so the parsed tree is shallow whatever the mail.
 pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
+    let flattened = nesting::flatten(raw);
+    let raw = flattened.as_deref().unwrap_or(raw);
     let mut message = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NotAnEmail)?;
@@ -122,6 +133,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     // parsed message, not copied, so a 20 MB attachment is in memory once, not twice.
     inbound.attachments = attachments(&mut message);
     without_nul(&mut inbound);
+    nesting::drop_flat(message);
     Ok(inbound)
 }
 
@@ -262,12 +274,20 @@ fn body_text(message: &Message<'_>) -> String {
             PartType::Text(t) => t.to_string(),
             _ => continue,
         };
-        if !text.is_empty() {
+        if text.is_empty() {
+            text = chunk;
+        } else {
             text.push('\n');
+            text.push_str(&chunk);
         }
-        text.push_str(&chunk);
     }
-    text.replace("\r\n", "\n").trim().to_string()
+    // In place where it can be: this text may be megabytes long.
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n");
+    }
+    text.truncate(text.trim_end().len());
+    text.drain(..text.len() - text.trim_start().len());
+    text
 }
 
 /// NUL characters carry nothing a person wrote (a UTF-16 file sent as text, a broken
@@ -298,10 +318,9 @@ fn without_nul(message: &mut InboundMessage) {
     }
 }
 
-/// Readable text from HTML; wide lines so that sentences are not re-wrapped mid-word.
+/// Readable text from HTML, at a bounded cost (see `html`).
 pub fn html_to_text(html: &str) -> String {
-    html2text::from_read(html.as_bytes(), 100)
-        .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
+    html::to_text(html)
 }
 
 fn attachments(message: &mut Message<'_>) -> Vec<InboundAttachment> {

@@ -24,7 +24,30 @@ mod tests;
 
 /// The customer's or agent's new text in `body`. `known_quoted` holds texts buzon itself
 /// sent on the case (the mails being answered), removed first wherever they appear quoted.
+/// Text this far into a mail is looked at for quotes; what follows is kept as written.
+/// Linear is not cheap enough: the rules cost about 100 ns and 10 bytes of memory per
+/// byte of text, so a 12 MB text took 1.4 s and 136 MB (issue 12's 14 MB HTML mail). New
+/// words come first in a reply, so a reply's history that long is kept, not lost.
+pub const MAX_SCANNED_BYTES: usize = 1024 * 1024;
+
 pub fn new_text(body: &str, known_quoted: &[&str]) -> String {
+    if body.len() > MAX_SCANNED_BYTES {
+        let mut cut = MAX_SCANNED_BYTES;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = body[..cut].rfind('\n').map_or(cut, |i| i + 1);
+        let (head, tail) = body.split_at(cut);
+        let mut text = new_text_bounded(head, known_quoted);
+        text.reserve(tail.len() + 1);
+        text.push('\n');
+        text.push_str(tail.trim_end());
+        return text;
+    }
+    new_text_bounded(body, known_quoted)
+}
+
+fn new_text_bounded(body: &str, known_quoted: &[&str]) -> String {
     let normalised = body.replace("\r\n", "\n").replace('\r', "\n");
     let mut lines = classify(&normalised);
     known::mark_quoted(&mut lines, known_quoted);

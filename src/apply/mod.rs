@@ -3,6 +3,7 @@
 //! outgoing mail — in one transaction. [`Processor::process_next`] is one step; the daemon
 //! loops over it and tests call it.
 
+mod crash_only;
 mod fanout;
 mod guards;
 mod history;
@@ -26,6 +27,7 @@ use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
 use crate::parse::{self, InboundMessage};
 use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail, Store, StoreError};
 use crate::thread::{self, ThreadFacts};
+pub use crash_only::CRASHES_BEFORE_PARKING;
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +197,9 @@ impl Processor {
         if rows.is_empty() {
             return Ok(vec![Step::Idle]);
         }
+        if let Some(step) = crash_only::park_if_crashing(&self.store, &rows).await? {
+            return Ok(vec![step]);
+        }
         // Savepoints cost two statements a mail and are needed only when a mail fails
         // half-way; the batch runs without them and again with them after such a failure.
         let mut applied = self.parse_and_apply(&rows, rows.len() == 1).await;
@@ -248,8 +253,10 @@ impl Processor {
             };
             let (limits, size) = (self.config.limits.clone(), row.raw_size as usize);
             let blobs = self.blobs.clone();
-            tasks.push(tokio::task::spawn_blocking(move || {
-                let mut message = parse::parse(&raw?)
+            tasks.push(parse::pool::run(move || {
+                let raw = raw?;
+                crate::crash::poison(&raw);
+                let mut message = parse::parse(&raw)
                     .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
                 let skipped = limits::apply(&mut message, size, &limits);
                 // Attachments go to the blob store here, from the parsed bytes themselves.
@@ -268,10 +275,10 @@ impl Processor {
         }
         let mut parsed = Vec::with_capacity(tasks.len());
         for task in tasks {
-            parsed
-                .push(task.await.unwrap_or_else(|e| {
-                    Err(ApplyError::Permanent(format!("parser crashed: {e}")))
-                }));
+            parsed.push(
+                task.await
+                    .unwrap_or_else(|e| Err(ApplyError::Permanent(e.to_string()))),
+            );
         }
         parsed
     }

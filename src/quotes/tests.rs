@@ -1,6 +1,6 @@
 //! Focused cases for each rule; the corpora are scored in `corpus_tests`.
 
-use super::new_text;
+use super::{new_text, MAX_SCANNED_BYTES};
 
 fn trimmed(body: &str) -> String {
     new_text(body, &[])
@@ -179,4 +179,22 @@ fn mobile_signature_above_gmail_attribution() {
     let body =
         "Ok\n\nSent from my iPhone\n\nOn Nov 3, 2025, at 10:00, Support <s@x.com> wrote:\n\n> Hi\n";
     assert_eq!(trimmed(body), "Ok");
+}
+
+#[test]
+fn a_text_past_the_scanned_bytes_keeps_its_tail_as_written() {
+    let body = format!(
+        "Nuevo problema\n{}> citado al final\nfin",
+        "una línea del registro\n".repeat(MAX_SCANNED_BYTES / 20)
+    );
+    let text = new_text(&body, &[]);
+    assert!(text.starts_with("Nuevo problema\n"));
+    assert!(
+        text.ends_with("> citado al final\nfin"),
+        "the tail as written"
+    );
+    assert_eq!(
+        text.matches("una línea del registro").count(),
+        MAX_SCANNED_BYTES / 20
+    );
 }

@@ -169,17 +169,25 @@ impl Store {
 
     /// Lease the oldest pending mails, in order: at most `count`, and no more than `bytes`
     /// of raw mail together (but always the first), so a batch of large mails stays small.
+    ///
+    /// Crash-only: `attempts` goes up in this committed claim, before anything is done
+    /// with the mail, and down again only when the mail is given back alive
+    /// ([`Store::release_inbound`]); so a pending mail with attempts above zero was taken
+    /// by a process that died before answering. Such a suspect is claimed alone, never
+    /// in a batch, so that the mails that happened to share its batch are not blamed.
     pub async fn claim_inbound_batch(&self, count: i64, bytes: i64) -> Result<Vec<InboundRow>> {
         let owner = super::lease_owner();
         let now = now_ms();
         let sql = concat!(
             "UPDATE inbound_mail SET lease_until = $1, lease_owner = $3, attempts = attempts + 1
              WHERE id IN (SELECT id FROM
-                            (SELECT id, raw_size, SUM(raw_size) OVER (ORDER BY id) AS running
-                             FROM (SELECT id, raw_size FROM inbound_mail
+                            (SELECT id, raw_size, SUM(raw_size) OVER (ORDER BY id) AS running,
+                                    ROW_NUMBER() OVER (ORDER BY id) AS place,
+                                    SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) OVER (ORDER BY id) AS suspects
+                             FROM (SELECT id, raw_size, attempts FROM inbound_mail
                                    WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
                                    ORDER BY id LIMIT $4) AS oldest) AS sized
-                          WHERE running = raw_size OR running <= $5)
+                          WHERE place = 1 OR (running <= $5 AND suspects = 0))
                AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
              RETURNING ",
             inbound_columns!()
@@ -199,10 +207,11 @@ impl Store {
         Ok(rows)
     }
 
-    /// Give a claimed mail back (a retryable problem): it will be taken again later.
+    /// Give a claimed mail back (a retryable problem): it will be taken again later. The
+    /// process came back from it, so the claim does not count as a crash.
     pub async fn release_inbound(&self, id: i64, error: &str) -> Result<()> {
         let _turn = self.write_turn().await;
-        sqlx::query("UPDATE inbound_mail SET lease_until = $1, error = $2 WHERE id = $3 AND state = 'pending'")
+        sqlx::query("UPDATE inbound_mail SET lease_until = $1, error = $2, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $3 AND state = 'pending'")
             .bind(now_ms() + 5_000)
             .bind(error)
             .bind(id)
@@ -246,7 +255,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let done = sqlx::query(
-            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL,
+            "UPDATE inbound_mail SET state = 'pending', lease_until = NULL, error = NULL, processed_at = NULL, attempts = 0,
                     vouched = CASE WHEN state = 'quarantined' THEN 1 ELSE vouched END
              WHERE id = $1 AND (state IN ('failed', 'quarantined') OR ($2 = 1 AND state = 'done'))",
         )

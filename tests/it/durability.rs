@@ -8,7 +8,7 @@ use buzon::store::CaseFilter;
 
 use crate::support::*;
 
-const MANY: &str = "[limits]\nauto_replies_per_hour = 1000000\n";
+const MANY: &str = "[limits]\nauto_replies_per_hour = 1000000\nnew_cases_per_hour = 1000000\n";
 
 async fn counts(desk: &Desk) -> (usize, i64, i64) {
     let cases = desk

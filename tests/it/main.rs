@@ -3,6 +3,7 @@
 
 mod cli;
 mod conversation;
+mod crash_only;
 mod customer_mail;
 mod durability;
 mod fanout;
