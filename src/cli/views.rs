@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{format_time, terminal};
+use super::{format_time, say, terminal};
 use crate::daemon::App;
 use crate::store::CaseFilter;
 use crate::text::fold_words;
@@ -35,7 +35,10 @@ pub async fn cases(
     };
     let cases = app.store.cases(&filter).await?;
     if json {
-        println!("{}", terminal::json(&serde_json::to_string_pretty(&cases)?));
+        say(format_args!(
+            "{}",
+            terminal::json(&serde_json::to_string_pretty(&cases)?)
+        ))?;
         return Ok(());
     }
     let mut out = terminal::stdout();
@@ -75,7 +78,10 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
             "attachments": attachments,
             "history": history,
         });
-        println!("{}", terminal::json(&serde_json::to_string_pretty(&value)?));
+        say(format_args!(
+            "{}",
+            terminal::json(&serde_json::to_string_pretty(&value)?)
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = terminal::stdout();
@@ -126,8 +132,30 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default()
         )?;
+        if let Some(text) = e.body_text.as_deref().filter(|t| !t.trim().is_empty()) {
+            writeln!(out, "{}", indented(text))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An entry's new text under its history line, set in so the next entry stands out.
+fn indented(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("      | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The header section of a raw mail (up to the first empty line), as text.
+fn header_block(raw: &[u8]) -> String {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).replace("\r\n", "\n")
 }
 
 pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
@@ -178,9 +206,14 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         "Size:       {} bytes (buzon email {} --raw prints them)\n",
         email.raw_size, email.id
     )?;
-    let text = match crate::parse::parse(&bytes) {
-        Ok(m) => m.text,
-        Err(e) => format!("(cannot parse: {e})"),
+    writeln!(out, "{}\n", header_block(&bytes))?;
+    // The text the desk kept (a reply's new words); the mail's own text when it kept none.
+    let text = match email.body_text {
+        Some(text) => text,
+        None => match crate::parse::parse(&bytes) {
+            Ok(m) => m.text,
+            Err(e) => format!("(cannot parse: {e})"),
+        },
     };
     writeln!(out, "{text}")?;
     Ok(ExitCode::SUCCESS)
@@ -249,7 +282,9 @@ pub async fn retry(app: &App, id: i64, outbox: bool) -> anyhow::Result<ExitCode>
         (app.store.retry_inbound(id).await?, "failed mail")
     };
     if found {
-        println!("{what} {id} is queued again; a running buzon takes it within seconds");
+        say(format_args!(
+            "{what} {id} is queued again; a running buzon takes it within seconds"
+        ))?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("buzon: no {what} {id}");
