@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
 use crate::parse::{self, InboundMessage};
 use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail, Store, StoreError};
-use crate::thread::{self, ThreadFacts};
+use crate::thread::{self, ThreadFacts, ThreadRule};
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -408,8 +408,13 @@ impl Processor {
             return self.bounce(tx, row, &message).await;
         }
         let route = classify::classify(&message, &facts);
-        if let Some(number) = self.thread(tx, &message, &facts.agents).await? {
-            if let Some(case) = tx.case_by_number(number.0).await? {
+        if let Some((number, rule)) = self.thread(tx, &message, &facts.agents).await? {
+            // A new mail that asks for something keeps its request although it names a case
+            // (`historial del caso #3`, `mis casos [Caso #3]`; issue 13 item 7).
+            let request = rule == ThreadRule::SubjectTag
+                && matches!(route, Route::NewCase(_))
+                && crate::requests::despite_tag(&message.subject, &message.text).is_some();
+            if let Some(case) = tx.case_by_number(number.0).await?.filter(|_| !request) {
                 tracing::Span::current().record("case", number.0);
                 return match route {
                     Route::Ignore(reason) => {
@@ -444,13 +449,49 @@ impl Processor {
         case: &classify::NewCase,
         skipped: &[limits::Skipped],
     ) -> Applied {
-        match crate::requests::parse(&message.subject, &message.text) {
+        let request = crate::requests::despite_tag(&message.subject, &message.text)
+            .or_else(|| crate::requests::parse(&message.subject, &message.text));
+        match request {
             Some(request) => {
                 self.self_service(tx, row, message, &case.requester, request)
                     .await
             }
-            None => self.open_case(tx, row, message, case, None, skipped).await,
+            None => {
+                let case = self.about_another_case(tx, message, case).await?;
+                self.open_case(tx, row, message, &case, None, skipped).await
+            }
         }
+    }
+
+    /// A new case whose subject names an existing one it could not join (a forwarded
+    /// answer replied to by someone outside it): its description is the new words only,
+    /// not the whole quoted thread, and the agents are told which case it mentions.
+    async fn about_another_case(
+        &self,
+        tx: &mut CaseTx,
+        message: &InboundMessage,
+        case: &classify::NewCase,
+    ) -> Result<classify::NewCase, StoreError> {
+        let mut case = case.clone();
+        let Some(n) = thread::subject_tag(&message.subject) else {
+            return Ok(case);
+        };
+        let Some(mentioned) = tx.case_by_number(n.0).await? else {
+            return Ok(case);
+        };
+        let history = tx.case_emails(mentioned.id).await?;
+        let known: Vec<&str> = history
+            .iter()
+            .rev()
+            .take(20)
+            .filter_map(|e| e.body_text.as_deref())
+            .collect();
+        let new_text = crate::quotes::new_text(&message.text, &known);
+        if !new_text.trim().is_empty() {
+            case.description = new_text;
+        }
+        case.mentions = Some(n);
+        Ok(case)
     }
 
     /// The case a reply belongs to, after SPEC.md's threading rules.
@@ -459,7 +500,7 @@ impl Processor {
         tx: &mut CaseTx,
         message: &InboundMessage,
         agents: &HashSet<EmailAddress>,
-    ) -> Result<Option<CaseNumber>, StoreError> {
+    ) -> Result<Option<(CaseNumber, ThreadRule)>, StoreError> {
         let secrets = self.config.support.secrets();
         let mut received = HashMap::new();
         for id in thread::references(message) {
@@ -468,6 +509,7 @@ impl Processor {
             }
         }
         let mut participants = HashMap::new();
+        let mut case_orgs = HashMap::new();
         for n in thread::candidates(message, &secrets, &received) {
             if let Some(case) = tx.case_by_number(n.0).await? {
                 let people = tx.case_participants(case.id).await?;
@@ -476,14 +518,23 @@ impl Processor {
                     .filter_map(|(e, _)| EmailAddress::parse(&e).ok())
                     .collect();
                 participants.insert(n, set);
+                if let Some(org) = tx.organisation_of(&case.requester).await? {
+                    case_orgs.insert(n, org);
+                }
             }
         }
+        let sender_org = match &message.from {
+            Some(from) => tx.organisation_of(from.address.as_str()).await?,
+            None => None,
+        };
         let facts = ThreadFacts {
             received,
             participants,
             agents: agents.clone(),
+            sender_org,
+            case_orgs,
         };
-        Ok(thread::find_case(message, &secrets, &facts).map(|(n, _)| n))
+        Ok(thread::find_case(message, &secrets, &facts))
     }
 
     /// A blob's bytes, also when this batch wrote it and has not published it yet.

@@ -167,6 +167,7 @@ impl Processor {
         agent_data["requester"] = compose::person(&requester);
         agent_data["person"] = compose::person(&requester);
         agent_data["skipped"] = json!(skipped);
+        agent_data["mentioned_case"] = json!(case.mentions.map(|n| n.0));
         let mut note = Outgoing::new(
             MailKind::AgentNewCase,
             agent_language,

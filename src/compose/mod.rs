@@ -146,6 +146,7 @@ pub fn sample_context(subject: &str) -> Value {
         "changed_by": "Ana <ana@cliente.test>",
         "changes": [{ "field": "severidad", "before": "3", "after": "1" }],
         "related_case": 1041,
+        "mentioned_case": 1040,
         "skipped": [{ "filename": "video.mp4", "size": 90_000_000, "reason": "attachment_too_large" }],
         "search": Value::Null,
         "filter": "open",
