@@ -14,6 +14,10 @@ use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
 
+mod status;
+
+use status::ChangedBy;
+
 /// The people on a case and its history, read before the transaction starts, and the
 /// attachments of this mail that the limits kept out.
 struct CaseContext {
@@ -212,7 +216,8 @@ impl Processor {
             self.ask_to_confirm(tx, &updated, sender, lines, threading.clone())
                 .await?;
         }
-        self.status_mail(tx, &updated, context, &changes, sender, threading)
+        let by = ChangedBy::Customer(sender);
+        self.status_mail(tx, &updated, context, &changes, by, threading)
             .await?;
         tx.finish_mail("comment", false).await?;
         Ok(("comment".into(), Some(case.number)))
@@ -278,7 +283,8 @@ impl Processor {
                 .collect();
             self.queue(tx, relay).await?;
         }
-        self.status_mail(tx, &updated, context, &changes, sender, threading)
+        let by = ChangedBy::Agent(sender);
+        self.status_mail(tx, &updated, context, &changes, by, threading)
             .await?;
         tx.finish_mail("agent_reply", false).await?;
         Ok(("agent_reply".into(), Some(case.number)))
@@ -323,42 +329,6 @@ impl Processor {
             updated.status = "closed".into();
         }
         Ok((updated, changes))
-    }
-
-    /// `case_closed` or `case_updated` to the customers, when a command changed the case.
-    async fn status_mail(
-        &self,
-        tx: &mut CaseTx,
-        updated: &CaseRow,
-        context: &CaseContext,
-        changes: &[Value],
-        by: &Mailbox,
-        threading: Threading,
-    ) -> Result<(), ApplyError> {
-        let closed_now = updated.status == "closed";
-        if changes.is_empty() && !closed_now {
-            return Ok(());
-        }
-        let kind = if closed_now {
-            MailKind::CaseClosed
-        } else {
-            MailKind::CaseUpdated
-        };
-        let language = case_language(updated);
-        let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
-        data["person"] = compose::person(&requester(updated));
-        data["changes"] = json!(changes);
-        data["changed_by"] = json!(who(by));
-        let mail = Outgoing::new(
-            kind,
-            language,
-            data,
-            self.customers(updated, context),
-            Some((updated.id, updated.number)),
-        )
-        .answering(threading);
-        self.queue(tx, mail).await?;
-        Ok(())
     }
 
     /// The requester and participants who are not agents: who hears from the case.

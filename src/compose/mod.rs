@@ -144,6 +144,7 @@ pub fn sample_context(subject: &str) -> Value {
         "comment": "Pruebe a reiniciar el conector.",
         "attachments": [{ "filename": "captura.png", "size": 2048 }],
         "changed_by": "Ana <ana@cliente.test>",
+        "by_you": false,
         "changes": [{ "field": "severidad", "before": "3", "after": "1" }],
         "related_case": 1041,
         "mentioned_case": 1040,

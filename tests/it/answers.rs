@@ -175,3 +175,63 @@ async fn requests_that_name_a_case_stay_requests() {
         "only the tagged mail that is no request is a comment"
     );
 }
+
+#[tokio::test]
+async fn whoever_changes_the_case_reads_usted_and_the_others_a_name() {
+    let mut desk = Desk::new("usted").await;
+    let (carla, luis) = (desk.names.addr("carla"), desk.names.addr("luis"));
+    let (agent, support) = (desk.names.addr("agente"), desk.names.support());
+    for (who, name) in [(&carla, "Carla Gómez"), (&luis, "Luis")] {
+        desk.store()
+            .add_customer(&CustomerRow {
+                email: who.clone(),
+                name: Some(name.into()),
+                org_domain: None,
+                language: Some("es".into()),
+            })
+            .await
+            .unwrap();
+    }
+    desk.start();
+    let id = |n: &str| format!("{n}-{}@x.test", desk.names.tag);
+    let opening = plain_mail(&carla, &support, "No imprime", &id("u1"), "Nada.");
+    let opening = [format!("Cc: {luis}\r\n").as_bytes(), &opening].concat();
+    send_mail(&carla, &[&support], &opening).await;
+    let ack = wait_for_mail(&carla, 1).await.remove(0);
+    let note = wait_for_mail(&agent, 1).await.remove(0);
+    let named_agent = format!("Pepe Agente <{agent}>");
+    let raise = reply_to(&note, &named_agent, &support, &id("u2"), "Severidad: 1");
+    send_mail(&agent, &[&support], &raise).await;
+    let updated = parsed(&wait_for_mail(&luis, 1).await[0]);
+    assert!(
+        updated
+            .text
+            .contains("Pepe (Soporte Test) ha actualizado el Caso #1:"),
+        "{}",
+        updated.text
+    );
+    assert!(!updated.text.contains(&agent), "no agent address");
+
+    let close = reply_to(&ack, &carla, &support, &id("u3"), "cerrar");
+    send_mail(&carla, &[&support], &close).await;
+    let own = parsed(&wait_for_mail(&carla, 3).await[2]);
+    assert!(
+        own.text.contains("Ha cerrado el Caso #1 (\"No imprime\")."),
+        "{}",
+        own.text
+    );
+    assert!(!own.text.contains("Carla Gómez"), "{}", own.text);
+    assert_eq!(own.to.len(), 1, "a copy of her own");
+    let others = parsed(&wait_for_mail(&luis, 2).await[1]);
+    assert!(
+        others.text.contains("ha sido cerrado por Carla Gómez."),
+        "{}",
+        others.text
+    );
+    assert!(
+        others.to.iter().all(|m| m.address.as_str() != carla),
+        "{:?}",
+        others.to
+    );
+    desk.stop().await;
+}

@@ -1,0 +1,112 @@
+//! `case_closed` / `case_updated`: what the customers hear when a command changed their
+//! case. The person who made the change reads "usted"/"you" in a copy of their own; the
+//! others read who it was — a customer by name, an agent as "<first name> (<support name>)",
+//! never an agent's address (SPEC.md "Customers see the desk, not the person").
+
+use serde_json::{json, Value};
+
+use super::{case_language, requester, CaseContext};
+use crate::apply::outgoing::{facts_of, Outgoing};
+use crate::apply::{ApplyError, Processor};
+use crate::compose::{self, MailKind, Threading};
+use crate::domain::Mailbox;
+use crate::store::{CaseRow, CaseTx};
+
+/// Who changed the case, which decides how the others are told.
+pub(super) enum ChangedBy<'a> {
+    /// A requester or participant: named to the others, "usted" to themself.
+    Customer(&'a Mailbox),
+    /// An agent of the desk: shown by first name and the support's name.
+    Agent(&'a Mailbox),
+}
+
+impl ChangedBy<'_> {
+    /// How the others read an agent: first name and the desk, never the address.
+    fn agent_shown(agent: &Mailbox, support_name: &str) -> String {
+        match agent
+            .name
+            .as_deref()
+            .and_then(|n| n.split_whitespace().next())
+        {
+            Some(first) => format!("{first} ({support_name})"),
+            None => support_name.to_string(),
+        }
+    }
+
+    /// The customer who made the change, who gets a copy of their own.
+    fn customer(&self) -> Option<&Mailbox> {
+        match self {
+            ChangedBy::Customer(m) => Some(m),
+            ChangedBy::Agent(_) => None,
+        }
+    }
+}
+
+impl Processor {
+    /// `case_closed` or `case_updated` to the customers, when a command changed the case.
+    pub(super) async fn status_mail(
+        &self,
+        tx: &mut CaseTx,
+        updated: &CaseRow,
+        context: &CaseContext,
+        changes: &[Value],
+        by: ChangedBy<'_>,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        let closed_now = updated.status == "closed";
+        if changes.is_empty() && !closed_now {
+            return Ok(());
+        }
+        let kind = if closed_now {
+            MailKind::CaseClosed
+        } else {
+            MailKind::CaseUpdated
+        };
+        let language = case_language(updated);
+        let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
+        data["changes"] = json!(changes);
+        data["changed_by"] = json!(self.shown(tx, &by).await?);
+        data["by_you"] = json!(false);
+        let changer = by.customer();
+        let (own, others): (Vec<Mailbox>, Vec<Mailbox>) = self
+            .customers(updated, context)
+            .into_iter()
+            .partition(|m| changer.is_some_and(|c| c.address == m.address));
+        let case = Some((updated.id, updated.number));
+        if let Some(me) = own.first() {
+            let mut mine = data.clone();
+            mine["person"] = compose::person(changer.unwrap_or(me));
+            mine["by_you"] = json!(true);
+            let copy = Outgoing::new(kind, language, mine, own, case);
+            self.queue(tx, copy.answering(threading.clone())).await?;
+        }
+        if others.is_empty() {
+            return Ok(());
+        }
+        // One mail to everyone else: it greets the requester when they are among them.
+        let first = requester(updated);
+        data["person"] = if others.iter().any(|m| m.address == first.address) {
+            compose::person(&first)
+        } else {
+            json!({ "name": null, "email": "" })
+        };
+        let mail = Outgoing::new(kind, language, data, others, case);
+        self.queue(tx, mail.answering(threading)).await?;
+        Ok(())
+    }
+
+    /// How the others read the author of the change: a customer by the name in their
+    /// profile (else the one their mail gave, else their address), an agent as
+    /// [`ChangedBy::agent_shown`].
+    async fn shown(&self, tx: &mut CaseTx, by: &ChangedBy<'_>) -> Result<String, ApplyError> {
+        Ok(match by {
+            ChangedBy::Customer(m) => {
+                let (_, profile_name) = self.profile_of(tx, &m.address).await?;
+                profile_name
+                    .or_else(|| m.name.clone())
+                    .unwrap_or_else(|| m.address.to_string())
+            }
+            ChangedBy::Agent(m) => ChangedBy::agent_shown(m, &self.config.support.name),
+        })
+    }
+}
