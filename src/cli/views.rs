@@ -42,6 +42,7 @@ pub async fn cases(
         return Ok(());
     }
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     for c in &cases {
         writeln!(
             out,
@@ -50,7 +51,7 @@ pub async fn cases(
             c.status,
             c.severity,
             if c.production_down { "!" } else { " " },
-            format_time(c.updated_at),
+            format_time(c.updated_at, zone),
             c.requester,
             c.subject
         )?;
@@ -85,6 +86,7 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     writeln!(out, "Caso #{}  {}", case.number, case.subject)?;
     writeln!(out, "  status:     {}", case.status)?;
     writeln!(
@@ -106,8 +108,8 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     for (email, role) in participants.iter().filter(|(_, r)| r != "requester") {
         writeln!(out, "  {role}: {email}")?;
     }
-    writeln!(out, "  opened:     {}", format_time(case.created_at))?;
-    writeln!(out, "  activity:   {}", format_time(case.updated_at))?;
+    writeln!(out, "  opened:     {}", format_time(case.created_at, zone))?;
+    writeln!(out, "  activity:   {}", format_time(case.updated_at, zone))?;
     for a in &attachments {
         writeln!(
             out,
@@ -121,7 +123,7 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
             out,
             "  [{}] {} {:<3} {:<16} {} -> {}: {}{}",
             e.id,
-            format_time(e.created_at),
+            format_time(e.created_at, zone),
             e.direction,
             e.kind,
             e.from_addr,
@@ -169,6 +171,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     let case = match email.case_id {
         Some(case_id) => app
             .store
@@ -185,7 +188,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         email.id,
         email.direction,
         email.kind,
-        format_time(email.created_at)
+        format_time(email.created_at, zone)
     )?;
     if let Some(n) = case {
         writeln!(out, "Case:       #{n}")?;
@@ -223,12 +226,13 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
     let inbound = app.store.failed_inbound().await?;
     let outbox = app.store.outbox_by_state("failed").await?;
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     for m in &inbound {
         writeln!(
             out,
             "mail {}\t{}\tuid {}\t{}\t{}",
             m.id,
-            format_time(m.fetched_at),
+            format_time(m.fetched_at, zone),
             m.uid,
             m.message_id.as_deref().unwrap_or("-"),
             m.error.as_deref().unwrap_or("")
@@ -246,7 +250,11 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
     }
     let failing = app.store.failing_addresses().await?;
     for (address, reason, since) in &failing {
-        writeln!(out, "bounced {address}\t{}\t{reason}", format_time(*since))?;
+        writeln!(
+            out,
+            "bounced {address}\t{}\t{reason}",
+            format_time(*since, zone)
+        )?;
     }
     if inbound.is_empty() && outbox.is_empty() && failing.is_empty() {
         eprintln!("nothing failed");
@@ -256,6 +264,7 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
 
 pub async fn denied(app: &App) -> anyhow::Result<()> {
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     for m in app.store.denied_inbound(200).await? {
         let from = app
             .store
@@ -267,7 +276,7 @@ pub async fn denied(app: &App) -> anyhow::Result<()> {
             out,
             "mail {}\t{}\t{}\t{}",
             m.id,
-            format_time(m.fetched_at),
+            format_time(m.fetched_at, zone),
             from.0,
             from.1
         )?;

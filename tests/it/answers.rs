@@ -149,6 +149,11 @@ async fn requests_that_name_a_case_stay_requests() {
         .await;
     let list = parsed(&wait_for_mail(&ana, 3).await[2]);
     assert!(list.subject.starts_with("Sus casos: 1"), "{}", list.subject);
+    assert!(
+        list.text.contains("última actividad 2026-") && list.text.contains(" (UTC)"),
+        "times name their zone: {}",
+        list.text
+    );
     desk.write(
         &ana,
         "[Caso #1] La factura sigue duplicada",

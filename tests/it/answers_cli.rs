@@ -119,3 +119,36 @@ async fn every_view_exits_quietly_on_a_closed_pipe() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }
+
+/// `buzon` with `support.timezone` set through the environment.
+fn in_zone(desk: &Desk, zone: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_buzon"))
+        .args(args)
+        .arg("--config")
+        .arg(&desk.config_path)
+        .env("BUZON_LOG", "warn")
+        .env("BUZON_SUPPORT__TIMEZONE", zone)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn times_are_shown_in_the_desks_zone_and_a_bad_zone_is_a_config_error() {
+    let desk = desk_with_a_reply("cli-zone").await;
+    let shown = in_zone(&desk, "Europe/Madrid", &["case", "1"]);
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(text.contains("  opened:     2026-"), "{text}");
+    assert!(text.contains(" (Europe/Madrid)"), "{text}");
+    let default = String::from_utf8_lossy(&desk.cli(&["cases"]).stdout).to_string();
+    assert!(default.contains(" (UTC) "), "{default}");
+
+    let bad = in_zone(&desk, "Europe/Madird", &["cases"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("support.timezone: 'Europe/Madird'"),
+        "{stderr}"
+    );
+}
