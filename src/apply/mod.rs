@@ -11,8 +11,9 @@ mod outgoing;
 mod proofs;
 mod reply;
 mod self_service;
+mod threading;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tracing::{info, warn, Instrument};
@@ -21,10 +22,10 @@ use crate::blobs::{BlobHash, BlobStore, Staged};
 use crate::classify::{self, Facts, IgnoreReason, Route};
 use crate::compose::Composer;
 use crate::config::Config;
-use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
+use crate::domain::{EmailAddress, Language, Mailbox};
 use crate::parse::{self, InboundMessage};
 use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail, Store, StoreError};
-use crate::thread::{self, ThreadFacts, ThreadRule};
+use crate::thread::ThreadRule;
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -461,80 +462,6 @@ impl Processor {
                 self.open_case(tx, row, message, &case, None, skipped).await
             }
         }
-    }
-
-    /// A new case whose subject names an existing one it could not join (a forwarded
-    /// answer replied to by someone outside it): its description is the new words only,
-    /// not the whole quoted thread, and the agents are told which case it mentions.
-    async fn about_another_case(
-        &self,
-        tx: &mut CaseTx,
-        message: &InboundMessage,
-        case: &classify::NewCase,
-    ) -> Result<classify::NewCase, StoreError> {
-        let mut case = case.clone();
-        let Some(n) = thread::subject_tag(&message.subject) else {
-            return Ok(case);
-        };
-        let Some(mentioned) = tx.case_by_number(n.0).await? else {
-            return Ok(case);
-        };
-        let history = tx.case_emails(mentioned.id).await?;
-        let known: Vec<&str> = history
-            .iter()
-            .rev()
-            .take(20)
-            .filter_map(|e| e.body_text.as_deref())
-            .collect();
-        let new_text = crate::quotes::new_text(&message.text, &known);
-        if !new_text.trim().is_empty() {
-            case.description = new_text;
-        }
-        case.mentions = Some(n);
-        Ok(case)
-    }
-
-    /// The case a reply belongs to, after SPEC.md's threading rules.
-    async fn thread(
-        &self,
-        tx: &mut CaseTx,
-        message: &InboundMessage,
-        agents: &HashSet<EmailAddress>,
-    ) -> Result<Option<(CaseNumber, ThreadRule)>, StoreError> {
-        let secrets = self.config.support.secrets();
-        let mut received = HashMap::new();
-        for id in thread::references(message) {
-            if let Some(n) = tx.case_of_received(&id).await? {
-                received.insert(id, CaseNumber(n));
-            }
-        }
-        let mut participants = HashMap::new();
-        let mut case_orgs = HashMap::new();
-        for n in thread::candidates(message, &secrets, &received) {
-            if let Some(case) = tx.case_by_number(n.0).await? {
-                let people = tx.case_participants(case.id).await?;
-                let set = people
-                    .into_iter()
-                    .filter_map(|(e, _)| EmailAddress::parse(&e).ok())
-                    .collect();
-                participants.insert(n, set);
-                if let Some(org) = tx.organisation_of(&case.requester).await? {
-                    case_orgs.insert(n, org);
-                }
-            }
-        }
-        let sender_org = match &message.from {
-            Some(from) => tx.organisation_of(from.address.as_str()).await?,
-            None => None,
-        };
-        let facts = ThreadFacts {
-            received,
-            participants,
-            agents: agents.clone(),
-            sender_org,
-            case_orgs,
-        };
-        Ok(thread::find_case(message, &secrets, &facts))
     }
 
     /// A blob's bytes, also when this batch wrote it and has not published it yet.

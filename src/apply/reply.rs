@@ -2,10 +2,10 @@
 //! reply relayed to the customer or kept as an internal note, commands in either, and what
 //! happens on a closed case.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::limits::Skipped;
-use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
+use super::outgoing::{attachment_facts, facts_of, mailbox, who, Outgoing};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, ProductChoice, Route};
 use crate::commands::{self, ReplyCommands};
@@ -288,47 +288,6 @@ impl Processor {
             .await?;
         tx.finish_mail("agent_reply", false).await?;
         Ok(("agent_reply".into(), Some(case.number)))
-    }
-
-    /// Apply `Severidad:`, `Producto:` and `cerrar`; the case as it is now and what changed.
-    async fn apply_commands(
-        &self,
-        tx: &mut CaseTx,
-        case: &CaseRow,
-        commands: &ReplyCommands,
-    ) -> Result<(CaseRow, Vec<Value>), ApplyError> {
-        let spanish = case_language(case) == Language::Es;
-        let mut updated = case.clone();
-        let mut changes = Vec::new();
-        if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
-            tx.set_severity(case.id, severity.level()).await?;
-            let language = case_language(case);
-            changes.push(change(
-                if spanish { "severidad" } else { "severity" },
-                compose::severity_text(case.severity, language),
-                compose::severity_text(severity.level(), language),
-            ));
-            updated.severity = severity.level();
-            updated.production_down &= severity.level() == 1;
-        }
-        if let Some(product) = commands
-            .product
-            .as_ref()
-            .filter(|p| case.product.as_ref() != Some(*p))
-        {
-            tx.set_product(case.id, product).await?;
-            let before = case.product.clone().unwrap_or_else(|| "-".into());
-            changes.push(change(
-                if spanish { "producto" } else { "product" },
-                before,
-                product,
-            ));
-            updated.product = Some(product.clone());
-        }
-        if commands.close && tx.close_case(case.id).await? {
-            updated.status = "closed".into();
-        }
-        Ok((updated, changes))
     }
 
     /// The requester and participants who are not agents: who hears from the case.

@@ -1,15 +1,16 @@
-//! `case_closed` / `case_updated`: what the customers hear when a command changed their
-//! case. The person who made the change reads "usted"/"you" in a copy of their own; the
+//! Commands that change a case (`Severidad:`, `Producto:`, `cerrar`), and `case_closed` /
+//! `case_updated`: what the customers hear when one changed their case. The person who made the change reads "usted"/"you" in a copy of their own; the
 //! others read who it was — a customer by name, an agent as "<first name> (<support name>)",
 //! never an agent's address (SPEC.md "Customers see the desk, not the person").
 
 use serde_json::{json, Value};
 
 use super::{case_language, requester, CaseContext};
-use crate::apply::outgoing::{facts_of, Outgoing};
+use crate::apply::outgoing::{change, facts_of, Outgoing};
 use crate::apply::{ApplyError, Processor};
+use crate::commands::ReplyCommands;
 use crate::compose::{self, MailKind, Threading};
-use crate::domain::Mailbox;
+use crate::domain::{Language, Mailbox};
 use crate::store::{CaseRow, CaseTx};
 
 /// Who changed the case, which decides how the others are told.
@@ -43,6 +44,47 @@ impl ChangedBy<'_> {
 }
 
 impl Processor {
+    /// Apply `Severidad:`, `Producto:` and `cerrar`; the case as it is now and what changed.
+    pub(super) async fn apply_commands(
+        &self,
+        tx: &mut CaseTx,
+        case: &CaseRow,
+        commands: &ReplyCommands,
+    ) -> Result<(CaseRow, Vec<Value>), ApplyError> {
+        let spanish = case_language(case) == Language::Es;
+        let mut updated = case.clone();
+        let mut changes = Vec::new();
+        if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
+            tx.set_severity(case.id, severity.level()).await?;
+            let language = case_language(case);
+            changes.push(change(
+                if spanish { "severidad" } else { "severity" },
+                compose::severity_text(case.severity, language),
+                compose::severity_text(severity.level(), language),
+            ));
+            updated.severity = severity.level();
+            updated.production_down &= severity.level() == 1;
+        }
+        if let Some(product) = commands
+            .product
+            .as_ref()
+            .filter(|p| case.product.as_ref() != Some(*p))
+        {
+            tx.set_product(case.id, product).await?;
+            let before = case.product.clone().unwrap_or_else(|| "-".into());
+            changes.push(change(
+                if spanish { "producto" } else { "product" },
+                before,
+                product,
+            ));
+            updated.product = Some(product.clone());
+        }
+        if commands.close && tx.close_case(case.id).await? {
+            updated.status = "closed".into();
+        }
+        Ok((updated, changes))
+    }
+
     /// `case_closed` or `case_updated` to the customers, when a command changed the case.
     pub(super) async fn status_mail(
         &self,
