@@ -240,3 +240,42 @@ async fn whoever_changes_the_case_reads_usted_and_the_others_a_name() {
     );
     desk.stop().await;
 }
+
+/// The organisation rule 5 compares, on both databases: a customer row's `org_domain`,
+/// else the address's domain when it is a registered organisation; a customer provisioned
+/// alone has none.
+#[tokio::test]
+async fn organisations_come_from_customer_rows_and_registered_domains() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = buzon::store::Store::connect(&fresh_database(db, dir.path()).await)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        for (email, org) in [
+            ("carla@correo.test", Some("Cliente.test")),
+            ("solo@correo.test", None),
+        ] {
+            store
+                .add_customer(&CustomerRow {
+                    email: email.into(),
+                    name: None,
+                    org_domain: org.map(str::to_string),
+                    language: None,
+                })
+                .await
+                .unwrap();
+        }
+        store.add_org("cliente.test", None).await.unwrap();
+        let mut tx = store.begin_batch().await.unwrap();
+        for (email, org) in [
+            ("carla@correo.test", Some("cliente.test")),
+            ("pedro@cliente.test", Some("cliente.test")),
+            ("solo@correo.test", None),
+            ("extrano@otro.test", None),
+        ] {
+            let found = tx.organisation_of(email).await.unwrap();
+            assert_eq!(found.as_deref(), org, "{db:?} {email}");
+        }
+    }
+}
