@@ -110,10 +110,15 @@ impl Processor {
         data["changed_by"] = json!(self.shown(tx, &by).await?);
         data["by_you"] = json!(false);
         let changer = by.customer();
-        let (own, others): (Vec<Mailbox>, Vec<Mailbox>) = self
+        let (mut own, others): (Vec<Mailbox>, Vec<Mailbox>) = self
             .customers(updated, context)
             .into_iter()
             .partition(|m| changer.is_some_and(|c| c.address == m.address));
+        // A colleague who joined the case with this very mail is not among the people read
+        // before it, and still hears what they did.
+        if let (true, Some(me)) = (own.is_empty(), changer) {
+            own.push(me.clone());
+        }
         let case = Some((updated.id, updated.number));
         if let Some(me) = own.first() {
             let mut mine = data.clone();
