@@ -23,12 +23,8 @@ pub(super) enum ChangedBy<'a> {
 
 impl ChangedBy<'_> {
     /// How the others read an agent: first name and the desk, never the address.
-    fn agent_shown(agent: &Mailbox, support_name: &str) -> String {
-        match agent
-            .name
-            .as_deref()
-            .and_then(|n| n.split_whitespace().next())
-        {
+    fn agent_shown(name: Option<&str>, support_name: &str) -> String {
+        match name.and_then(|n| n.split_whitespace().next()) {
             Some(first) => format!("{first} ({support_name})"),
             None => support_name.to_string(),
         }
@@ -153,7 +149,31 @@ impl Processor {
                     .or_else(|| m.name.clone())
                     .unwrap_or_else(|| m.address.to_string())
             }
-            ChangedBy::Agent(m) => ChangedBy::agent_shown(m, &self.config.support.name),
+            ChangedBy::Agent(m) => {
+                // The name `buzon agent add --name` gave wins over the mail's display name.
+                let listed = self
+                    .agents(tx)
+                    .await?
+                    .into_iter()
+                    .find(|a| a.address == m.address);
+                let name = listed.and_then(|a| a.name).or_else(|| m.name.clone());
+                ChangedBy::agent_shown(name.as_deref(), &self.config.support.name)
+            }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChangedBy;
+
+    #[test]
+    fn agents_are_shown_by_first_name_and_the_desk() {
+        assert_eq!(
+            ChangedBy::agent_shown(Some("Pepe Agente"), "Soporte"),
+            "Pepe (Soporte)"
+        );
+        assert_eq!(ChangedBy::agent_shown(Some("  "), "Soporte"), "Soporte");
+        assert_eq!(ChangedBy::agent_shown(None, "Soporte"), "Soporte");
     }
 }
