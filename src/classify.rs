@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use regex::Regex;
 use std::sync::LazyLock;
 
-use crate::domain::{EmailAddress, Mailbox, Severity};
+use crate::domain::{CaseNumber, EmailAddress, Mailbox, Severity};
 use crate::parse::{AutoSignals, InboundMessage};
 use crate::text::{fold, fold_words};
 
@@ -69,6 +69,9 @@ pub struct NewCase {
     pub production_down: bool,
     /// Provisioned To/Cc addresses besides the requester and the support address.
     pub participants: Vec<EmailAddress>,
+    /// An existing case the subject's tag names although the mail may not go on it (a
+    /// forwarded answer replied to from outside the case): the agents are told which.
+    pub mentions: Option<CaseNumber>,
 }
 
 /// The product as the customer named it.
@@ -156,6 +159,7 @@ fn new_case(message: &InboundMessage, requester: Mailbox, facts: &Facts) -> NewC
         description: message.text.clone(),
         severity,
         production_down,
+        mentions: None,
     }
 }
 

@@ -97,6 +97,9 @@ pub struct SupportConfig {
     pub previous_secrets: Vec<Secret>,
     /// Admin's templates, `<dir>/<language>/<kind>.hbs`, replacing the shipped ones.
     pub templates_dir: Option<PathBuf>,
+    /// The clock times shown to people (case lists, histories, `buzon case`) are read on:
+    /// the desk's own zone (`support.timezone`, an IANA name, default UTC).
+    pub timezone: jiff::tz::TimeZone,
 }
 
 impl SupportConfig {
@@ -298,6 +301,7 @@ struct RawSupport {
     #[serde(default)]
     previous_secrets: Vec<String>,
     templates_dir: Option<PathBuf>,
+    timezone: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -643,6 +647,7 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
     if raw.products.iter().any(|x| x.trim().is_empty()) {
         p.push("support.products: a product name is empty".into());
     }
+    let timezone = timezone(raw.timezone.as_deref(), p);
     Some(SupportConfig {
         address: address?,
         name: raw.name.unwrap_or_else(|| "Soporte".to_string()),
@@ -651,6 +656,22 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
         secret: secret?,
         previous_secrets: raw.previous_secrets.into_iter().map(Secret).collect(),
         templates_dir: raw.templates_dir,
+        timezone,
+    })
+}
+
+/// `support.timezone`: an IANA zone from the bundled database (the same on every machine,
+/// whatever /usr/share/zoneinfo holds); UTC when not given.
+fn timezone(name: Option<&str>, p: &mut Vec<String>) -> jiff::tz::TimeZone {
+    let Some(name) = name else {
+        return jiff::tz::TimeZone::UTC;
+    };
+    jiff::tz::TimeZone::get(name).unwrap_or_else(|_| {
+        p.push(format!(
+            "support.timezone: '{}' is not an IANA time zone name (like Europe/Madrid or UTC)",
+            crate::text::single_line(name)
+        ));
+        jiff::tz::TimeZone::UTC
     })
 }
 
@@ -827,6 +848,7 @@ username = "u"
 address = "not-an-address"
 secret = "short"
 language = "fr"
+timezone = "Europe/Madird"
 "#;
         let err = from_toml(text, &[]).unwrap_err();
         let lines = &err.0;
@@ -838,6 +860,7 @@ language = "fr"
             "support.address",
             "support.secret: too short",
             "support.language",
+            "support.timezone: 'Europe/Madird' is not an IANA time zone name",
         ] {
             assert!(
                 lines.iter().any(|l| l.contains(expected)),

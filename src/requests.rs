@@ -13,6 +13,7 @@ use crate::text::fold_words;
 mod bare;
 #[cfg(test)]
 mod table_tests;
+mod tagged;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelfService {
@@ -30,6 +31,8 @@ pub enum SelfService {
     /// Looked like a request but was not one of the forms above.
     Help,
 }
+
+pub use tagged::despite_tag;
 
 /// Reply prefixes a client may add when the customer answers one of our replies.
 static PREFIXES: LazyLock<Regex> =

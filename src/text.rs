@@ -1,5 +1,6 @@
 //! Text helpers shared by the pure stages: folding for accent- and case-blind matching.
 
+use jiff::{tz::TimeZone, Timestamp};
 use unicode_normalization::UnicodeNormalization;
 
 /// Lowercase and strip combining accents, so "Producción Caída" matches "produccion caida".
@@ -76,21 +77,44 @@ pub fn without_bidi_controls(input: &str) -> String {
     input.chars().filter(|c| !is_bidi_control(*c)).collect()
 }
 
-/// `2026-11-28 12:00` (UTC) from Unix milliseconds, for lists and histories.
-pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = crate::compose::mime::civil_from_days(secs.div_euclid(86_400));
-    let day_secs = secs.rem_euclid(86_400);
+/// `2026-11-30 09:28 (Europe/Madrid)` from Unix milliseconds, for lists and histories: the
+/// time in the desk's `support.timezone`, with the zone named so that nobody has to guess
+/// which clock it is.
+pub fn format_time(ms: i64, zone: &TimeZone) -> String {
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        day_secs / 3600,
-        day_secs % 3600 / 60
+        "{} ({})",
+        local_time(ms, zone),
+        zone.iana_name().unwrap_or("UTC")
     )
+}
+
+/// `2026-11-30 09:28`: the wall-clock time in `zone`, to the minute, without the zone's
+/// name (for file names; people reading it elsewhere need [`format_time`]).
+pub fn local_time(ms: i64, zone: &TimeZone) -> String {
+    let when = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    zone.to_datetime(when)
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_shown_in_the_desks_zone_and_name_it() {
+        // 2026-11-30 08:28:00 UTC.
+        let ms = 1_796_027_280_000;
+        let madrid = TimeZone::get("Europe/Madrid").unwrap();
+        assert_eq!(format_time(ms, &madrid), "2026-11-30 09:28 (Europe/Madrid)");
+        assert_eq!(format_time(ms, &TimeZone::UTC), "2026-11-30 08:28 (UTC)");
+        assert_eq!(local_time(ms, &madrid), "2026-11-30 09:28");
+        // Summer time: the same zone, another offset.
+        assert_eq!(
+            format_time(ms - 124 * 86_400_000, &madrid),
+            "2026-07-29 10:28 (Europe/Madrid)"
+        );
+    }
 
     #[test]
     fn fold_strips_accents_and_case() {

@@ -1,7 +1,10 @@
 //! Which case does a reply belong to, and may its sender touch it? SPEC.md "Mail in → 2",
 //! in its order: (a) a reference to a Message-ID buzon signed for case N; (b) a reference to a
 //! mail buzon received on case N, from a participant or agent; (c) a `[Caso #N]` tag in the
-//! subject, from a participant or agent. Pure: the store looks the facts up first.
+//! subject, from a participant or agent — or (d) from a colleague: someone provisioned in the
+//! same organisation as the case's requester who writes with one of the case's people in
+//! To/Cc (a forwarded answer replied to; issue 13 item 5). Pure: the store looks the facts
+//! up first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -20,6 +23,12 @@ pub struct ThreadFacts {
     /// Who may write on each candidate case (requester and participants).
     pub participants: HashMap<CaseNumber, HashSet<EmailAddress>>,
     pub agents: HashSet<EmailAddress>,
+    /// The organisation (its domain) the sender is provisioned under: the customer row's
+    /// `org_domain`, or their domain when it is a registered organisation. A customer
+    /// provisioned alone has none, so two customers at gmail.com are never colleagues.
+    pub sender_org: Option<String>,
+    /// The organisation of each candidate case's requester, when they have one.
+    pub case_orgs: HashMap<CaseNumber, String>,
 }
 
 /// Why a mail was put on its case.
@@ -28,6 +37,9 @@ pub enum ThreadRule {
     SignedReference,
     ReceivedReference,
     SubjectTag,
+    /// A tag anywhere in the subject, from a colleague of the requester who copies one of
+    /// the case's people: the sender becomes a participant.
+    ColleagueTag,
 }
 
 /// The mail's references, the direct parent first, then the rest newest first.
@@ -94,9 +106,34 @@ pub fn find_case(
     {
         return Some((n, ThreadRule::ReceivedReference));
     }
-    subject_tag(&message.subject)
-        .filter(|n| allowed(*n))
-        .map(|n| (n, ThreadRule::SubjectTag))
+    let tag = subject_tag(&message.subject)?;
+    if allowed(tag) {
+        return Some((tag, ThreadRule::SubjectTag));
+    }
+    colleague_copying_the_case(message, facts, tag).then_some((tag, ThreadRule::ColleagueTag))
+}
+
+/// Rule (d): the sender is in the organisation of case `n`'s requester and one of its
+/// people reads along in To/Cc. Both must hold: a stranger, or a customer of another
+/// organisation, never reaches a case through its tag.
+fn colleague_copying_the_case(
+    message: &InboundMessage,
+    facts: &ThreadFacts,
+    n: CaseNumber,
+) -> bool {
+    let same_org = facts
+        .sender_org
+        .as_ref()
+        .is_some_and(|org| facts.case_orgs.get(&n) == Some(org));
+    let Some(people) = facts.participants.get(&n) else {
+        return false;
+    };
+    same_org
+        && message
+            .to
+            .iter()
+            .chain(&message.cc)
+            .any(|m| people.contains(&m.address))
 }
 
 #[cfg(test)]
@@ -142,6 +179,10 @@ mod tests {
             .into_iter()
             .collect(),
             agents: [addr("agente@soporte.test")].into_iter().collect(),
+            sender_org: None,
+            case_orgs: [(CaseNumber(5), "cliente.test".to_string())]
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -223,6 +264,69 @@ mod tests {
             find_case(&m, &[SECRET], &facts()),
             None,
             "not a participant of #6"
+        );
+    }
+
+    /// Carla forwarded Ana's answer inline; Pedro answers the desk with Carla in Cc.
+    fn forwarded_reply(from: &str, cc: &str) -> InboundMessage {
+        let mut m = mail(
+            from,
+            "Re: [soporte@example.test: [Caso #5] No imprime]",
+            &["fwd-by-carla@cliente.test"],
+            &[],
+        );
+        m.to = vec![Mailbox {
+            name: None,
+            address: addr("soporte@soporte.test"),
+        }];
+        m.cc = vec![Mailbox {
+            name: None,
+            address: addr(cc),
+        }];
+        m
+    }
+
+    #[test]
+    fn a_colleague_copying_the_case_reaches_it_by_its_tag() {
+        let colleague = ThreadFacts {
+            sender_org: Some("cliente.test".into()),
+            ..facts()
+        };
+        let m = forwarded_reply("pedro@cliente.test", "ana@cliente.test");
+        assert_eq!(
+            find_case(&m, &[SECRET], &colleague),
+            Some((CaseNumber(5), ThreadRule::ColleagueTag))
+        );
+        let nobody_copied = forwarded_reply("pedro@cliente.test", "otro@cliente.test");
+        assert_eq!(
+            find_case(&nobody_copied, &[SECRET], &colleague),
+            None,
+            "none of the case's people reads along"
+        );
+    }
+
+    #[test]
+    fn strangers_and_other_organisations_never_reach_a_case_by_its_tag() {
+        let m = forwarded_reply("intruso@otro.test", "ana@cliente.test");
+        assert_eq!(find_case(&m, &[SECRET], &facts()), None, "no organisation");
+        let other = ThreadFacts {
+            sender_org: Some("otro.test".into()),
+            ..facts()
+        };
+        assert_eq!(
+            find_case(&m, &[SECRET], &other),
+            None,
+            "another organisation"
+        );
+        let lone_requester = ThreadFacts {
+            sender_org: Some("cliente.test".into()),
+            case_orgs: HashMap::new(),
+            ..facts()
+        };
+        assert_eq!(
+            find_case(&m, &[SECRET], &lone_requester),
+            None,
+            "the requester belongs to no organisation"
         );
     }
 

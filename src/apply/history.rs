@@ -10,7 +10,9 @@ use super::{ApplyError, Processor};
 use crate::compose::{mime, MailKind};
 use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::store::{CaseTx, EmailRow};
-use crate::text::format_time;
+use crate::text::{format_time, local_time};
+
+use jiff::tz::TimeZone as Zone;
 
 /// Room kept in each answer for its own headers and text: an eighth of the cap, at most
 /// 64 KiB.
@@ -52,6 +54,7 @@ impl Processor {
         let mut parts: Vec<Part> = vec![Vec::new()];
         let mut size = 0;
         let mut too_large = false;
+        let zone = &self.config.support.timezone;
         for (i, e) in history.iter().enumerate() {
             // Read only what may fit: the smallest it can take is its own size.
             let bytes = if attached_size(e.raw_size as usize, true) <= room {
@@ -70,7 +73,7 @@ impl Processor {
                 parts
                     .last_mut()
                     .expect("one part")
-                    .push((entry(e, None), None));
+                    .push((entry(e, None, zone), None));
                 continue;
             };
             if size + encoded > room && !parts.last().expect("one part").is_empty() {
@@ -78,7 +81,7 @@ impl Processor {
                 size = 0;
             }
             size += encoded;
-            let file = file_name(i + 1, e, number, language);
+            let file = file_name(i + 1, e, number, zone, language);
             let attached = mime::Part {
                 filename: file.clone(),
                 content_type: "message/rfc822".into(),
@@ -87,7 +90,7 @@ impl Processor {
             parts
                 .last_mut()
                 .expect("one part")
-                .push((entry(e, Some(&file)), Some(attached)));
+                .push((entry(e, Some(&file), zone), Some(attached)));
         }
         let facts = super::outgoing::facts_of(&case, &[], vec![]);
         data["case"] = self.case_data(&facts, language)["case"].clone();
@@ -154,8 +157,16 @@ fn attached_size(raw: usize, as_is: bool) -> usize {
 }
 
 /// `03-2026-11-30-0828-caso-1.eml`: the order, the date, and the case, readable.
-fn file_name(position: usize, e: &EmailRow, number: CaseNumber, language: Language) -> String {
-    let when = format_time(e.created_at).replace(' ', "-").replace(':', "");
+fn file_name(
+    position: usize,
+    e: &EmailRow,
+    number: CaseNumber,
+    zone: &Zone,
+    language: Language,
+) -> String {
+    let when = local_time(e.created_at, zone)
+        .replace(' ', "-")
+        .replace(':', "");
     let case = match language {
         Language::Es => "caso",
         Language::En => "case",
@@ -180,7 +191,7 @@ fn customer_visible(e: &EmailRow) -> bool {
     }
 }
 
-fn entry(e: &EmailRow, file: Option<&str>) -> Value {
+fn entry(e: &EmailRow, file: Option<&str>, zone: &Zone) -> Value {
     let text = e.body_text.as_deref().map(|t| {
         t.lines()
             .take(15)
@@ -189,7 +200,7 @@ fn entry(e: &EmailRow, file: Option<&str>) -> Value {
             .join("\n")
     });
     json!({
-        "date": format_time(e.created_at),
+        "date": format_time(e.created_at, zone),
         "direction": e.direction,
         "from": e.from_addr,
         "to": e.to_addrs,

@@ -13,8 +13,9 @@ mod outgoing;
 mod proofs;
 mod reply;
 mod self_service;
+mod threading;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tracing::{info, warn, Instrument};
@@ -23,10 +24,10 @@ use crate::blobs::{BlobHash, BlobStore, Staged};
 use crate::classify::{self, Facts, IgnoreReason, Route};
 use crate::compose::Composer;
 use crate::config::Config;
-use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
+use crate::domain::{EmailAddress, Language, Mailbox};
 use crate::parse::{self, InboundMessage};
 use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail, Store, StoreError};
-use crate::thread::{self, ThreadFacts};
+use crate::thread::ThreadRule;
 pub use crash_only::CRASHES_BEFORE_PARKING;
 
 /// What one step did.
@@ -416,8 +417,13 @@ impl Processor {
             return self.bounce(tx, row, &message).await;
         }
         let route = classify::classify(&message, &facts);
-        if let Some(number) = self.thread(tx, &message, &facts.agents).await? {
-            if let Some(case) = tx.case_by_number(number.0).await? {
+        if let Some((number, rule)) = self.thread(tx, &message, &facts.agents).await? {
+            // A new mail that asks for something keeps its request although it names a case
+            // (`historial del caso #3`, `mis casos [Caso #3]`; issue 13 item 7).
+            let request = rule == ThreadRule::SubjectTag
+                && matches!(route, Route::NewCase(_))
+                && crate::requests::despite_tag(&message.subject, &message.text).is_some();
+            if let Some(case) = tx.case_by_number(number.0).await?.filter(|_| !request) {
                 tracing::Span::current().record("case", number.0);
                 return match route {
                     Route::Ignore(reason) => {
@@ -452,46 +458,18 @@ impl Processor {
         case: &classify::NewCase,
         skipped: &[limits::Skipped],
     ) -> Applied {
-        match crate::requests::parse(&message.subject, &message.text) {
+        let request = crate::requests::despite_tag(&message.subject, &message.text)
+            .or_else(|| crate::requests::parse(&message.subject, &message.text));
+        match request {
             Some(request) => {
                 self.self_service(tx, row, message, &case.requester, request)
                     .await
             }
-            None => self.open_case(tx, row, message, case, None, skipped).await,
-        }
-    }
-
-    /// The case a reply belongs to, after SPEC.md's threading rules.
-    async fn thread(
-        &self,
-        tx: &mut CaseTx,
-        message: &InboundMessage,
-        agents: &HashSet<EmailAddress>,
-    ) -> Result<Option<CaseNumber>, StoreError> {
-        let secrets = self.config.support.secrets();
-        let mut received = HashMap::new();
-        for id in thread::references(message) {
-            if let Some(n) = tx.case_of_received(&id).await? {
-                received.insert(id, CaseNumber(n));
+            None => {
+                let case = self.about_another_case(tx, message, case).await?;
+                self.open_case(tx, row, message, &case, None, skipped).await
             }
         }
-        let mut participants = HashMap::new();
-        for n in thread::candidates(message, &secrets, &received) {
-            if let Some(case) = tx.case_by_number(n.0).await? {
-                let people = tx.case_participants(case.id).await?;
-                let set = people
-                    .into_iter()
-                    .filter_map(|(e, _)| EmailAddress::parse(&e).ok())
-                    .collect();
-                participants.insert(n, set);
-            }
-        }
-        let facts = ThreadFacts {
-            received,
-            participants,
-            agents: agents.clone(),
-        };
-        Ok(thread::find_case(message, &secrets, &facts).map(|(n, _)| n))
     }
 
     /// A blob's bytes, also when this batch wrote it and has not published it yet.

@@ -7,11 +7,12 @@ use super::limits::Skipped;
 use super::outgoing::{attachment_facts, Outgoing};
 use super::proofs::{Held, HeldKind};
 use super::{Applied, Entry, Processor};
-use crate::classify::{NewCase, ProductChoice};
+use crate::classify::{self, NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
 use crate::domain::Mailbox;
 use crate::parse::InboundMessage;
-use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow};
+use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow, StoreError};
+use crate::thread;
 
 impl Processor {
     /// A stranger: the `access_denied` answer, the mail kept, no case.
@@ -59,6 +60,37 @@ impl Processor {
         self.queue(tx, reply).await?;
         tx.finish_mail("access_denied", false).await?;
         Ok(("access_denied".into(), None))
+    }
+
+    /// A new case whose subject names an existing one it could not join (a forwarded
+    /// answer replied to by someone outside it): its description is the new words only,
+    /// not the whole quoted thread, and the agents are told which case it mentions.
+    pub(super) async fn about_another_case(
+        &self,
+        tx: &mut CaseTx,
+        message: &InboundMessage,
+        case: &classify::NewCase,
+    ) -> Result<classify::NewCase, StoreError> {
+        let mut case = case.clone();
+        let Some(n) = thread::subject_tag(&message.subject) else {
+            return Ok(case);
+        };
+        let Some(mentioned) = tx.case_by_number(n.0).await? else {
+            return Ok(case);
+        };
+        let history = tx.case_emails(mentioned.id).await?;
+        let known: Vec<&str> = history
+            .iter()
+            .rev()
+            .take(20)
+            .filter_map(|e| e.body_text.as_deref())
+            .collect();
+        let new_text = crate::quotes::new_text(&message.text, &known);
+        if !new_text.trim().is_empty() {
+            case.description = new_text;
+        }
+        case.mentions = Some(n);
+        Ok(case)
     }
 
     /// A new case; `related` is the closed case it follows from, if any.
@@ -188,6 +220,7 @@ impl Processor {
         agent_data["requester"] = compose::person(&requester);
         agent_data["person"] = compose::person(&requester);
         agent_data["skipped"] = json!(skipped);
+        agent_data["mentioned_case"] = json!(case.mentions.map(|n| n.0));
         let mut note = Outgoing::new(
             MailKind::AgentNewCase,
             agent_language,

@@ -2,10 +2,10 @@
 //! reply relayed to the customer or kept as an internal note, commands in either, and what
 //! happens on a closed case.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::limits::Skipped;
-use super::outgoing::{attachment_facts, change, facts_of, mailbox, who, Outgoing};
+use super::outgoing::{attachment_facts, facts_of, mailbox, who, Outgoing};
 use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, ProductChoice, Route};
@@ -14,6 +14,10 @@ use crate::compose::{self, mime, MailKind, Threading};
 use crate::domain::{CaseNumber, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
+
+mod status;
+
+use status::ChangedBy;
 
 /// The people on a case and its history, read before the transaction starts, and the
 /// attachments of this mail that the limits kept out.
@@ -218,7 +222,8 @@ impl Processor {
             self.ask_to_confirm(tx, &updated, sender, lines, threading.clone())
                 .await?;
         }
-        self.status_mail(tx, &updated, context, &changes, sender, threading)
+        let by = ChangedBy::Customer(sender);
+        self.status_mail(tx, &updated, context, &changes, by, threading)
             .await?;
         tx.finish_mail("comment", false).await?;
         Ok(("comment".into(), Some(case.number)))
@@ -285,87 +290,11 @@ impl Processor {
                 .collect();
             self.queue(tx, relay).await?;
         }
-        self.status_mail(tx, &updated, context, &changes, sender, threading)
+        let by = ChangedBy::Agent(sender);
+        self.status_mail(tx, &updated, context, &changes, by, threading)
             .await?;
         tx.finish_mail("agent_reply", false).await?;
         Ok(("agent_reply".into(), Some(case.number)))
-    }
-
-    /// Apply `Severidad:`, `Producto:` and `cerrar`; the case as it is now and what changed.
-    async fn apply_commands(
-        &self,
-        tx: &mut CaseTx,
-        case: &CaseRow,
-        commands: &ReplyCommands,
-    ) -> Result<(CaseRow, Vec<Value>), ApplyError> {
-        let spanish = case_language(case) == Language::Es;
-        let mut updated = case.clone();
-        let mut changes = Vec::new();
-        if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
-            tx.set_severity(case.id, severity.level()).await?;
-            let language = case_language(case);
-            changes.push(change(
-                if spanish { "severidad" } else { "severity" },
-                compose::severity_text(case.severity, language),
-                compose::severity_text(severity.level(), language),
-            ));
-            updated.severity = severity.level();
-            updated.production_down &= severity.level() == 1;
-        }
-        if let Some(product) = commands
-            .product
-            .as_ref()
-            .filter(|p| case.product.as_ref() != Some(*p))
-        {
-            tx.set_product(case.id, product).await?;
-            let before = case.product.clone().unwrap_or_else(|| "-".into());
-            changes.push(change(
-                if spanish { "producto" } else { "product" },
-                before,
-                product,
-            ));
-            updated.product = Some(product.clone());
-        }
-        if commands.close && tx.close_case(case.id).await? {
-            updated.status = "closed".into();
-        }
-        Ok((updated, changes))
-    }
-
-    /// `case_closed` or `case_updated` to the customers, when a command changed the case.
-    async fn status_mail(
-        &self,
-        tx: &mut CaseTx,
-        updated: &CaseRow,
-        context: &CaseContext,
-        changes: &[Value],
-        by: &Mailbox,
-        threading: Threading,
-    ) -> Result<(), ApplyError> {
-        let closed_now = updated.status == "closed";
-        if changes.is_empty() && !closed_now {
-            return Ok(());
-        }
-        let kind = if closed_now {
-            MailKind::CaseClosed
-        } else {
-            MailKind::CaseUpdated
-        };
-        let language = case_language(updated);
-        let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
-        data["person"] = compose::person(&requester(updated));
-        data["changes"] = json!(changes);
-        data["changed_by"] = json!(who(by));
-        let mail = Outgoing::new(
-            kind,
-            language,
-            data,
-            self.customers(updated, context),
-            Some((updated.id, updated.number)),
-        )
-        .answering(threading);
-        self.queue(tx, mail).await?;
-        Ok(())
     }
 
     /// The requester and participants who are not agents: who hears from the case.

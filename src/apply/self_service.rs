@@ -156,7 +156,10 @@ impl Processor {
             limit: 200,
         };
         let cases = tx.cases(&filter).await?;
-        data["cases"] = json!(cases.iter().map(list_entry).collect::<Vec<_>>());
+        data["cases"] = json!(cases
+            .iter()
+            .map(|c| list_entry(c, &self.config.support.timezone))
+            .collect::<Vec<_>>());
         data["count"] = json!(cases.len());
         data["filter"] = json!(status.unwrap_or("all"));
         data["search"] = json!(words.map(|w| w.join(" ")));
@@ -209,12 +212,12 @@ impl Processor {
     }
 }
 
-fn list_entry(c: &CaseRow) -> Value {
+fn list_entry(c: &CaseRow, zone: &jiff::tz::TimeZone) -> Value {
     json!({
         "number": c.number,
         "subject": c.subject,
         "status": c.status,
         "severity": c.severity,
-        "last_activity": format_time(c.updated_at),
+        "last_activity": format_time(c.updated_at, zone),
     })
 }

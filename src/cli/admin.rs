@@ -86,7 +86,7 @@ fn domain(value: &str) -> Result<String, String> {
 fn outcome(result: Result<(), StoreError>, done: String) -> anyhow::Result<ExitCode> {
     match result {
         Ok(()) => {
-            println!("{done}");
+            super::say(format_args!("{done}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(StoreError::Invalid(why)) => {
@@ -97,13 +97,13 @@ fn outcome(result: Result<(), StoreError>, done: String) -> anyhow::Result<ExitC
     }
 }
 
-fn removed(found: bool, what: String) -> ExitCode {
+fn removed(found: bool, what: String) -> anyhow::Result<ExitCode> {
     if found {
-        println!("removed {what}");
-        ExitCode::SUCCESS
+        super::say(format_args!("removed {what}"))?;
+        Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("buzon: no {what}");
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     }
 }
 
@@ -181,10 +181,10 @@ pub async fn customer(app: &App, command: CustomerCommand) -> anyhow::Result<Exi
         }
         CustomerCommand::Remove { email } => {
             let email = EmailAddress::canonical(&email);
-            Ok(removed(
+            removed(
                 app.store.remove_customer(&email).await?,
                 format!("customer {email}"),
-            ))
+            )
         }
     }
 }
@@ -207,10 +207,7 @@ pub async fn org(app: &App, command: OrgCommand) -> anyhow::Result<ExitCode> {
         }
         OrgCommand::Remove { domain: d } => {
             let d = d.trim().to_lowercase();
-            Ok(removed(
-                app.store.remove_org(&d).await?,
-                format!("organisation {d}"),
-            ))
+            removed(app.store.remove_org(&d).await?, format!("organisation {d}"))
         }
     }
 }
@@ -236,10 +233,10 @@ pub async fn agent(app: &App, command: AgentCommand) -> anyhow::Result<ExitCode>
         }
         AgentCommand::Remove { email } => {
             let email = EmailAddress::canonical(&email);
-            Ok(removed(
+            removed(
                 app.store.remove_agent(&email).await?,
                 format!("agent {email}"),
-            ))
+            )
         }
     }
 }

@@ -8,13 +8,15 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub async fn check(config: Config) -> ExitCode {
-    println!("configuration: ok");
+    // A closed stdout loses only the report; the exit code still says it.
+    let say = |line: std::fmt::Arguments<'_>| drop(super::say(line));
+    say(format_args!("configuration: ok"));
     let mut ok = true;
     let mut report = |what: &str, result: Result<String, String>| match result {
-        Ok(detail) => println!("{what}: ok{detail}"),
+        Ok(detail) => say(format_args!("{what}: ok{detail}")),
         Err(e) => {
             ok = false;
-            println!("{what}: FAILED: {e}");
+            say(format_args!("{what}: FAILED: {e}"));
         }
     };
     report(

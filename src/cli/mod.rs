@@ -109,11 +109,28 @@ pub async fn execute(cli: Cli) -> ExitCode {
     };
     match dispatch(cli.command, config).await {
         Ok(code) => code,
+        // `buzon case 2 | head`: the reader has what it wanted; nothing to report.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("buzon: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether the error is stdout's reader having gone away (EPIPE): the one failure of a
+/// view that is no failure.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// `println!` panics when stdout is a closed pipe; every view writes through this instead
+/// and lets the error reach [`execute`].
+pub(crate) fn say(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}")
 }
 
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
@@ -126,7 +143,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             let shutdown = daemon::shutdown_on_signals();
             daemon::run(app, shutdown).await?;
         }
-        Command::Migrate => println!("database is up to date"),
+        Command::Migrate => say(format_args!("database is up to date"))?,
         Command::Cases {
             status,
             search,
@@ -145,11 +162,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             let outcomes = crate::import::import(&app, &file, send).await?;
             let total: usize = outcomes.values().sum();
             let summary: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-            println!(
+            say(format_args!(
                 "imported {total} mails from {} ({})",
                 file.display(),
                 summary.join(", ")
-            );
+            ))?;
         }
         Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
         Command::Check => unreachable!("handled above"),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{format_time, terminal};
+use super::{format_time, say, terminal};
 use crate::daemon::App;
 use crate::store::CaseFilter;
 use crate::text::fold_words;
@@ -35,10 +35,14 @@ pub async fn cases(
     };
     let cases = app.store.cases(&filter).await?;
     if json {
-        println!("{}", terminal::json(&serde_json::to_string_pretty(&cases)?));
+        say(format_args!(
+            "{}",
+            terminal::json(&serde_json::to_string_pretty(&cases)?)
+        ))?;
         return Ok(());
     }
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     for c in &cases {
         writeln!(
             out,
@@ -47,7 +51,7 @@ pub async fn cases(
             c.status,
             c.severity,
             if c.production_down { "!" } else { " " },
-            format_time(c.updated_at),
+            format_time(c.updated_at, zone),
             c.requester,
             c.subject
         )?;
@@ -75,10 +79,14 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
             "attachments": attachments,
             "history": history,
         });
-        println!("{}", terminal::json(&serde_json::to_string_pretty(&value)?));
+        say(format_args!(
+            "{}",
+            terminal::json(&serde_json::to_string_pretty(&value)?)
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     writeln!(out, "Caso #{}  {}", case.number, case.subject)?;
     writeln!(out, "  status:     {}", case.status)?;
     writeln!(
@@ -100,8 +108,8 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     for (email, role) in participants.iter().filter(|(_, r)| r != "requester") {
         writeln!(out, "  {role}: {email}")?;
     }
-    writeln!(out, "  opened:     {}", format_time(case.created_at))?;
-    writeln!(out, "  activity:   {}", format_time(case.updated_at))?;
+    writeln!(out, "  opened:     {}", format_time(case.created_at, zone))?;
+    writeln!(out, "  activity:   {}", format_time(case.updated_at, zone))?;
     for a in &attachments {
         writeln!(
             out,
@@ -115,7 +123,7 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
             out,
             "  [{}] {} {:<3} {:<16} {} -> {}: {}{}",
             e.id,
-            format_time(e.created_at),
+            format_time(e.created_at, zone),
             e.direction,
             e.kind,
             e.from_addr,
@@ -126,8 +134,30 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default()
         )?;
+        if let Some(text) = e.body_text.as_deref().filter(|t| !t.trim().is_empty()) {
+            writeln!(out, "{}", indented(text))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An entry's new text under its history line, set in so the next entry stands out.
+fn indented(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("      | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The header section of a raw mail (up to the first empty line), as text.
+fn header_block(raw: &[u8]) -> String {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).replace("\r\n", "\n")
 }
 
 pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
@@ -141,6 +171,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     let case = match email.case_id {
         Some(case_id) => app
             .store
@@ -157,7 +188,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         email.id,
         email.direction,
         email.kind,
-        format_time(email.created_at)
+        format_time(email.created_at, zone)
     )?;
     if let Some(n) = case {
         writeln!(out, "Case:       #{n}")?;
@@ -178,9 +209,14 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         "Size:       {} bytes (buzon email {} --raw prints them)\n",
         email.raw_size, email.id
     )?;
-    let text = match crate::parse::parse(&bytes) {
-        Ok(m) => m.text,
-        Err(e) => format!("(cannot parse: {e})"),
+    writeln!(out, "{}\n", header_block(&bytes))?;
+    // The text the desk kept (a reply's new words); the mail's own text when it kept none.
+    let text = match email.body_text {
+        Some(text) => text,
+        None => match crate::parse::parse(&bytes) {
+            Ok(m) => m.text,
+            Err(e) => format!("(cannot parse: {e})"),
+        },
     };
     writeln!(out, "{text}")?;
     Ok(ExitCode::SUCCESS)
@@ -191,12 +227,13 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
     let mut outbox = app.store.outbox_by_state("failed").await?;
     outbox.extend(app.store.outbox_by_state("held").await?);
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     for m in &inbound {
         writeln!(
             out,
             "mail {}\t{}\tuid {}\t{}\t{}",
             m.id,
-            format_time(m.fetched_at),
+            format_time(m.fetched_at, zone),
             m.uid,
             m.message_id.as_deref().unwrap_or("-"),
             m.error.as_deref().unwrap_or("")
@@ -217,7 +254,11 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
     }
     let failing = app.store.failing_addresses().await?;
     for (address, reason, since) in &failing {
-        writeln!(out, "bounced {address}\t{}\t{reason}", format_time(*since))?;
+        writeln!(
+            out,
+            "bounced {address}\t{}\t{reason}",
+            format_time(*since, zone)
+        )?;
     }
     if inbound.is_empty() && outbox.is_empty() && failing.is_empty() {
         eprintln!("nothing failed");
@@ -227,6 +268,7 @@ pub async fn failed(app: &App) -> anyhow::Result<()> {
 
 pub async fn denied(app: &App) -> anyhow::Result<()> {
     let mut out = terminal::stdout();
+    let zone = &app.config.support.timezone;
     for m in app.store.denied_inbound(200).await? {
         let from = app
             .store
@@ -238,7 +280,7 @@ pub async fn denied(app: &App) -> anyhow::Result<()> {
             out,
             "mail {}\t{}\t{}\t{}",
             m.id,
-            format_time(m.fetched_at),
+            format_time(m.fetched_at, zone),
             from.0,
             from.1
         )?;
@@ -253,7 +295,9 @@ pub async fn retry(app: &App, id: i64, outbox: bool) -> anyhow::Result<ExitCode>
         (app.store.retry_inbound(id).await?, "failed mail")
     };
     if found {
-        println!("{what} {id} is queued again; a running buzon takes it within seconds");
+        say(format_args!(
+            "{what} {id} is queued again; a running buzon takes it within seconds"
+        ))?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("buzon: no {what} {id}");

@@ -232,6 +232,20 @@ impl super::CaseTx {
         Ok(self.customer(email).await?.is_some() || at_organisation(self.conn(), email).await?)
     }
 
+    /// The organisation (its domain) an address belongs to: its customer row's
+    /// `org_domain`, else its own domain when that is a registered organisation.
+    pub async fn organisation_of(&mut self, email: &str) -> Result<Option<String>> {
+        let row = self.customer(email).await?;
+        if let Some(org) = row.and_then(|c| c.org_domain) {
+            return Ok(Some(org.trim().trim_start_matches('@').to_lowercase()));
+        }
+        if at_organisation(self.conn(), email).await? {
+            let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            return Ok(Some(domain.to_string()));
+        }
+        Ok(None)
+    }
+
     pub async fn agents(&mut self) -> Result<Vec<AgentRow>> {
         if let Some(known) = &self.agents {
             return Ok(known.clone());

@@ -442,7 +442,12 @@ async fn an_agent_can_close_and_change_the_product() {
         .iter()
         .find(|m| m.subject.contains("Caso cerrado"))
         .expect("status mail");
-    assert!(closed.text.contains(&agent), "{}", closed.text);
+    // Issue 13 item 6: customers see the desk, not the agent's address.
+    assert!(
+        closed.text.contains("cerrado por Soporte Test.") && !closed.text.contains(&agent),
+        "{}",
+        closed.text
+    );
     desk.stop().await;
     let case = desk.store().case_by_number(1).await.unwrap().unwrap();
     assert_eq!(

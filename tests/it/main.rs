@@ -1,6 +1,8 @@
 //! buzon's integration tests, one binary: real Dovecot + Postfix, real SQLite and
 //! PostgreSQL. See support.rs for the harness.
 
+mod answers;
+mod answers_cli;
 mod cli;
 mod conversation;
 mod crash_only;
