@@ -253,3 +253,33 @@ fn wrap_encoded(inner: &[u8]) -> Vec<u8> {
     }
     m
 }
+
+/// Forged `Authentication-Results` header blocks of issue 12, as (name, headers to put on
+/// top of a mail from `from_domain`), for a desk whose MTA writes `authserv_id`: a real fail
+/// with a forged pass below it, a pass for another domain, a `;` hidden in a quoted string
+/// and in a comment, a bare top-level domain, and a second `From:`.
+pub fn forged_authentication_results(
+    authserv_id: &str,
+    from_domain: &str,
+) -> Vec<(&'static str, String)> {
+    let ar = format!("Authentication-Results: {authserv_id};");
+    vec![
+        ("stacked", format!("{ar} dmarc=fail header.from={from_domain}\r\n{ar} dmarc=pass header.from={from_domain}\r\n")),
+        ("other-domain", format!("{ar} dmarc=pass header.from=evil.test\r\n")),
+        ("quoted", format!("{ar} spf=fail smtp.mailfrom=\"x; dmarc=pass \"@evil.test\r\n")),
+        ("commented", format!("{ar} spf=fail (x; dmarc=pass ) smtp.mailfrom=evil.test\r\n")),
+        ("bare-tld", format!("{ar} dkim=pass header.d={}\r\n", from_domain.rsplit('.').next().unwrap_or(from_domain))),
+        ("two-from", format!("{ar} dmarc=pass header.from={from_domain}\r\nFrom: someone@evil.test\r\n")),
+    ]
+}
+
+/// A forged delivery status notification (RFC 3464) to `support` saying `failed` is
+/// undeliverable (5.1.1) and returning a mail with `returned_id`: it must silence nobody
+/// unless buzon signed that id and sent that mail to `failed`.
+pub fn forged_dsn(support: &str, failed: &str, returned_id: &str) -> Vec<u8> {
+    let n = fastrand::u32(..);
+    format!(
+        "From: MAILER-DAEMON@mx.evil.test\r\nTo: {support}\r\nSubject: Undelivered Mail\r\nMessage-ID: <dsn-{n}@mx.evil.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.evil.test\r\n\r\nFinal-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n--R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {support}\r\nTo: {failed}\r\nSubject: x\r\nMessage-ID: <{returned_id}>\r\n--R--\r\n"
+    )
+    .into_bytes()
+}

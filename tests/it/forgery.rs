@@ -155,12 +155,7 @@ async fn a_poisoned_profile_name_is_never_stored() {
 
 /// A delivery report naming `failed` as undeliverable, returning `returned_id`.
 fn report(desk: &Desk, failed: &str, returned_id: &str) -> Vec<u8> {
-    format!(
-        "From: MAILER-DAEMON@mx.evil.test\r\nTo: {s}\r\nSubject: Undelivered Mail\r\nMessage-ID: <dsn-{n}@mx.evil.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.evil.test\r\n\r\nFinal-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n--R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {s}\r\nTo: {failed}\r\nSubject: x\r\nMessage-ID: <{returned_id}>\r\n--R--\r\n",
-        s = desk.names.support(),
-        n = fastrand::u32(..),
-    )
-    .into_bytes()
+    buzon::hostile::forged_dsn(&desk.names.support(), failed, returned_id)
 }
 
 #[tokio::test]

@@ -59,14 +59,7 @@ async fn forged_or_misaligned_authentication_results_are_quarantined() {
         [prepended.as_bytes(), &raw].concat()
     };
     let ar = "Authentication-Results: mx.example.test;";
-    let attacks = [
-        ("stacked", format!("{ar} dmarc=fail header.from=example.test\r\n{ar} dmarc=pass header.from=example.test\r\n")),
-        ("other-domain", format!("{ar} dmarc=pass header.from=evil.test\r\n")),
-        ("quoted", format!("{ar} spf=fail smtp.mailfrom=\"x; dmarc=pass \"@evil.test\r\n")),
-        ("commented", format!("{ar} spf=fail (x; dmarc=pass ) smtp.mailfrom=evil.test\r\n")),
-        ("bare-tld", format!("{ar} dkim=pass header.d=test\r\n")),
-        ("two-from", format!("{ar} dmarc=pass header.from=example.test\r\nFrom: someone@evil.test\r\n")),
-    ];
+    let attacks = buzon::hostile::forged_authentication_results("mx.example.test", "example.test");
     for (id, headers) in &attacks {
         send_mail(&carla, &[&support], &mail(id, headers)).await;
     }
