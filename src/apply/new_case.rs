@@ -79,13 +79,7 @@ impl Processor {
             return Ok(case);
         };
         let history = tx.case_emails(mentioned.id).await?;
-        let known: Vec<&str> = history
-            .iter()
-            .rev()
-            .take(20)
-            .filter_map(|e| e.body_text.as_deref())
-            .collect();
-        let new_text = crate::quotes::new_text(&message.text, &known);
+        let new_text = super::reply::new_words(&message.text, &history);
         if !new_text.trim().is_empty() {
             case.description = new_text;
         }

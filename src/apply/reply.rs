@@ -54,13 +54,7 @@ impl Processor {
             return self.quarantine(tx, row, message, held).await;
         }
         let history = tx.case_emails(case.id).await?;
-        let known: Vec<&str> = history
-            .iter()
-            .rev()
-            .take(20)
-            .filter_map(|e| e.body_text.as_deref())
-            .collect();
-        let new_text = crate::quotes::new_text(&message.text, &known);
+        let new_text = new_words(&message.text, &history);
         let commands = commands::parse(&new_text, &self.config.support.products);
         let participants = tx
             .case_participants(case.id)
@@ -321,6 +315,18 @@ fn requester(case: &CaseRow) -> Mailbox {
     });
     m.name = case.requester_name.clone();
     m
+}
+
+/// The new words of a mail on a case: its text without the quoted history, the case's last
+/// 20 texts (what buzon sent, above all) recognised wherever they are quoted.
+pub(super) fn new_words(text: &str, history: &[EmailRow]) -> String {
+    let known: Vec<&str> = history
+        .iter()
+        .rev()
+        .take(20)
+        .filter_map(|e| e.body_text.as_deref())
+        .collect();
+    crate::quotes::new_text(text, &known)
 }
 
 fn case_language(case: &CaseRow) -> Language {

@@ -224,14 +224,7 @@ async fn cc_to_thirty_colleagues_adds_twenty_and_names_the_rest() {
 /// sends one of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn agent_relays_past_the_hourly_limit_are_held_and_listed() {
-    let mut desk = Desk::with(
-        "relays",
-        DeskOptions {
-            extra: "[limits]\nrelays_per_case_per_hour = 5\n".into(),
-            ..DeskOptions::default()
-        },
-    )
-    .await;
+    let mut desk = Desk::with_extra("relays", "[limits]\nrelays_per_case_per_hour = 5\n").await;
     let customer = desk.names.addr("ana");
     desk.customer(&customer, None).await;
     desk.write(

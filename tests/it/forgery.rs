@@ -204,12 +204,9 @@ async fn a_forged_bounce_silences_nobody() {
 
 #[tokio::test]
 async fn refusals_and_requests_are_capped_over_all_addresses() {
-    let mut desk = Desk::with(
+    let mut desk = Desk::with_extra(
         "desk-caps",
-        DeskOptions {
-            extra: "[limits]\nrefusals_per_hour = 3\nrequests_per_hour = 2\n".into(),
-            ..Default::default()
-        },
+        "[limits]\nrefusals_per_hour = 3\nrequests_per_hour = 2\n",
     )
     .await;
     let agent = desk.names.addr("agente");
@@ -224,16 +221,7 @@ async fn refusals_and_requests_are_capped_over_all_addresses() {
         desk.write(&customer, "mis casos", &format!("rq{i}@x.test"), "")
             .await;
     }
-    eventually("ten mails handled", || async {
-        let counts = desk.store().inbound_counts().await.unwrap();
-        counts
-            .iter()
-            .filter(|(s, _)| s != "pending")
-            .map(|(_, n)| n)
-            .sum::<i64>()
-            == 10
-    })
-    .await;
+    all_processed(&desk, 10).await;
     // One notice for each sender whose request was held.
     let notices = wait_for_mail(&agent, 3).await;
     desk.stop().await;

@@ -105,12 +105,9 @@ async fn automatic_mail_is_never_answered() {
 /// the agents told); every case that is opened gets its acknowledgement.
 #[tokio::test]
 async fn a_flood_of_new_cases_is_stopped_at_the_door() {
-    let mut desk = Desk::with(
+    let mut desk = Desk::with_extra(
         "cap",
-        DeskOptions {
-            extra: "[limits]\nauto_replies_per_hour = 2\nnew_cases_per_hour = 3\n".into(),
-            ..Default::default()
-        },
+        "[limits]\nauto_replies_per_hour = 2\nnew_cases_per_hour = 3\n",
     )
     .await;
     let customer = desk.names.addr("prolifico");
@@ -149,14 +146,7 @@ async fn a_flood_of_new_cases_is_stopped_at_the_door() {
 /// `buzon retry --outbox` sends it.
 #[tokio::test]
 async fn answers_past_the_cap_are_held_and_sent_on_retry() {
-    let mut desk = Desk::with(
-        "held",
-        DeskOptions {
-            extra: "[limits]\nauto_replies_per_hour = 4\n".into(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut desk = Desk::with_extra("held", "[limits]\nauto_replies_per_hour = 4\n").await;
     let carla = desk.names.addr("carla");
     let agent = desk.names.addr("agente");
     desk.customer(&carla, None).await;

@@ -24,16 +24,7 @@ async fn malformed_mail_is_stored_and_handled() {
     );
     append(&support, &after).await;
     desk.start();
-    eventually("every mail processed", || async {
-        let counts = desk.store().inbound_counts().await.unwrap();
-        counts
-            .iter()
-            .filter(|(s, _)| s != "pending")
-            .map(|(_, n)| n)
-            .sum::<i64>()
-            == samples.len() as i64 + 1
-    })
-    .await;
+    all_processed(&desk, samples.len() as i64 + 1).await;
     desk.stop().await;
     let cases = desk.store().cases(&Default::default()).await.unwrap();
     assert!(
@@ -273,12 +264,7 @@ async fn bombs_in_the_mailbox_do_not_hold_up_the_mail_behind_them() {
     append(&support, &after).await;
     desk.start();
     wait_for_mail(&customer, 1).await;
-    eventually("all three handled", || async {
-        let counts = desk.store().inbound_counts().await.unwrap();
-        counts.iter().all(|(s, _)| s != "pending")
-            && counts.iter().map(|(_, n)| n).sum::<i64>() == 3
-    })
-    .await;
+    all_processed(&desk, 3).await;
     desk.stop().await;
     let cases = desk.store().cases(&Default::default()).await.unwrap();
     let subject = |s: &str| cases.iter().find(|c| c.subject == s);

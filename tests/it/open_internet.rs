@@ -10,21 +10,6 @@ fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
-/// Wait until every one of `total` mails has left the pending state; their counts by state.
-async fn all_processed(desk: &Desk, total: i64) -> Vec<(String, i64)> {
-    eventually("every mail processed", || async {
-        let counts = desk.store().inbound_counts().await.unwrap();
-        let done: i64 = counts
-            .iter()
-            .filter(|(s, _)| s != "pending")
-            .map(|(_, n)| *n)
-            .sum();
-        done == total
-    })
-    .await;
-    desk.store().inbound_counts().await.unwrap()
-}
-
 fn count(counts: &[(String, i64)], state: &str) -> i64 {
     counts
         .iter()
@@ -37,14 +22,7 @@ fn count(counts: &[(String, i64)], state: &str) -> i64 {
 async fn forged_or_misaligned_authentication_results_are_quarantined() {
     let extra =
         "[security]\nauthserv_id = \"mx.example.test\"\nrequire_authentication = \"customers\"\n";
-    let mut desk = Desk::with(
-        "authres",
-        DeskOptions {
-            extra: extra.into(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut desk = Desk::with_extra("authres", extra).await;
     let carla = desk.names.addr("carla");
     desk.customer(&carla, None).await;
     let support = desk.names.support();

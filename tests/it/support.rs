@@ -318,6 +318,18 @@ impl Desk {
         Self::with(test, DeskOptions::default()).await
     }
 
+    /// A desk whose configuration ends with `extra` (new sections, such as `[limits]`).
+    pub async fn with_extra(test: &str, extra: &str) -> Desk {
+        Desk::with(
+            test,
+            DeskOptions {
+                extra: extra.into(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     pub async fn with(test: &str, options: DeskOptions) -> Desk {
         if let Ok(filter) = std::env::var("BUZON_TEST_LOG") {
             // Logs of the in-process daemons, for debugging a test.
@@ -630,6 +642,21 @@ pub async fn wait_for_mail_on(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Wait until every one of `total` mails has left the pending state; their counts by state.
+pub async fn all_processed(desk: &Desk, total: i64) -> Vec<(String, i64)> {
+    eventually("every mail processed", || async {
+        let counts = desk.store().inbound_counts().await.unwrap();
+        let done: i64 = counts
+            .iter()
+            .filter(|(s, _)| s != "pending")
+            .map(|(_, n)| *n)
+            .sum();
+        done == total
+    })
+    .await;
+    desk.store().inbound_counts().await.unwrap()
 }
 
 /// Wait until a condition on the store holds.
