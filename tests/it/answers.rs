@@ -19,6 +19,14 @@ async fn customer_of(desk: &Desk, email: &str, org: &str) {
 
 /// `from` answers, with `cc` copied, the mail Carla forwarded inline (mutt's default):
 /// the subject is mutt's, the references name only Carla's forward.
+/// Carla's case #1 about the printer; her acknowledgement.
+async fn printer_case(desk: &Desk, carla: &str) -> Vec<u8> {
+    let id = format!("c1-{}@x.test", desk.names.tag);
+    desk.write(carla, "La impresora no imprime", &id, "No imprime nada.")
+        .await;
+    wait_for_mail(carla, 1).await.remove(0)
+}
+
 fn answer_to_forward(desk: &Desk, from: &str, cc: &str, id: &str, ack: &[u8]) -> Vec<u8> {
     let support = desk.names.support();
     let quoted: String = parsed(ack)
@@ -41,14 +49,7 @@ async fn a_colleagues_answer_to_a_forwarded_case_mail_is_a_comment() {
     customer_of(&desk, &pedro, "cliente.test").await;
     desk.start();
     let id = |n: &str| format!("{n}-{}@x.test", desk.names.tag);
-    desk.write(
-        &carla,
-        "La impresora no imprime",
-        &id("c1"),
-        "No imprime nada.",
-    )
-    .await;
-    let ack = wait_for_mail(&carla, 1).await.remove(0);
+    let ack = printer_case(&desk, &carla).await;
     let support = desk.names.support();
     let mail = answer_to_forward(&desk, &pedro, &carla, &id("p1"), &ack);
     send_mail(&pedro, &[&support], &mail).await;
@@ -77,14 +78,7 @@ async fn outsiders_answering_a_forwarded_case_mail_never_reach_the_case() {
     customer_of(&desk, &olga, "otro.test").await;
     desk.start();
     let id = |n: &str| format!("{n}-{}@x.test", desk.names.tag);
-    desk.write(
-        &carla,
-        "La impresora no imprime",
-        &id("c1"),
-        "No imprime nada.",
-    )
-    .await;
-    let ack = wait_for_mail(&carla, 1).await.remove(0);
+    let ack = printer_case(&desk, &carla).await;
     let support = desk.names.support();
     let agent = desk.names.addr("agente");
     let mail = answer_to_forward(&desk, &olga, &carla, &id("o1"), &ack);
