@@ -50,52 +50,42 @@ impl Processor {
             .filter(customer_visible)
             .collect();
         let cap = self.config.limits.history_mail_bytes;
-        let room = cap.saturating_sub(answer_overhead(cap));
-        let mut parts: Vec<Part> = vec![Vec::new()];
-        let mut size = 0;
-        let mut too_large = false;
+        let mut packer = Packer::new(cap.saturating_sub(answer_overhead(cap)));
         let zone = &self.config.support.timezone;
         for (i, e) in history.iter().enumerate() {
-            // Read only what may fit: the smallest it can take is its own size.
-            let bytes = if attached_size(e.raw_size as usize, true) <= room {
-                Some(self.read_blob(&e.raw_hash).await?)
-            } else {
-                None
-            };
-            let Some((bytes, encoded)) = bytes
-                .map(|b| {
-                    let encoded = attached_size(b.len(), mime::travels_as_is(&b));
-                    (b, encoded)
-                })
-                .filter(|(_, encoded)| *encoded <= room)
-            else {
-                too_large = true;
-                parts
-                    .last_mut()
-                    .expect("one part")
-                    .push((entry(e, None, zone), None));
-                continue;
-            };
-            if size + encoded > room && !parts.last().expect("one part").is_empty() {
-                parts.push(Vec::new());
-                size = 0;
+            match self.attachable(e, packer.room).await? {
+                Some((bytes, encoded)) => {
+                    let file = file_name(i + 1, e, number, zone, language);
+                    let entry = entry(e, Some(&file), zone);
+                    let attached = mime::Part {
+                        filename: file,
+                        content_type: "message/rfc822".into(),
+                        bytes,
+                    };
+                    packer.attach(entry, attached, encoded);
+                }
+                None => packer.list_only(entry(e, None, zone)),
             }
-            size += encoded;
-            let file = file_name(i + 1, e, number, zone, language);
-            let attached = mime::Part {
-                filename: file.clone(),
-                content_type: "message/rfc822".into(),
-                bytes,
-            };
-            parts
-                .last_mut()
-                .expect("one part")
-                .push((entry(e, Some(&file), zone), Some(attached)));
         }
         let facts = super::outgoing::facts_of(&case, &[], vec![]);
         data["case"] = self.case_data(&facts, language)["case"].clone();
-        data["too_large"] = json!(too_large);
-        Ok(answers(parts, data, sender, language))
+        data["too_large"] = json!(packer.too_large);
+        Ok(answers(packer.parts, data, sender, language))
+    }
+
+    /// The mail's bytes and what they add to an answer, when they fit in one at all. Only
+    /// what may fit is read: the least a mail can take is its own size.
+    async fn attachable(
+        &self,
+        e: &EmailRow,
+        room: usize,
+    ) -> Result<Option<(Vec<u8>, usize)>, ApplyError> {
+        if attached_size(e.raw_size as usize, true) > room {
+            return Ok(None);
+        }
+        let bytes = self.read_blob(&e.raw_hash).await?;
+        let encoded = attached_size(bytes.len(), mime::travels_as_is(&bytes));
+        Ok((encoded <= room).then_some((bytes, encoded)))
     }
 
     /// "No case #N among yours": for a case of someone else's and for none at all.
@@ -117,6 +107,45 @@ impl Processor {
             vec![sender.clone()],
             None,
         )
+    }
+}
+
+/// Entries and attached mails filled into answers of at most `room` bytes each.
+struct Packer {
+    room: usize,
+    parts: Vec<Part>,
+    size: usize,
+    too_large: bool,
+}
+
+impl Packer {
+    fn new(room: usize) -> Self {
+        Packer {
+            room,
+            parts: vec![Vec::new()],
+            size: 0,
+            too_large: false,
+        }
+    }
+
+    /// A mail too large for any answer: listed, not attached.
+    fn list_only(&mut self, entry: Value) {
+        self.too_large = true;
+        self.current().push((entry, None));
+    }
+
+    /// A mail attached, in a new answer when this one has no room left for it.
+    fn attach(&mut self, entry: Value, attached: mime::Part, encoded: usize) {
+        if self.size + encoded > self.room && !self.current().is_empty() {
+            self.parts.push(Vec::new());
+            self.size = 0;
+        }
+        self.size += encoded;
+        self.current().push((entry, Some(attached)));
+    }
+
+    fn current(&mut self) -> &mut Part {
+        self.parts.last_mut().expect("a packer has a part")
     }
 }
 

@@ -87,6 +87,24 @@ impl Processor {
         Ok(case)
     }
 
+    /// Why `requester`'s new case must wait: they opened `limits.new_cases_per_hour` cases
+    /// in the last hour (a loop with a machine, stopped at the door).
+    async fn case_flood(
+        &self,
+        tx: &mut CaseTx,
+        requester: &crate::domain::EmailAddress,
+    ) -> Result<Option<Held>, StoreError> {
+        let since = tx.now() - super::guards::HOUR_MS;
+        let opened = tx.cases_opened_since(requester.as_str(), since).await?;
+        let cap = self.config.limits.new_cases_per_hour;
+        Ok((opened >= cap).then(|| Held {
+            kind: HeldKind::CaseFlood,
+            detail: format!(
+                "{requester} opened {opened} cases in the last hour (limits.new_cases_per_hour = {cap})"
+            ),
+        }))
+    }
+
     /// A new case; `related` is the closed case it follows from, if any.
     pub(super) async fn open_case(
         &self,
@@ -97,21 +115,7 @@ impl Processor {
         related: Option<&CaseRow>,
         skipped: &[Skipped],
     ) -> Applied {
-        let opened = tx
-            .cases_opened_since(
-                case.requester.address.as_str(),
-                tx.now() - super::guards::HOUR_MS,
-            )
-            .await?;
-        let cap = self.config.limits.new_cases_per_hour;
-        if opened >= cap {
-            let held = Held {
-                kind: HeldKind::CaseFlood,
-                detail: format!(
-                    "{} opened {opened} cases in the last hour (limits.new_cases_per_hour = {cap})",
-                    case.requester.address
-                ),
-            };
+        if let Some(held) = self.case_flood(tx, &case.requester.address).await? {
             return self.quarantine(tx, row, message, held).await;
         }
         let hashes = self.store_attachments(message).await?;

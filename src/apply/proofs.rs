@@ -16,6 +16,7 @@ use super::guards::HOUR_MS;
 use super::outgoing::Outgoing;
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::auth::{self, AuthVerdict};
+use crate::commands::ReplyCommands;
 use crate::compose::{self, msgid, MailKind, Threading};
 use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
 use crate::parse::InboundMessage;
@@ -125,6 +126,29 @@ impl Processor {
             }
         }
         Ok(false)
+    }
+
+    /// The commands of a customer's mail to apply now, and the lines set aside until the
+    /// customer confirms them (when the mail does not prove its sender).
+    pub(super) async fn commands_to_apply(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        sender: &Mailbox,
+        case: &crate::store::CaseRow,
+        commands: &ReplyCommands,
+    ) -> Result<(ReplyCommands, Option<Vec<String>>), StoreError> {
+        let number = CaseNumber(case.number);
+        if !commands.changes_case()
+            || self
+                .customer_proven(tx, row, message, &sender.address, number)
+                .await?
+        {
+            return Ok((commands.clone(), None));
+        }
+        let language: Language = case.language.parse().unwrap_or_default();
+        Ok((commands.without_changes(), Some(commands.lines(language))))
     }
 
     /// Keep the mail unprocessed for `buzon failed` / `buzon retry`, and tell the agents,

@@ -138,16 +138,10 @@ impl Processor {
         let skipped = &context.skipped;
         let hashes = self.store_attachments(message).await?;
         let notify = self.notify_list(tx).await?;
-        let unproven = commands.changes_case()
-            && !self
-                .customer_proven(tx, row, message, &sender.address, CaseNumber(case.number))
-                .await?;
-        let held = unproven.then(|| commands.lines(case_language(case)));
-        let commands = &if unproven {
-            commands.without_changes()
-        } else {
-            commands.clone()
-        };
+        let (commands, held) = self
+            .commands_to_apply(tx, row, message, sender, case, commands)
+            .await?;
+        let commands = &commands;
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }

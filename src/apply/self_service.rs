@@ -25,7 +25,7 @@ impl Processor {
         if let Some(held) = self.requests_over_cap(tx).await? {
             return self.quarantine(tx, row, message, held).await;
         }
-        let (mut language, stored_name) = self.profile_of(tx, &sender.address).await?;
+        let (language, stored_name) = self.profile_of(tx, &sender.address).await?;
         // The name the customer gave in their profile wins over what their client sends.
         let sender = &Mailbox {
             name: stored_name.or_else(|| sender.name.clone()),
@@ -36,6 +36,7 @@ impl Processor {
         data["person"] = compose::person(sender);
         data["original_subject"] = json!(crate::text::single_line(&message.subject));
         data["error"] = Value::Null;
+        let mut profile_change = None;
         let (outcome, mails): (&str, Vec<Outgoing>) = match request {
             SelfService::MyCases(status) => (
                 "request_case_list",
@@ -59,40 +60,12 @@ impl Processor {
                 name,
                 language: wanted,
             } => {
-                let changes = name.is_some() || wanted.is_some();
-                if changes && !(row.vouched || self.authenticated(message)) {
-                    let request = ProfileRequest {
-                        name,
-                        language: wanted.map(|l| l.code().to_string()),
-                    };
-                    if !self.begin(tx, row).await? {
-                        return Ok(("duplicate".into(), None));
-                    }
-                    self.record_inbound(tx, row, message, Entry::new(None, "request"))
-                        .await?;
-                    self.profile_by_confirmation(tx, sender, request, threading)
-                        .await?;
-                    tx.finish_mail("request_profile_unconfirmed", false).await?;
-                    return Ok(("request_profile_unconfirmed".into(), None));
-                }
-                language = wanted.unwrap_or(language);
-                let mail = self
-                    .profile(tx, sender, name.as_deref(), wanted, data, language)
+                let proven = row.vouched || self.authenticated(message);
+                let (outcome, mail, change) = self
+                    .profile_answer(tx, sender, (name, wanted), proven, data, language)
                     .await?;
-                if !self.begin(tx, row).await? {
-                    return Ok(("duplicate".into(), None));
-                }
-                tx.upsert_profile(
-                    sender.address.as_str(),
-                    name.as_deref(),
-                    wanted.map(Language::code),
-                )
-                .await?;
-                self.record_inbound(tx, row, message, Entry::new(None, "request"))
-                    .await?;
-                self.queue(tx, mail.answering(threading)).await?;
-                tx.finish_mail("request_profile", false).await?;
-                return Ok(("request_profile".into(), None));
+                profile_change = Some(change);
+                (outcome, mail.into_iter().collect())
             }
             SelfService::Help => (
                 "request_help",
@@ -110,11 +83,52 @@ impl Processor {
         }
         self.record_inbound(tx, row, message, Entry::new(None, "request"))
             .await?;
+        match profile_change {
+            Some(ProfileChange::Confirm(request)) => {
+                self.profile_by_confirmation(tx, sender, request, threading.clone())
+                    .await?
+            }
+            Some(ProfileChange::Store(request)) => {
+                tx.upsert_profile(
+                    sender.address.as_str(),
+                    request.name.as_deref(),
+                    request.language.as_deref(),
+                )
+                .await?
+            }
+            None => {}
+        }
         for mail in mails {
             self.queue(tx, mail.answering(threading.clone())).await?;
         }
         tx.finish_mail(outcome, false).await?;
         Ok((outcome.into(), None))
+    }
+
+    /// `perfil`: the profile as it will be, and what to do with the change. A change that
+    /// proves nothing about its sender waits for the confirmation round trip.
+    async fn profile_answer(
+        &self,
+        tx: &mut CaseTx,
+        sender: &Mailbox,
+        (name, wanted): (Option<String>, Option<Language>),
+        proven: bool,
+        data: Value,
+        language: Language,
+    ) -> Result<(&'static str, Option<Outgoing>, ProfileChange), ApplyError> {
+        let request = ProfileRequest {
+            name: name.clone(),
+            language: wanted.map(|l| l.code().to_string()),
+        };
+        if (name.is_some() || wanted.is_some()) && !proven {
+            let change = ProfileChange::Confirm(request);
+            return Ok(("request_profile_unconfirmed", None, change));
+        }
+        let language = wanted.unwrap_or(language);
+        let mail = self
+            .profile(tx, sender, name.as_deref(), wanted, data, language)
+            .await?;
+        Ok(("request_profile", Some(mail), ProfileChange::Store(request)))
     }
 
     /// Why this request must wait, when the desk has answered `limits.requests_per_hour`
@@ -220,4 +234,12 @@ fn list_entry(c: &CaseRow, zone: &jiff::tz::TimeZone) -> Value {
         "severity": c.severity,
         "last_activity": format_time(c.updated_at, zone),
     })
+}
+
+/// What a `perfil` request does to the stored profile.
+enum ProfileChange {
+    /// Ask the address first (`profile_confirm`); change nothing yet.
+    Confirm(ProfileRequest),
+    /// Store it now.
+    Store(ProfileRequest),
 }
