@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{format_time, say, terminal};
 use crate::daemon::App;
-use crate::store::CaseFilter;
+use crate::store::{CaseFilter, EmailRow};
 use crate::text::fold_words;
 
 pub async fn cases(
@@ -118,7 +118,17 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
         )?;
     }
     writeln!(out, "\nDescription:\n{}\n\nHistory:", case.description)?;
-    for e in &history {
+    print_history(&mut out, &history, zone)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each history entry on a line, with its stored text (the new words of a reply) under it.
+fn print_history(
+    out: &mut impl Write,
+    history: &[EmailRow],
+    zone: &jiff::tz::TimeZone,
+) -> anyhow::Result<()> {
+    for e in history {
         writeln!(
             out,
             "  [{}] {} {:<3} {:<16} {} -> {}: {}{}",
@@ -138,7 +148,7 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
             writeln!(out, "{}", indented(text))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// An entry's new text under its history line, set in so the next entry stands out.
@@ -173,13 +183,7 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
     let mut out = terminal::stdout();
     let zone = &app.config.support.timezone;
     let case = match email.case_id {
-        Some(case_id) => app
-            .store
-            .cases(&CaseFilter::default())
-            .await?
-            .into_iter()
-            .find(|c| c.id == case_id)
-            .map(|c| c.number),
+        Some(case_id) => app.store.case_number_of(case_id).await?,
         None => None,
     };
     writeln!(
@@ -210,16 +214,19 @@ pub async fn email(app: &App, id: i64, raw: bool) -> anyhow::Result<ExitCode> {
         email.raw_size, email.id
     )?;
     writeln!(out, "{}\n", header_block(&bytes))?;
-    // The text the desk kept (a reply's new words); the mail's own text when it kept none.
-    let text = match email.body_text {
+    writeln!(out, "{}", kept_text(email.body_text, &bytes))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text the desk kept (a reply's new words); the mail's own text when it kept none.
+fn kept_text(stored: Option<String>, raw: &[u8]) -> String {
+    match stored {
         Some(text) => text,
-        None => match crate::parse::parse(&bytes) {
+        None => match crate::parse::parse(raw) {
             Ok(m) => m.text,
             Err(e) => format!("(cannot parse: {e})"),
         },
-    };
-    writeln!(out, "{text}")?;
-    Ok(ExitCode::SUCCESS)
+    }
 }
 
 pub async fn failed(app: &App) -> anyhow::Result<()> {

@@ -221,11 +221,7 @@ impl Composer {
             self.secret.expose(),
             request.case,
             self.support.address.domain(),
-            if request.kind.to_customer() {
-                msgid::Audience::Customers
-            } else {
-                msgid::Audience::Agents
-            },
+            request.kind.audience(),
         );
         let to = request
             .to

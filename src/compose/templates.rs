@@ -99,6 +99,16 @@ impl MailKind {
         }
     }
 
+    /// Whom the mail's signed Message-ID says it went to: only an answer to the agents'
+    /// own mail proves an agent.
+    pub fn audience(self) -> super::msgid::Audience {
+        if self.to_customer() {
+            super::msgid::Audience::Customers
+        } else {
+            super::msgid::Audience::Agents
+        }
+    }
+
     /// Mail to customers, as opposed to notifications for agents.
     pub fn to_customer(self) -> bool {
         !matches!(

@@ -230,6 +230,15 @@ impl Store {
         case_by_number(&self.pool, number).await
     }
 
+    /// The number of the case with this database id.
+    pub async fn case_number_of(&self, case_id: i64) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT number FROM cases WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| get(&r, "number")).transpose()
+    }
+
     /// The activity history: every mail in and out, oldest first.
     pub async fn case_emails(&self, case_id: i64) -> Result<Vec<EmailRow>> {
         case_emails(&self.pool, case_id).await
