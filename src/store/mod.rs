@@ -47,23 +47,28 @@ impl StoreError {
         match self {
             StoreError::Database(e) => match e {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-                sqlx::Error::Database(db) => {
-                    let msg = db.message().to_ascii_lowercase();
-                    msg.contains("locked")
-                        || msg.contains("busy")
-                        || msg.contains("disk")
-                        || msg.contains("full")
-                        || msg.contains("readonly")
-                        || msg.contains("read-only")
-                        || db.code().is_some_and(|c| {
-                            c.starts_with("40") || c.starts_with("53") || c.starts_with("08")
-                        })
-                }
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| code_is_passing(&c)),
                 _ => false,
             },
             _ => false,
         }
     }
+}
+
+/// Whether a database's own error code names a passing condition, by the code and never by
+/// the message's words. PostgreSQL's SQLSTATEs are five characters: class 40 (serialization
+/// failure, deadlock), 53 (disk full, out of memory, too many connections), 08 (connection),
+/// 57P01-57P03 (shutdown, cannot connect now) and 55P03 (lock not available). SQLite's are
+/// extended result codes (all below 10,000, so never five characters) whose low byte is
+/// the primary one: BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL.
+fn code_is_passing(code: &str) -> bool {
+    if code.len() == 5 {
+        return matches!(&code[..2], "40" | "53" | "08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "55P03");
+    }
+    const SQLITE_PASSING: [i32; 8] = [5, 6, 7, 8, 10, 13, 14, 15];
+    code.parse::<i32>()
+        .is_ok_and(|n| SQLITE_PASSING.contains(&(n & 0xff)))
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -273,4 +278,31 @@ where
 {
     use sqlx::Row;
     Ok(row.try_get(column)?)
+}
+
+#[cfg(test)]
+mod passing_tests {
+    use super::code_is_passing;
+
+    #[test]
+    fn passing_errors_are_known_by_their_codes() {
+        // PostgreSQL: serialization failure, deadlock, disk full, connection, shutdown.
+        for code in [
+            "40001", "40P01", "53100", "53300", "08006", "57P01", "55P03",
+        ] {
+            assert!(code_is_passing(code), "{code}");
+        }
+        // PostgreSQL: unique violation, syntax error, NUL in text, query canceled.
+        for code in ["23505", "42601", "22021", "57014"] {
+            assert!(!code_is_passing(code), "{code}");
+        }
+        // SQLite: BUSY, LOCKED, BUSY_SNAPSHOT (517), READONLY, IOERR_WRITE (778), FULL.
+        for code in ["5", "6", "517", "8", "778", "13"] {
+            assert!(code_is_passing(code), "{code}");
+        }
+        // SQLite: CONSTRAINT_UNIQUE (2067), ERROR, MISMATCH, TOOBIG.
+        for code in ["2067", "1", "20", "18"] {
+            assert!(!code_is_passing(code), "{code}");
+        }
+    }
 }
