@@ -1,7 +1,9 @@
 //! The middle of the journey: take a stored mail, parse it, decide what it is (pure
 //! `classify` and `thread`), and write its whole effect — case, history, attachments,
-//! outgoing mail — in one transaction. [`Processor::process_next`] is one step; the daemon
-//! loops over it and tests call it.
+//! outgoing mail — in one transaction. [`Processor::process_batch`] is one step: the daemon
+//! and `buzon import` loop over it. Reading and parsing the batch's mails, and the blobs it
+//! writes, are in `staging.rs`; the history entry of the received mail in `record.rs`; who
+//! the mail is about in `people.rs`.
 
 mod crash_only;
 mod fanout;
@@ -10,25 +12,27 @@ mod history;
 mod limits;
 mod new_case;
 mod outgoing;
+mod people;
 mod proofs;
+mod record;
 mod reply;
 mod self_service;
+mod staging;
 mod threading;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use tracing::{info, warn, Instrument};
 
-use crate::blobs::{BlobHash, BlobStore, Staged};
-use crate::classify::{self, Facts, IgnoreReason, Route};
+use crate::blobs::{BlobStore, Staged};
+use crate::classify::{self, Route};
 use crate::compose::Composer;
 use crate::config::Config;
-use crate::domain::{EmailAddress, Language, Mailbox};
-use crate::parse::{self, InboundMessage};
-use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail, Store, StoreError};
+use crate::parse::InboundMessage;
+use crate::store::{CaseTx, InboundRow, Store, StoreError};
 use crate::thread::ThreadRule;
 pub use crash_only::CRASHES_BEFORE_PARKING;
+use record::Entry;
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,40 +84,6 @@ impl ApplyError {
         match self {
             ApplyError::Store(e) if !e.is_retryable() => ApplyError::Permanent(e.to_string()),
             other => other,
-        }
-    }
-}
-
-/// A received mail's history entry: on which case, as what, with which text and
-/// attachments.
-struct Entry<'a> {
-    case_id: Option<i64>,
-    kind: &'a str,
-    body: Option<&'a str>,
-    attachments: &'a [BlobHash],
-}
-
-impl<'a> Entry<'a> {
-    fn new(case_id: Option<i64>, kind: &'a str) -> Self {
-        Entry {
-            case_id,
-            kind,
-            body: None,
-            attachments: &[],
-        }
-    }
-
-    fn text(self, body: &'a str) -> Self {
-        Entry {
-            body: Some(body),
-            ..self
-        }
-    }
-
-    fn attachments(self, attachments: &'a [BlobHash]) -> Self {
-        Entry {
-            attachments,
-            ..self
         }
     }
 }
@@ -186,10 +156,13 @@ impl Processor {
             .unwrap_or(Step::Idle))
     }
 
-    /// Apply up to `max` waiting mails (fewer when they are large) in one transaction, each
-    /// under its own savepoint: a mail that cannot be processed is parked alone, a passing
-    /// problem (database busy, disk full) gives the whole batch back for later. One commit
-    /// and one round of fsyncs serve the batch, which is what makes a backlog drain fast.
+    /// Apply up to `max` waiting mails (fewer when they are large) in one transaction. It
+    /// runs first without savepoints, all or nothing, its deferrable writes left for its end;
+    /// if a mail fails half-way or another process got to one of its mails, it runs again
+    /// with a savepoint per mail, so that a mail that cannot be processed is parked alone. A
+    /// passing problem (database busy, disk full) gives the whole batch back for later. One
+    /// commit and one round of fsyncs serve the batch, which is what makes a backlog drain
+    /// fast.
     pub async fn process_batch(&self, max: usize) -> Result<Vec<Step>, StoreError> {
         let rows = self
             .store
@@ -225,63 +198,6 @@ impl Processor {
                 Ok(steps)
             }
         }
-    }
-
-    /// Read and parse every mail of the batch, in parallel, before the transaction opens.
-    async fn parse_all(&self, rows: &[InboundRow]) -> Vec<Result<Parsed, ApplyError>> {
-        let hashes: Vec<&str> = rows.iter().map(|r| r.raw_hash.as_str()).collect();
-        // The batch's small raw mails in one query; the rest are files.
-        let mut small = match self.store.small_blobs(&hashes).await {
-            Ok(small) => small,
-            Err(e) => {
-                // The database is not answering: the whole batch waits.
-                let why = e.to_string();
-                return rows
-                    .iter()
-                    .map(|_| Err(ApplyError::Io(std::io::Error::other(why.clone()))))
-                    .collect();
-            }
-        };
-        let mut tasks = Vec::with_capacity(rows.len());
-        for row in rows {
-            let raw = match small.remove(&row.raw_hash) {
-                Some(raw) => Ok(raw),
-                None => self
-                    .blobs
-                    .get(&row.raw_hash)
-                    .await
-                    .map_err(missing_or_passing),
-            };
-            let (limits, size) = (self.config.limits.clone(), row.raw_size as usize);
-            let blobs = self.blobs.clone();
-            tasks.push(parse::pool::run(move || {
-                let raw = raw?;
-                crate::crash::poison(&raw);
-                let mut message = parse::parse(&raw)
-                    .map_err(|e| ApplyError::Permanent(format!("cannot parse: {e}")))?;
-                let skipped = limits::apply(&mut message, size, &limits);
-                // Attachments go to the blob store here, from the parsed bytes themselves.
-                let mut staged = Vec::new();
-                for attachment in &mut message.attachments {
-                    let (hash, new) = blobs.stage(&attachment.bytes)?;
-                    attachment.stored_as = Some(hash);
-                    staged.extend(new);
-                }
-                Ok(Parsed {
-                    message,
-                    skipped,
-                    staged,
-                })
-            }));
-        }
-        let mut parsed = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            parsed.push(
-                task.await
-                    .unwrap_or_else(|e| Err(ApplyError::Permanent(e.to_string()))),
-            );
-        }
-        parsed
     }
 
     /// The batch's transaction. An error returned here is a passing one: nothing of the
@@ -399,12 +315,6 @@ impl Processor {
         tx.read_ahead(&addresses, since, &keys).await
     }
 
-    fn staged(&self) -> std::sync::MutexGuard<'_, Vec<Staged>> {
-        self.staged
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     async fn process(&self, tx: &mut CaseTx, row: &InboundRow, parsed: Parsed) -> Applied {
         let Parsed {
             message, skipped, ..
@@ -470,236 +380,5 @@ impl Processor {
                 self.open_case(tx, row, message, &case, None, skipped).await
             }
         }
-    }
-
-    /// A blob's bytes, also when this batch wrote it and has not published it yet.
-    async fn read_blob(&self, hash: &str) -> Result<Vec<u8>, ApplyError> {
-        if let Some(read) = self.staged().iter().find_map(|s| s.read_if(hash)) {
-            return Ok(read?);
-        }
-        self.blobs.get(hash).await.map_err(missing_or_passing)
-    }
-
-    /// Write bytes to the blob store; they become visible when the batch commits.
-    async fn put_blob(&self, bytes: Vec<u8>) -> Result<BlobHash, ApplyError> {
-        if let Some((hash, staged)) = self.blobs.stage_inline(&bytes) {
-            self.staged().extend(staged);
-            return Ok(hash);
-        }
-        let blobs = self.blobs.clone();
-        let (hash, staged) = tokio::task::spawn_blocking(move || blobs.stage(&bytes))
-            .await
-            .map_err(|e| ApplyError::Permanent(e.to_string()))??;
-        self.staged().extend(staged);
-        Ok(hash)
-    }
-
-    async fn facts(&self, tx: &mut CaseTx, message: &InboundMessage) -> Result<Facts, StoreError> {
-        let mut provisioned = HashSet::new();
-        let support = &self.config.support.address;
-        for m in message.from.iter().chain(&message.to).chain(&message.cc) {
-            if m.address != *support
-                && !provisioned.contains(&m.address)
-                && tx.is_provisioned(m.address.as_str()).await?
-            {
-                provisioned.insert(m.address.clone());
-            }
-        }
-        Ok(Facts {
-            support_address: self.config.support.address.clone(),
-            provisioned,
-            agents: self
-                .agents(tx)
-                .await?
-                .into_iter()
-                .map(|m| m.address)
-                .collect(),
-            products: self.config.support.products.clone(),
-        })
-    }
-
-    /// Agents from the configuration and from `buzon agent add`.
-    async fn agents(&self, tx: &mut CaseTx) -> Result<Vec<Mailbox>, StoreError> {
-        let mut agents: Vec<Mailbox> = self
-            .config
-            .agents
-            .addresses
-            .iter()
-            .map(|a| Mailbox {
-                name: None,
-                address: a.clone(),
-            })
-            .collect();
-        for row in tx.agents().await? {
-            if let Ok(address) = EmailAddress::parse(&row.email) {
-                agents.retain(|m| m.address != address);
-                agents.push(Mailbox {
-                    name: row.name,
-                    address,
-                });
-            }
-        }
-        Ok(agents)
-    }
-
-    /// Who gets agent notifications: `agents.notify`, or else every agent.
-    async fn notify_list(&self, tx: &mut CaseTx) -> Result<Vec<Mailbox>, StoreError> {
-        if self.config.agents.notify.is_empty() {
-            return self.agents(tx).await;
-        }
-        Ok(self
-            .config
-            .agents
-            .notify
-            .iter()
-            .map(|a| Mailbox {
-                name: None,
-                address: a.clone(),
-            })
-            .collect())
-    }
-
-    async fn language_of(
-        &self,
-        tx: &mut CaseTx,
-        address: &EmailAddress,
-    ) -> Result<Language, StoreError> {
-        Ok(self.profile_of(tx, address).await?.0)
-    }
-
-    /// The customer's language (or the support default) and the name their profile gives.
-    async fn profile_of(
-        &self,
-        tx: &mut CaseTx,
-        address: &EmailAddress,
-    ) -> Result<(Language, Option<String>), StoreError> {
-        let stored = tx.customer(address.as_str()).await?;
-        let language = stored
-            .as_ref()
-            .and_then(|c| c.language.as_deref())
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(self.config.support.language);
-        Ok((language, stored.and_then(|c| c.name)))
-    }
-
-    /// Open the apply transaction; `None` when another copy or process already applied it.
-    async fn begin(&self, tx: &mut CaseTx, row: &InboundRow) -> Result<bool, ApplyError> {
-        if !tx.claim(row.id).await? {
-            return Ok(false);
-        }
-        if !tx.claim_dedupe_key(&row.dedupe_key).await? {
-            tx.finish_mail("duplicate", true).await?;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    /// The history entry of the received mail itself.
-    async fn record_inbound(
-        &self,
-        tx: &mut CaseTx,
-        row: &InboundRow,
-        message: &InboundMessage,
-        entry: Entry<'_>,
-    ) -> Result<(), ApplyError> {
-        let Entry {
-            case_id,
-            kind,
-            body,
-            attachments,
-        } = entry;
-        let to = message
-            .to
-            .iter()
-            .chain(&message.cc)
-            .map(|m| m.address.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let email = NewEmail {
-            case_id,
-            from_inbound: true,
-            direction: "in",
-            kind,
-            from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
-            to_addrs: &to,
-            subject: &message.subject,
-            message_id: message.message_id.as_deref(),
-            body_text: body,
-            raw_hash: &row.raw_hash,
-            raw_size: row.raw_size as usize,
-        };
-        match case_id {
-            Some(case_id) if !attachments.is_empty() => {
-                let email_id = tx.add_email(&email).await?;
-                self.record_attachments(tx, message, case_id, email_id, attachments)
-                    .await?;
-            }
-            // Nothing refers to the entry's id: it can wait for the batch's end.
-            _ => tx.add_email_later(&email).await?,
-        }
-        if !IgnoreReason::ALL.iter().any(|r| r.as_str() == kind) {
-            if let Some(sender) = &message.from {
-                // It writes to us: whatever bounced before works again.
-                tx.clear_failing(sender.address.as_str()).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Store the mail's attachments on the case (bytes already in the blob store).
-    async fn record_attachments(
-        &self,
-        tx: &mut CaseTx,
-        message: &InboundMessage,
-        case_id: i64,
-        email_id: i64,
-        hashes: &[BlobHash],
-    ) -> Result<(), ApplyError> {
-        for (attachment, hash) in message.attachments.iter().zip(hashes) {
-            tx.add_attachment(&NewAttachment {
-                case_id,
-                email_id,
-                filename: &attachment.filename,
-                content_type: &attachment.content_type,
-                size: attachment.bytes.len(),
-                blob_hash: &hash.0,
-                inline: attachment.inline,
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn store_attachments(
-        &self,
-        message: &InboundMessage,
-    ) -> Result<Vec<BlobHash>, ApplyError> {
-        let mut hashes = Vec::with_capacity(message.attachments.len());
-        for attachment in &message.attachments {
-            hashes.push(match &attachment.stored_as {
-                Some(hash) => hash.clone(),
-                None => self.put_blob(attachment.bytes.clone()).await?,
-            });
-        }
-        Ok(hashes)
-    }
-
-    /// Automatic mail, our own mail, reports: kept in the history (on their case when they
-    /// belong to one), never answered.
-    async fn log_only(
-        &self,
-        tx: &mut CaseTx,
-        row: &InboundRow,
-        message: &InboundMessage,
-        reason: IgnoreReason,
-        case_id: Option<i64>,
-    ) -> Applied {
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
-        self.record_inbound(tx, row, message, Entry::new(case_id, reason.as_str()))
-            .await?;
-        tx.finish_mail(reason.as_str(), false).await?;
-        Ok((reason.as_str().into(), None))
     }
 }

@@ -190,8 +190,9 @@ fn like_pattern(word: &str) -> String {
 }
 
 impl Store {
-    /// A transaction for a batch of mails, each applied under its own savepoint
-    /// ([`CaseTx::start_mail`]): one commit for the batch, one rollback per mail that fails.
+    /// A transaction for a batch of mails: all or nothing, with its deferrable writes left
+    /// for its end, until [`CaseTx::start_mail`] first opens a savepoint per mail (the
+    /// batch's second run); one commit for the batch.
     pub async fn begin_batch(&self) -> Result<CaseTx> {
         Ok(CaseTx {
             tx: self.begin().await?,

@@ -1,0 +1,169 @@
+//! A received mail's own trace in the apply transaction: claiming it, its history entry and
+//! attachments, and mail that is only logged.
+
+use super::{Applied, ApplyError, Processor};
+use crate::blobs::BlobHash;
+use crate::classify::IgnoreReason;
+use crate::parse::InboundMessage;
+use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail};
+
+/// A received mail's history entry: on which case, as what, with which text and
+/// attachments.
+pub(super) struct Entry<'a> {
+    case_id: Option<i64>,
+    kind: &'a str,
+    body: Option<&'a str>,
+    attachments: &'a [BlobHash],
+}
+
+impl<'a> Entry<'a> {
+    pub(super) fn new(case_id: Option<i64>, kind: &'a str) -> Self {
+        Entry {
+            case_id,
+            kind,
+            body: None,
+            attachments: &[],
+        }
+    }
+
+    pub(super) fn text(self, body: &'a str) -> Self {
+        Entry {
+            body: Some(body),
+            ..self
+        }
+    }
+
+    pub(super) fn attachments(self, attachments: &'a [BlobHash]) -> Self {
+        Entry {
+            attachments,
+            ..self
+        }
+    }
+}
+
+impl Processor {
+    /// Open the apply transaction; `None` when another copy or process already applied it.
+    pub(super) async fn begin(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+    ) -> Result<bool, ApplyError> {
+        if !tx.claim(row.id).await? {
+            return Ok(false);
+        }
+        if !tx.claim_dedupe_key(&row.dedupe_key).await? {
+            tx.finish_mail("duplicate", true).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The history entry of the received mail itself.
+    pub(super) async fn record_inbound(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        entry: Entry<'_>,
+    ) -> Result<(), ApplyError> {
+        let Entry {
+            case_id,
+            kind,
+            body,
+            attachments,
+        } = entry;
+        let to = message
+            .to
+            .iter()
+            .chain(&message.cc)
+            .map(|m| m.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let email = NewEmail {
+            case_id,
+            from_inbound: true,
+            direction: "in",
+            kind,
+            from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
+            to_addrs: &to,
+            subject: &message.subject,
+            message_id: message.message_id.as_deref(),
+            body_text: body,
+            raw_hash: &row.raw_hash,
+            raw_size: row.raw_size as usize,
+        };
+        match case_id {
+            Some(case_id) if !attachments.is_empty() => {
+                let email_id = tx.add_email(&email).await?;
+                self.record_attachments(tx, message, case_id, email_id, attachments)
+                    .await?;
+            }
+            // Nothing refers to the entry's id: it can wait for the batch's end.
+            _ => tx.add_email_later(&email).await?,
+        }
+        if !IgnoreReason::ALL.iter().any(|r| r.as_str() == kind) {
+            if let Some(sender) = &message.from {
+                // It writes to us: whatever bounced before works again.
+                tx.clear_failing(sender.address.as_str()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Store the mail's attachments on the case (bytes already in the blob store).
+    pub(super) async fn record_attachments(
+        &self,
+        tx: &mut CaseTx,
+        message: &InboundMessage,
+        case_id: i64,
+        email_id: i64,
+        hashes: &[BlobHash],
+    ) -> Result<(), ApplyError> {
+        for (attachment, hash) in message.attachments.iter().zip(hashes) {
+            tx.add_attachment(&NewAttachment {
+                case_id,
+                email_id,
+                filename: &attachment.filename,
+                content_type: &attachment.content_type,
+                size: attachment.bytes.len(),
+                blob_hash: &hash.0,
+                inline: attachment.inline,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn store_attachments(
+        &self,
+        message: &InboundMessage,
+    ) -> Result<Vec<BlobHash>, ApplyError> {
+        let mut hashes = Vec::with_capacity(message.attachments.len());
+        for attachment in &message.attachments {
+            hashes.push(match &attachment.stored_as {
+                Some(hash) => hash.clone(),
+                None => self.put_blob(attachment.bytes.clone()).await?,
+            });
+        }
+        Ok(hashes)
+    }
+
+    /// Automatic mail, our own mail, reports: kept in the history (on their case when they
+    /// belong to one), never answered.
+    pub(super) async fn log_only(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        reason: IgnoreReason,
+        case_id: Option<i64>,
+    ) -> Applied {
+        if !self.begin(tx, row).await? {
+            return Ok(("duplicate".into(), None));
+        }
+        self.record_inbound(tx, row, message, Entry::new(case_id, reason.as_str()))
+            .await?;
+        tx.finish_mail(reason.as_str(), false).await?;
+        Ok((reason.as_str().into(), None))
+    }
+}
