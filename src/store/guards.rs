@@ -1,7 +1,7 @@
 //! Guards for a public address: automatic mail counted per address (loops, floods, one
 //! `access_denied` a day) and addresses that hard-bounced.
 
-use super::cases::CaseTx;
+use super::apply_tx::CaseTx;
 use super::{get, Result, Store};
 
 impl CaseTx {

@@ -2,8 +2,12 @@
 //! and PostgreSQL (several buzon processes on one database): `$N` placeholders, `RETURNING`,
 //! `ON CONFLICT`, integers for times and flags. Migrations differ only in column types.
 
+mod apply_tx;
 mod batch;
+mod case_lists;
+mod case_reads;
 mod cases;
+mod deferred;
 mod directory;
 mod guards;
 mod inbound;
@@ -11,6 +15,7 @@ mod outbox;
 mod proofs;
 mod read_ahead;
 mod small_blobs;
+mod sql;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +23,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
-pub use cases::{CaseFilter, CaseRow, CaseTx, EmailRow, NewAttachment, NewCaseRow, NewEmail};
+pub use apply_tx::CaseTx;
+pub use cases::{CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEmail};
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use inbound::{FetchedMail, InboundRow};
 pub use outbox::{OutboxJob, OutboxState};

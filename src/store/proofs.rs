@@ -1,7 +1,7 @@
 //! What a mail must prove before it changes anything (issue 12): whom buzon sent a signed
 //! mail to, profile changes waiting for their confirmation, and desk-wide hourly counts.
 
-use super::cases::CaseTx;
+use super::apply_tx::CaseTx;
 use super::{get, Result};
 
 /// A `perfil` change waiting for the customer to answer its confirmation mail.

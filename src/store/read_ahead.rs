@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::batch::select_in;
-use super::cases::CaseTx;
+use super::apply_tx::CaseTx;
+use super::sql::select_in;
 use super::{get, Result};
 
 #[derive(Default)]

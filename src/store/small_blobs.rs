@@ -7,7 +7,7 @@ pub(super) async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(&str, &[u8])])
     let mut blobs = blobs.to_vec();
     blobs.sort_by_key(|(hash, _)| *hash);
     blobs.dedup_by_key(|(hash, _)| *hash);
-    super::batch::insert_rows(
+    super::sql::insert_rows(
         conn,
         "small_blobs (hash, bytes)",
         "ON CONFLICT (hash) DO NOTHING",
@@ -47,7 +47,7 @@ impl Store {
         hashes: &[&str],
     ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
         let mut conn = self.pool.acquire().await?;
-        let rows = super::batch::select_in(
+        let rows = super::sql::select_in(
             &mut conn,
             |list, _| format!("SELECT hash, bytes FROM small_blobs WHERE hash IN ({list})"),
             hashes,

@@ -1,0 +1,152 @@
+//! Reading cases, their history and attachments outside the apply transaction (the command
+//! line, import), and the queries the apply transaction shares with them.
+
+use super::case_lists::cases;
+use super::cases::{
+    case_columns, case_row, email_columns, email_row, AttachmentRow, CaseFilter, CaseRow, EmailRow,
+};
+use super::{get, Result, Store};
+
+impl Store {
+    pub async fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
+        cases(&self.pool, self.backend, filter).await
+    }
+
+    /// The case on which buzon received a mail with this Message-ID, if any.
+    pub async fn case_of_received(&self, message_id: &str) -> Result<Option<i64>> {
+        case_of_received(&self.pool, message_id).await
+    }
+
+    pub async fn case_by_number(&self, number: i64) -> Result<Option<CaseRow>> {
+        case_by_number(&self.pool, number).await
+    }
+
+    /// The number of the case with this database id.
+    pub async fn case_number_of(&self, case_id: i64) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT number FROM cases WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| get(&r, "number")).transpose()
+    }
+
+    /// The activity history: every mail in and out, oldest first.
+    pub async fn case_emails(&self, case_id: i64) -> Result<Vec<EmailRow>> {
+        case_emails(&self.pool, case_id).await
+    }
+
+    pub async fn email(&self, id: i64) -> Result<Option<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.id = $1"
+        );
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(email_row).transpose()
+    }
+
+    /// The history entry of a received mail.
+    pub async fn emails_for_inbound(&self, inbound_id: i64) -> Result<Option<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.inbound_id = $1 ORDER BY e.id LIMIT 1"
+        );
+        let row = sqlx::query(sql)
+            .bind(inbound_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(email_row).transpose()
+    }
+
+    /// History entries that belong to no case (strangers' mail, and the answers to them).
+    pub async fn emails_without_case(&self, limit: i64) -> Result<Vec<EmailRow>> {
+        let sql = concat!(
+            "SELECT ",
+            email_columns!(),
+            " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id IS NULL ORDER BY e.id DESC LIMIT $1"
+        );
+        let rows = sqlx::query(sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(email_row).collect()
+    }
+
+    pub async fn case_attachments(&self, case_id: i64) -> Result<Vec<AttachmentRow>> {
+        let rows = sqlx::query(
+            "SELECT id, email_id, filename, content_type, size, blob_hash, inline
+             FROM attachments WHERE case_id = $1 ORDER BY id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttachmentRow {
+                    id: get(r, "id")?,
+                    email_id: get(r, "email_id")?,
+                    filename: get(r, "filename")?,
+                    content_type: get(r, "content_type")?,
+                    size: get(r, "size")?,
+                    blob_hash: get(r, "blob_hash")?,
+                    inline: get::<i64>(r, "inline")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// (address, role) of everyone on a case, the requester first.
+    pub async fn case_participants(&self, case_id: i64) -> Result<Vec<(String, String)>> {
+        case_participants(&self.pool, case_id).await
+    }
+}
+
+pub(super) async fn case_of_received<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    message_id: &str,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT c.number FROM emails e JOIN cases c ON c.id = e.case_id
+         WHERE e.message_id = $1 AND e.direction = 'in' ORDER BY e.id LIMIT 1",
+    )
+    .bind(message_id)
+    .fetch_optional(e)
+    .await?;
+    row.map(|r| get(&r, "number")).transpose()
+}
+
+pub(super) async fn case_by_number<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    number: i64,
+) -> Result<Option<CaseRow>> {
+    let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
+    let row = sqlx::query(sql).bind(number).fetch_optional(e).await?;
+    row.as_ref().map(case_row).transpose()
+}
+
+pub(super) async fn case_emails<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    case_id: i64,
+) -> Result<Vec<EmailRow>> {
+    let sql = concat!(
+        "SELECT ",
+        email_columns!(),
+        " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id = $1 ORDER BY e.id"
+    );
+    let rows = sqlx::query(sql).bind(case_id).fetch_all(e).await?;
+    rows.iter().map(email_row).collect()
+}
+
+pub(super) async fn case_participants<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    case_id: i64,
+) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT email, role FROM participants WHERE case_id = $1
+         ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
+    )
+    .bind(case_id)
+    .fetch_all(e)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
+        .collect()
+}
