@@ -1,9 +1,10 @@
-//! Reading cases, their history and attachments outside the apply transaction (the command
-//! line, import), and the queries the apply transaction shares with them.
+//! Reading cases, their history and attachments outside the apply transaction: the command
+//! line and import (the queries it shares with the transaction are in `cases.rs`).
 
 use super::case_lists::cases;
 use super::cases::{
-    case_columns, case_row, email_columns, email_row, AttachmentRow, CaseFilter, CaseRow, EmailRow,
+    case_by_number, case_emails, case_of_received, case_participants, email_columns, email_row,
+    AttachmentRow, CaseFilter, CaseRow, EmailRow,
 };
 use super::{get, Result, Store};
 
@@ -97,56 +98,4 @@ impl Store {
     pub async fn case_participants(&self, case_id: i64) -> Result<Vec<(String, String)>> {
         case_participants(&self.pool, case_id).await
     }
-}
-
-pub(super) async fn case_of_received<'e>(
-    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    message_id: &str,
-) -> Result<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT c.number FROM emails e JOIN cases c ON c.id = e.case_id
-         WHERE e.message_id = $1 AND e.direction = 'in' ORDER BY e.id LIMIT 1",
-    )
-    .bind(message_id)
-    .fetch_optional(e)
-    .await?;
-    row.map(|r| get(&r, "number")).transpose()
-}
-
-pub(super) async fn case_by_number<'e>(
-    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    number: i64,
-) -> Result<Option<CaseRow>> {
-    let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
-    let row = sqlx::query(sql).bind(number).fetch_optional(e).await?;
-    row.as_ref().map(case_row).transpose()
-}
-
-pub(super) async fn case_emails<'e>(
-    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    case_id: i64,
-) -> Result<Vec<EmailRow>> {
-    let sql = concat!(
-        "SELECT ",
-        email_columns!(),
-        " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id = $1 ORDER BY e.id"
-    );
-    let rows = sqlx::query(sql).bind(case_id).fetch_all(e).await?;
-    rows.iter().map(email_row).collect()
-}
-
-pub(super) async fn case_participants<'e>(
-    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    case_id: i64,
-) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query(
-        "SELECT email, role FROM participants WHERE case_id = $1
-         ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
-    )
-    .bind(case_id)
-    .fetch_all(e)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
-        .collect()
 }

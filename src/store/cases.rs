@@ -7,7 +7,6 @@ use sqlx::any::AnyRow;
 
 use super::apply_tx::CaseTx;
 use super::case_lists::cases;
-use super::case_reads::{case_by_number, case_emails, case_of_received, case_participants};
 use super::{get, Result};
 
 pub struct NewCaseRow<'a> {
@@ -304,4 +303,56 @@ impl CaseTx {
         self.finish_mail(outcome, duplicate).await?;
         self.commit().await
     }
+}
+
+pub(super) async fn case_of_received<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    message_id: &str,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT c.number FROM emails e JOIN cases c ON c.id = e.case_id
+         WHERE e.message_id = $1 AND e.direction = 'in' ORDER BY e.id LIMIT 1",
+    )
+    .bind(message_id)
+    .fetch_optional(e)
+    .await?;
+    row.map(|r| get(&r, "number")).transpose()
+}
+
+pub(super) async fn case_by_number<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    number: i64,
+) -> Result<Option<CaseRow>> {
+    let sql = concat!("SELECT ", case_columns!(), " FROM cases WHERE number = $1");
+    let row = sqlx::query(sql).bind(number).fetch_optional(e).await?;
+    row.as_ref().map(case_row).transpose()
+}
+
+pub(super) async fn case_emails<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    case_id: i64,
+) -> Result<Vec<EmailRow>> {
+    let sql = concat!(
+        "SELECT ",
+        email_columns!(),
+        " FROM emails e LEFT JOIN outbox o ON o.email_id = e.id WHERE e.case_id = $1 ORDER BY e.id"
+    );
+    let rows = sqlx::query(sql).bind(case_id).fetch_all(e).await?;
+    rows.iter().map(email_row).collect()
+}
+
+pub(super) async fn case_participants<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    case_id: i64,
+) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT email, role FROM participants WHERE case_id = $1
+         ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
+    )
+    .bind(case_id)
+    .fetch_all(e)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
+        .collect()
 }
