@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod states;
+pub use states::{CaseStatus, Direction};
+
 /// A mailbox address, kept in one canonical form so comparisons and database keys agree:
 /// the local part with ASCII letters lowercased and nothing else changed, the domain
 /// lowercased. No Unicode case or compatibility folding of the local part: the Kelvin
@@ -161,34 +164,6 @@ impl FromStr for Language {
 impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
-    }
-}
-
-/// Open until closed; closing is final (a new problem opens a new case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CaseStatus {
-    Open,
-    Closed,
-}
-
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Open => "open",
-            CaseStatus::Closed => "closed",
-        }
-    }
-}
-
-impl FromStr for CaseStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "open" => Ok(CaseStatus::Open),
-            "closed" => Ok(CaseStatus::Closed),
-            other => Err(format!("unknown case status '{other}'")),
-        }
     }
 }
 

@@ -10,6 +10,7 @@ use tracing::warn;
 
 use super::{ApplyError, Processor};
 use crate::compose::MailKind;
+use crate::domain::Direction;
 use crate::domain::EmailAddress;
 use crate::parse::InboundMessage;
 use crate::store::{CaseTx, EmailRow, InboundRow, NewEmail};
@@ -62,7 +63,7 @@ impl Processor {
         let since = now - 3_600_000;
         let relayed = history
             .iter()
-            .filter(|e| e.direction == "out" && e.kind == MailKind::AgentReply.name())
+            .filter(|e| e.direction == Direction::Out && e.kind == MailKind::AgentReply.name())
             .filter(|e| e.created_at > since)
             .count();
         let over = relayed >= self.config.limits.relays_per_case_per_hour;
@@ -121,7 +122,7 @@ impl Processor {
         tx.add_email_later(&NewEmail {
             case_id: Some(case_id),
             from_inbound: false,
-            direction: "in",
+            direction: Direction::In,
             kind: PARTICIPANTS_LIMITED,
             from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
             to_addrs: &list,

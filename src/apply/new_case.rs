@@ -9,6 +9,7 @@ use super::proofs::{Held, HeldKind};
 use super::{Applied, Entry, Processor};
 use crate::classify::{self, NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
+use crate::domain::CaseStatus;
 use crate::domain::Mailbox;
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow, StoreError};
@@ -172,7 +173,7 @@ impl Processor {
             product: product.map(str::to_string),
             severity: case.severity.level(),
             production_down: case.production_down,
-            status: "open".into(),
+            status: CaseStatus::Open,
             participants: participants.iter().map(|p| p.to_string()).collect(),
             attachments: attachment_facts(message),
         };
@@ -242,7 +243,7 @@ pub(super) fn empty_case() -> CaseFacts {
         product: None,
         severity: 3,
         production_down: false,
-        status: "open".into(),
+        status: CaseStatus::Open,
         participants: vec![],
         attachments: vec![],
     }

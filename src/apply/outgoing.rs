@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{ApplyError, Processor};
 use crate::compose::{self, mime, AttachmentFacts, CaseFacts, MailKind, Request, Threading};
-use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
+use crate::domain::{CaseNumber, Direction, EmailAddress, Language, Mailbox};
 use crate::store::{CaseRow, CaseTx, NewEmail, OutboxState};
 
 /// One mail to write to the outbox.
@@ -110,7 +110,7 @@ impl Processor {
             &NewEmail {
                 case_id: out.case.map(|(id, _)| id),
                 from_inbound: false,
-                direction: "out",
+                direction: Direction::Out,
                 kind: mail.kind.name(),
                 from_addr: mail.envelope_from.as_str(),
                 to_addrs: &recipients.join(", "),
@@ -176,7 +176,7 @@ pub(super) fn facts_of(
         product: case.product.clone(),
         severity: case.severity,
         production_down: case.production_down,
-        status: case.status.clone(),
+        status: case.status,
         participants: participants.to_vec(),
         attachments,
     }

@@ -4,6 +4,7 @@
 use super::{Applied, ApplyError, Processor};
 use crate::blobs::BlobHash;
 use crate::classify::IgnoreReason;
+use crate::domain::Direction;
 use crate::parse::InboundMessage;
 use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail};
 
@@ -82,7 +83,7 @@ impl Processor {
         let email = NewEmail {
             case_id,
             from_inbound: true,
-            direction: "in",
+            direction: Direction::In,
             kind,
             from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
             to_addrs: &to,

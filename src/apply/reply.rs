@@ -11,7 +11,7 @@ use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, ProductChoice, Route};
 use crate::commands::{self, ReplyCommands};
 use crate::compose::{self, mime, MailKind, Threading};
-use crate::domain::{CaseNumber, Language, Mailbox};
+use crate::domain::{CaseNumber, CaseStatus, Direction, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
 
@@ -68,7 +68,7 @@ impl Processor {
             history,
             skipped: skipped.to_vec(),
         };
-        if case.status == "closed" && !is_agent {
+        if case.status == CaseStatus::Closed && !is_agent {
             return self
                 .on_closed_case(tx, row, message, facts, &new_text, &context)
                 .await;
@@ -337,7 +337,7 @@ fn thread_for_customers(history: &[EmailRow]) -> Threading {
     let parent = history
         .iter()
         .rev()
-        .find(|e| e.direction == "in" && matches!(e.kind.as_str(), "new_case" | "comment"))
+        .find(|e| e.direction == Direction::In && matches!(e.kind.as_str(), "new_case" | "comment"))
         .and_then(|e| e.message_id.clone());
     let mut refs: Vec<String> = ids.iter().take(1).cloned().collect();
     refs.extend(ids.iter().skip(1).rev().take(9).rev().cloned());

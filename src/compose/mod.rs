@@ -65,7 +65,7 @@ pub struct CaseFacts {
     pub product: Option<String>,
     pub severity: i64,
     pub production_down: bool,
-    pub status: String,
+    pub status: crate::domain::CaseStatus,
     pub participants: Vec<String>,
     pub attachments: Vec<AttachmentFacts>,
 }
@@ -88,12 +88,13 @@ pub fn severity_label(severity: Severity, language: Language) -> &'static str {
 }
 
 /// "abierto" / "closed": a case's status in the mail's language.
-pub fn status_label(status: &str, language: Language) -> &'static str {
+pub fn status_label(status: crate::domain::CaseStatus, language: Language) -> &'static str {
+    use crate::domain::CaseStatus::{Closed, Open};
     match (status, language) {
-        ("closed", Language::Es) => "cerrado",
-        (_, Language::Es) => "abierto",
-        ("closed", Language::En) => "closed",
-        (_, Language::En) => "open",
+        (Closed, Language::Es) => "cerrado",
+        (Open, Language::Es) => "abierto",
+        (Closed, Language::En) => "closed",
+        (Open, Language::En) => "open",
     }
 }
 
@@ -115,7 +116,7 @@ pub fn case_context(case: &CaseFacts, language: Language, support: &SupportConfi
     let severity = Severity::new(case.severity).unwrap_or_default();
     let mut case_value = serde_json::to_value(case).expect("case facts serialize");
     case_value["severity_label"] = json!(severity_label(severity, language));
-    case_value["status_label"] = json!(status_label(&case.status, language));
+    case_value["status_label"] = json!(status_label(case.status, language));
     json!({
         "support": { "name": support.name, "address": support.address.as_str() },
         "case": case_value,

@@ -7,7 +7,15 @@ use sqlx::any::AnyRow;
 
 use super::apply_tx::CaseTx;
 use super::case_lists::cases;
-use super::{get, Result};
+use super::{get, Result, StoreError};
+use crate::domain::{CaseStatus, Direction};
+
+/// A column holding one of an enum's spellings.
+fn spelled<T: std::str::FromStr<Err = String>>(row: &AnyRow, column: &str) -> Result<T> {
+    get::<String>(row, column)?
+        .parse()
+        .map_err(StoreError::Invalid)
+}
 
 pub struct NewCaseRow<'a> {
     pub subject: &'a str,
@@ -26,7 +34,7 @@ pub struct NewCaseRow<'a> {
 pub struct NewEmail<'a> {
     pub case_id: Option<i64>,
     pub from_inbound: bool,
-    pub direction: &'a str,
+    pub direction: Direction,
     pub kind: &'a str,
     pub from_addr: &'a str,
     pub to_addrs: &'a str,
@@ -57,7 +65,7 @@ pub struct CaseRow {
     pub product: Option<String>,
     pub severity: i64,
     pub production_down: bool,
-    pub status: String,
+    pub status: CaseStatus,
     pub requester: String,
     pub requester_name: Option<String>,
     pub language: String,
@@ -72,7 +80,7 @@ pub struct EmailRow {
     pub id: i64,
     #[serde(skip)]
     pub case_id: Option<i64>,
-    pub direction: String,
+    pub direction: Direction,
     pub kind: String,
     pub from_addr: String,
     pub to_addrs: String,
@@ -131,7 +139,7 @@ pub(super) fn case_row(row: &AnyRow) -> Result<CaseRow> {
         product: get(row, "product")?,
         severity: get(row, "severity")?,
         production_down: get::<i64>(row, "production_down")? != 0,
-        status: get(row, "status")?,
+        status: spelled(row, "status")?,
         requester: get(row, "requester")?,
         requester_name: get(row, "requester_name")?,
         language: get(row, "language")?,
@@ -146,7 +154,7 @@ pub(super) fn email_row(row: &AnyRow) -> Result<EmailRow> {
     Ok(EmailRow {
         id: get(row, "id")?,
         case_id: get(row, "case_id")?,
-        direction: get(row, "direction")?,
+        direction: spelled(row, "direction")?,
         kind: get(row, "kind")?,
         from_addr: get(row, "from_addr")?,
         to_addrs: get(row, "to_addrs")?,

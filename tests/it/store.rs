@@ -44,7 +44,7 @@ fn email(case_id: Option<i64>, direction: &'static str) -> NewEmail<'static> {
     NewEmail {
         case_id,
         from_inbound: direction == "in",
-        direction,
+        direction: direction.parse().expect("in or out"),
         kind: "k",
         from_addr: "a@x.test",
         to_addrs: "b@x.test",

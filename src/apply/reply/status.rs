@@ -10,6 +10,7 @@ use crate::apply::outgoing::{change, facts_of, Outgoing};
 use crate::apply::{ApplyError, Processor};
 use crate::commands::ReplyCommands;
 use crate::compose::{self, MailKind, Threading};
+use crate::domain::CaseStatus;
 use crate::domain::{Language, Mailbox};
 use crate::store::{CaseRow, CaseTx};
 
@@ -76,7 +77,7 @@ impl Processor {
             updated.product = Some(product.clone());
         }
         if commands.close && tx.close_case(case.id).await? {
-            updated.status = "closed".into();
+            updated.status = CaseStatus::Closed;
         }
         Ok((updated, changes))
     }
@@ -91,7 +92,7 @@ impl Processor {
         by: ChangedBy<'_>,
         threading: Threading,
     ) -> Result<(), ApplyError> {
-        let closed_now = updated.status == "closed";
+        let closed_now = updated.status == CaseStatus::Closed;
         if changes.is_empty() && !closed_now {
             return Ok(());
         }
