@@ -4,13 +4,13 @@
 use serde_json::json;
 
 use super::limits::Skipped;
-use super::outgoing::{attachment_facts, Outgoing};
+use super::outgoing::{attachment_facts, CaseRef, Outgoing};
 use super::proofs::{Held, HeldKind};
 use super::{Applied, Entry, Processor};
 use crate::classify::{self, NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
-use crate::domain::CaseStatus;
 use crate::domain::Mailbox;
+use crate::domain::{CaseNumber, CaseStatus};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow, StoreError};
 use crate::thread;
@@ -199,7 +199,10 @@ impl Processor {
                 language,
                 refused,
                 vec![requester.clone()],
-                Some((case_id, number)),
+                Some(CaseRef {
+                    id: case_id,
+                    number: CaseNumber(number),
+                }),
             )
             .answering(threading.clone());
             self.queue(tx, tell).await?;
@@ -209,7 +212,10 @@ impl Processor {
             language,
             data,
             vec![requester.clone()],
-            Some((case_id, number)),
+            Some(CaseRef {
+                id: case_id,
+                number: CaseNumber(number),
+            }),
         )
         .answering(threading);
         self.queue(tx, ack).await?;
@@ -225,7 +231,10 @@ impl Processor {
             agent_language,
             agent_data,
             notify,
-            Some((case_id, number)),
+            Some(CaseRef {
+                id: case_id,
+                number: CaseNumber(number),
+            }),
         );
         note.urgent = case.production_down;
         self.queue(tx, note).await?;

@@ -8,14 +8,31 @@ use crate::compose::{self, mime, AttachmentFacts, CaseFacts, MailKind, Request, 
 use crate::domain::{CaseNumber, Direction, EmailAddress, Language, Mailbox};
 use crate::store::{CaseRow, CaseTx, NewEmail, OutboxState};
 
+/// A case as outgoing mail names it: its row's id (for the history entry) and its number
+/// (for the signed Message-ID and the subject), which are not interchangeable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct CaseRef {
+    pub id: i64,
+    pub number: CaseNumber,
+}
+
+impl CaseRef {
+    pub fn of(case: &CaseRow) -> CaseRef {
+        CaseRef {
+            id: case.id,
+            number: CaseNumber(case.number),
+        }
+    }
+}
+
 /// One mail to write to the outbox.
 pub(super) struct Outgoing {
     pub kind: MailKind,
     pub language: Language,
     pub data: Value,
     pub to: Vec<Mailbox>,
-    /// (database id, number) of the case, when the mail is about one.
-    pub case: Option<(i64, i64)>,
+    /// The case the mail is about, if any.
+    pub case: Option<CaseRef>,
     pub threading: Threading,
     pub urgent: bool,
     pub attachments: Vec<mime::Part>,
@@ -29,7 +46,7 @@ impl Outgoing {
         language: Language,
         data: Value,
         to: Vec<Mailbox>,
-        case: Option<(i64, i64)>,
+        case: Option<CaseRef>,
     ) -> Self {
         Outgoing {
             kind,
@@ -96,7 +113,7 @@ impl Processor {
                     language: out.language,
                     data: &out.data,
                     to,
-                    case: out.case.map(|(_, n)| CaseNumber(n)),
+                    case: out.case.map(|c| c.number),
                     threading: &out.threading,
                     urgent: out.urgent,
                     attachments: &out.attachments,
@@ -108,7 +125,7 @@ impl Processor {
         let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_string()).collect();
         tx.queue_mail_as(
             &NewEmail {
-                case_id: out.case.map(|(id, _)| id),
+                case_id: out.case.map(|c| c.id),
                 from_inbound: false,
                 direction: Direction::Out,
                 kind: mail.kind.name(),
@@ -150,7 +167,7 @@ impl Processor {
         data["person"] = compose::person(person);
         data["held_kind"] = json!(out.kind.name());
         data["limit"] = json!(self.config.limits.auto_replies_per_hour);
-        data["case"]["number"] = json!(out.case.map_or(0, |(_, number)| number));
+        data["case"]["number"] = json!(out.case.map_or(0, |c| c.number.0));
         let notify = self.notify_list(tx).await?;
         let case = out.case;
         Box::pin(self.queue(tx, Outgoing::new(kind, language, data, notify, case))).await?;

@@ -13,7 +13,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::guards::HOUR_MS;
-use super::outgoing::Outgoing;
+use super::outgoing::{CaseRef, Outgoing};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::auth::{self, AuthVerdict};
 use crate::commands::ReplyCommands;
@@ -205,7 +205,7 @@ impl Processor {
             language,
             data,
             vec![sender.clone()],
-            Some((case.id, case.number)),
+            Some(CaseRef::of(case)),
         )
         .answering(threading);
         self.queue(tx, mail).await?;

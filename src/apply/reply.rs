@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::limits::Skipped;
-use super::outgoing::{attachment_facts, facts_of, mailbox, who, Outgoing};
+use super::outgoing::{attachment_facts, facts_of, mailbox, who, CaseRef, Outgoing};
 use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, ProductChoice, Route};
@@ -185,7 +185,7 @@ impl Processor {
                 agent_language,
                 data,
                 notify,
-                Some((case.id, case.number)),
+                Some(CaseRef::of(case)),
             ),
         )
         .await?;
@@ -201,7 +201,7 @@ impl Processor {
                 language,
                 refused,
                 vec![sender.clone()],
-                Some((case.id, case.number)),
+                Some(CaseRef::of(case)),
             )
             .answering(threading.clone());
             self.queue(tx, tell).await?;
@@ -263,7 +263,7 @@ impl Processor {
                 language,
                 data,
                 self.customers(case, context),
-                Some((case.id, case.number)),
+                Some(CaseRef::of(case)),
             )
             .answering(threading.clone());
             relay.held = self.relays_over_limit(&context.history, tx.now());

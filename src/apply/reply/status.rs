@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::{case_language, requester, CaseContext};
-use crate::apply::outgoing::{change, facts_of, Outgoing};
+use crate::apply::outgoing::{change, facts_of, CaseRef, Outgoing};
 use crate::apply::{ApplyError, Processor};
 use crate::commands::ReplyCommands;
 use crate::compose::{self, MailKind, Threading};
@@ -116,7 +116,7 @@ impl Processor {
         if let (true, Some(me)) = (own.is_empty(), changer) {
             own.push(me.clone());
         }
-        let case = Some((updated.id, updated.number));
+        let case = Some(CaseRef::of(updated));
         if let Some(me) = own.first() {
             let mut mine = data.clone();
             mine["person"] = compose::person(changer.unwrap_or(me));
