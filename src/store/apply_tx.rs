@@ -14,17 +14,8 @@ pub struct CaseTx {
     /// A mail's savepoint is open.
     pub(super) in_mail: bool,
     pub(super) backend: Backend,
-    /// The agents, read once per batch (mail never changes them).
-    pub(super) agents: Option<Vec<super::AgentRow>>,
-    /// Addresses this transaction took off the failing list: known not to be failing
-    /// without asking again (the acknowledgement to a sender who just wrote).
-    pub(super) cleared: Vec<String>,
-    /// Whether the failing list has any address (None: not asked yet in this batch).
-    pub(super) any_failing: Option<bool>,
-    /// Customer rows read in this batch, by address.
-    pub(super) customers: std::collections::HashMap<String, Option<super::CustomerRow>>,
-    /// What the batch read up front ([`super::read_ahead`]).
-    pub(super) ahead: super::read_ahead::ReadAhead,
+    /// What the batch already knows without asking the database again.
+    pub(super) cache: super::cache::BatchCache,
     /// No savepoints: a failure throws the whole batch away, so some writes wait for its
     /// end ([`super::batch`]).
     pub(super) all_or_nothing: bool,
@@ -42,11 +33,7 @@ impl Store {
             now: now_ms(),
             in_mail: false,
             backend: self.backend,
-            agents: None,
-            cleared: Vec::new(),
-            any_failing: None,
-            customers: Default::default(),
-            ahead: Default::default(),
+            cache: Default::default(),
             all_or_nothing: true,
             deferred: Default::default(),
         })
@@ -102,13 +89,9 @@ impl CaseTx {
 
     /// Undo everything the current mail did; the batch's other mails keep theirs.
     pub async fn rollback_mail(&mut self) -> Result<()> {
-        self.cleared.clear();
-        self.any_failing = None;
-        self.customers.clear();
-        if std::mem::take(&mut self.in_mail) {
-            // What the batch read ahead no longer holds once a savepoint is undone (an
-            // all-or-nothing batch has none: its mail made no change to undo).
-            self.ahead = Default::default();
+        let undone = std::mem::take(&mut self.in_mail);
+        self.cache.forget_mail(undone);
+        if undone {
             sqlx::query("ROLLBACK TO SAVEPOINT mail")
                 .execute(&mut *self.tx)
                 .await?;

@@ -164,7 +164,7 @@ impl CaseTx {
             if self.deferred.dedupe_keys.iter().any(|(k, _)| k == key) {
                 return Ok(false);
             }
-            if let Some(free) = self.ahead.dedupe_keys.get_mut(key) {
+            if let Some(free) = self.cache.ahead.dedupe_keys.get_mut(key) {
                 let take = std::mem::take(free);
                 if take {
                     self.deferred
@@ -207,7 +207,7 @@ impl CaseTx {
 
     /// Count an automatic mail to `address`.
     pub async fn log_auto_mail(&mut self, address: &str, kind: &str) -> Result<()> {
-        self.ahead.counted_auto_mail(address);
+        self.cache.ahead.counted_auto_mail(address);
         self.deferred
             .auto_mail
             .push((address.to_string(), kind.to_string()));

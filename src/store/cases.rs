@@ -245,7 +245,7 @@ impl CaseTx {
         name: Option<&str>,
         language: Option<&str>,
     ) -> Result<()> {
-        self.customers.remove(email);
+        self.cache.customers.remove(email);
         let now = self.now;
         sqlx::query(
             "INSERT INTO customers (email, name, language, created_at) VALUES ($1, $2, $3, $4)

@@ -218,11 +218,11 @@ pub(super) async fn customer<'e>(
 impl super::CaseTx {
     /// A customer's row, read once per batch (a profile change forgets it).
     pub async fn customer(&mut self, email: &str) -> Result<Option<CustomerRow>> {
-        if let Some(known) = self.customers.get(email) {
+        if let Some(known) = self.cache.customers.get(email) {
             return Ok(known.clone());
         }
         let read = customer(self.conn(), email).await?;
-        self.customers.insert(email.to_string(), read.clone());
+        self.cache.customers.insert(email.to_string(), read.clone());
         Ok(read)
     }
 
@@ -247,11 +247,11 @@ impl super::CaseTx {
     }
 
     pub async fn agents(&mut self) -> Result<Vec<AgentRow>> {
-        if let Some(known) = &self.agents {
+        if let Some(known) = &self.cache.agents {
             return Ok(known.clone());
         }
         let read = agents(self.conn()).await?;
-        self.agents = Some(read.clone());
+        self.cache.agents = Some(read.clone());
         Ok(read)
     }
 }

@@ -12,7 +12,7 @@ impl CaseTx {
         kind: Option<&str>,
         since_ms: i64,
     ) -> Result<i64> {
-        if let (None, Some(n)) = (kind, self.ahead.auto_count(address, since_ms)) {
+        if let (None, Some(n)) = (kind, self.cache.ahead.auto_count(address, since_ms)) {
             return Ok(n);
         }
         self.write_before_reading().await?;
@@ -29,7 +29,7 @@ impl CaseTx {
     }
 
     pub async fn is_failing(&mut self, address: &str) -> Result<bool> {
-        if self.cleared.iter().any(|a| a == address) || !self.any_failing().await? {
+        if self.cache.cleared.iter().any(|a| a == address) || !self.any_failing().await? {
             return Ok(false);
         }
         let row = sqlx::query("SELECT 1 AS hit FROM failing_addresses WHERE address = $1")
@@ -41,8 +41,8 @@ impl CaseTx {
 
     /// A hard bounce: no more mail to this address until it writes to us again.
     pub async fn mark_failing(&mut self, address: &str, reason: &str) -> Result<()> {
-        self.cleared.retain(|a| a != address);
-        self.any_failing = Some(true);
+        self.cache.cleared.retain(|a| a != address);
+        self.cache.any_failing = Some(true);
         let now = self.now();
         sqlx::query(
             "INSERT INTO failing_addresses (address, reason, since) VALUES ($1, $2, $3)
@@ -59,14 +59,14 @@ impl CaseTx {
     /// Whether any address is on the failing list, asked once per batch: it is empty
     /// nearly always, and then neither the check nor the clearing needs a statement.
     async fn any_failing(&mut self) -> Result<bool> {
-        if let Some(known) = self.any_failing {
+        if let Some(known) = self.cache.any_failing {
             return Ok(known);
         }
         let row = sqlx::query("SELECT COUNT(*) AS n FROM failing_addresses")
             .fetch_one(self.conn())
             .await?;
         let any = get::<i64>(&row, "n")? > 0;
-        self.any_failing = Some(any);
+        self.cache.any_failing = Some(any);
         Ok(any)
     }
 
@@ -79,7 +79,7 @@ impl CaseTx {
             .bind(address)
             .execute(self.conn())
             .await?;
-        self.cleared.push(address.to_string());
+        self.cache.cleared.push(address.to_string());
         Ok(())
     }
 }

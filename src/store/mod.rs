@@ -4,6 +4,7 @@
 
 mod apply_tx;
 mod batch;
+mod cache;
 mod case_lists;
 mod case_reads;
 mod cases;

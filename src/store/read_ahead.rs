@@ -60,7 +60,7 @@ impl CaseTx {
         let wanted: Vec<&str> = addresses
             .iter()
             .copied()
-            .filter(|a| !self.customers.contains_key(*a))
+            .filter(|a| !self.cache.customers.contains_key(*a))
             .collect();
         let found = select_in(
             self.conn(),
@@ -72,11 +72,12 @@ impl CaseTx {
         )
         .await?;
         for a in &wanted {
-            self.customers.insert(a.to_string(), None);
+            self.cache.customers.insert(a.to_string(), None);
         }
         for row in &found {
             let customer = super::directory::customer_row(row)?;
-            self.customers
+            self.cache
+                .customers
                 .insert(customer.email.clone(), Some(customer));
         }
         Ok(())
@@ -101,7 +102,7 @@ impl CaseTx {
         for row in &rows {
             counts.insert(get(row, "address")?, get(row, "n")?);
         }
-        self.ahead.auto_counts = Some((since, counts));
+        self.cache.ahead.auto_counts = Some((since, counts));
         Ok(())
     }
 
@@ -114,10 +115,15 @@ impl CaseTx {
         )
         .await?;
         for k in keys {
-            self.ahead.dedupe_keys.entry(k.to_string()).or_insert(true);
+            self.cache
+                .ahead
+                .dedupe_keys
+                .entry(k.to_string())
+                .or_insert(true);
         }
         for row in &taken {
-            self.ahead
+            self.cache
+                .ahead
                 .dedupe_keys
                 .insert(get(row, "dedupe_key")?, false);
         }
