@@ -11,6 +11,10 @@ use crate::domain::{EmailAddress, Mailbox};
 
 mod html;
 mod nesting;
+mod report;
+
+use report::delivery_report;
+pub use report::DeliveryReport;
 pub mod pool;
 
 pub use html::MAX_CONVERTED_BYTES as MAX_HTML_CONVERTED_BYTES;
@@ -41,23 +45,6 @@ pub struct InboundMessage {
     pub from_headers: usize,
     /// For a delivery status notification (RFC 3464): what failed, and for which mail.
     pub report: Option<DeliveryReport>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DeliveryReport {
-    /// (recipient, status code such as 5.1.1, action such as failed)
-    pub recipients: Vec<(EmailAddress, String, String)>,
-    /// The Message-ID of the mail that bounced, from the returned message or its headers.
-    pub original_message_id: Option<String>,
-}
-
-impl DeliveryReport {
-    /// Recipients that failed for good (`Action: failed` with a 5.x.x status).
-    pub fn hard_failures(&self) -> impl Iterator<Item = &(EmailAddress, String, String)> {
-        self.recipients.iter().filter(|(_, status, action)| {
-            status.starts_with('5') && action.eq_ignore_ascii_case("failed")
-        })
-    }
 }
 
 /// Header facts that tell a machine's mail from a person's (RFC 3834 and common practice).
@@ -135,91 +122,6 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     without_nul(&mut inbound);
     nesting::drop_flat(message);
     Ok(inbound)
-}
-
-/// RFC 3464: the per-recipient fields of the message/delivery-status part, and the
-/// Message-ID of the returned message (message/rfc822 or text/rfc822-headers part).
-fn delivery_report(message: &Message<'_>) -> Option<DeliveryReport> {
-    let is_report = message.root_part().content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-    });
-    if !is_report {
-        return None;
-    }
-    let mut report = DeliveryReport::default();
-    for part in &message.parts {
-        let (ctype, subtype) = part
-            .content_type()
-            .map(|ct| {
-                (
-                    ct.ctype().to_ascii_lowercase(),
-                    ct.subtype().unwrap_or("").to_ascii_lowercase(),
-                )
-            })
-            .unwrap_or_default();
-        match (ctype.as_str(), subtype.as_str()) {
-            ("message", "delivery-status") | ("message", "global-delivery-status") => {
-                report.recipients = status_fields(&String::from_utf8_lossy(part.contents()));
-            }
-            ("message", "rfc822") | ("message", "global") => {
-                report.original_message_id = match part.message() {
-                    Some(inner) => inner.message_id().map(clean_id),
-                    None => id_in_headers(part.contents()),
-                };
-            }
-            ("text", "rfc822-headers") | ("message", "global-headers") => {
-                report.original_message_id = id_in_headers(part.contents());
-            }
-            _ => {}
-        }
-    }
-    Some(report)
-}
-
-/// The Message-ID in a block of returned headers (often cut short by the reporting server,
-/// so read line by line rather than as a message).
-fn id_in_headers(block: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(block);
-    let unfolded = text
-        .replace("\r\n ", " ")
-        .replace("\r\n\t", " ")
-        .replace("\n ", " ");
-    unfolded.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("Message-ID")
-            .then(|| clean_id(value))
-            .filter(|id| !id.is_empty())
-    })
-}
-
-/// `Final-Recipient`, `Action` and `Status` of each per-recipient block.
-fn status_fields(text: &str) -> Vec<(EmailAddress, String, String)> {
-    let mut out = Vec::new();
-    for block in text.replace("\r\n", "\n").split("\n\n") {
-        let field = |name: &str| {
-            block.lines().find_map(|l| {
-                let (n, v) = l.split_once(':')?;
-                n.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-        };
-        let Some(recipient) = field("Final-Recipient").or_else(|| field("Original-Recipient"))
-        else {
-            continue;
-        };
-        let address = recipient.rsplit(';').next().unwrap_or("").trim();
-        if let Ok(address) = EmailAddress::parse(address) {
-            let status = field("Status").unwrap_or_default();
-            let status = status.split_whitespace().next().unwrap_or("").to_string();
-            out.push((address, status, field("Action").unwrap_or_default()));
-        }
-    }
-    out
 }
 
 /// The Message-ID alone, from the header section only: what the fetcher needs to spot a
@@ -451,110 +353,7 @@ fn signals(message: &Message<'_>) -> AutoSignals {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SIMPLE: &[u8] = b"From: Ana Cliente <Ana@Cliente.test>\r\n\
-To: soporte@example.test, Otro <otro@cliente.test>\r\n\
-Cc: jefe@cliente.test\r\n\
-Subject: =?utf-8?q?Producci=C3=B3n_ca=C3=ADda?=\r\n\
-Message-ID: <abc@cliente.test>\r\n\
-References: <r1@x> <r2@x>\r\n\
-In-Reply-To: <r2@x>\r\n\
-Auto-Submitted: auto-replied\r\n\
-\r\n\
-Hola,\r\nno funciona.\r\n";
-
-    #[test]
-    fn headers_become_our_types() {
-        let m = parse(SIMPLE).unwrap();
-        assert_eq!(m.message_id.as_deref(), Some("abc@cliente.test"));
-        assert_eq!(m.references, vec!["r1@x", "r2@x"]);
-        assert_eq!(m.in_reply_to, vec!["r2@x"]);
-        let from = m.from.unwrap();
-        assert_eq!(from.address.as_str(), "ana@cliente.test");
-        assert_eq!(from.name.as_deref(), Some("Ana Cliente"));
-        assert_eq!(m.to.len(), 2);
-        assert_eq!(m.cc[0].address.as_str(), "jefe@cliente.test");
-        assert_eq!(m.subject, "Producción caída");
-        assert_eq!(m.text, "Hola,\nno funciona.");
-        assert_eq!(m.signals.auto_submitted.as_deref(), Some("auto-replied"));
-    }
-
-    #[test]
-    fn html_only_mail_becomes_text() {
-        let raw = b"From: a@b.test\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hola <b>mundo</b></p><p>Segunda l&iacute;nea</p>";
-        let m = parse(raw).unwrap();
-        assert!(
-            m.text.contains("Hola **mundo**") || m.text.contains("Hola mundo"),
-            "{}",
-            m.text
-        );
-        assert!(m.text.contains("Segunda línea"), "{}", m.text);
-        assert!(!m.text.contains('<'));
-    }
-
-    #[test]
-    fn latin1_text_attachment_keeps_its_bytes() {
-        let raw = b"From: a@b.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nbody\r\n\
---XX\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
-Content-Disposition: attachment; filename=\"../../etc/a\xf1o.log\"\r\n\
-Content-Transfer-Encoding: base64\r\n\r\nYfFv\r\n--XX--\r\n";
-        let m = parse(raw).unwrap();
-        assert_eq!(m.attachments.len(), 1);
-        assert_eq!(m.attachments[0].bytes, b"a\xf1o");
-        assert!(!m.attachments[0].filename.contains('/'));
-    }
-
-    #[test]
-    fn garbage_is_an_error_not_a_panic() {
-        assert!(parse(b"").is_err());
-        assert!(parse(b"\x00\x01\x02").is_err());
-    }
-
-    #[test]
-    fn filenames_are_sanitised() {
-        assert_eq!(
-            sanitize_filename("..\\..\\win.ini", "text/plain"),
-            "win.ini"
-        );
-        assert_eq!(sanitize_filename("", "image/png"), "adjunto.png");
-        assert_eq!(sanitize_filename(".hidden", "text/plain"), "hidden");
-        assert_eq!(sanitize_filename("a\r\nb.txt", "text/plain"), "ab.txt");
-    }
-
-    #[test]
-    fn nul_characters_are_dropped_from_every_kept_text() {
-        let raw = b"From: Ana <ana@x.test>\r\nTo: soporte@x.test\r\nSubject: =?utf-8?B?RmFsbG8ARGVs?=\r\nMessage-ID: <a\x00b@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLinea\x00 con nulo\r\n";
-        let m = parse(raw).unwrap();
-        assert_eq!(m.subject, "FalloDel");
-        assert_eq!(m.text.trim(), "Linea con nulo");
-        assert!(!m.message_id.unwrap_or_default().contains('\0'));
-    }
-}
-
-#[cfg(test)]
 mod name_tests;
 
 #[cfg(test)]
-mod report_tests {
-    use super::*;
-
-    #[test]
-    fn delivery_reports_name_the_failed_recipient_and_the_original() {
-        let dsn = b"From: MAILER-DAEMON@mx.cliente.test\r\nTo: soporte@example.test\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.cliente.test\r\n\r\nFinal-Recipient: rfc822; Ana@Cliente.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\nFinal-Recipient: rfc822; luis@cliente.test\r\nAction: delayed\r\nStatus: 4.4.1\r\n--R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: soporte@example.test\r\nMessage-ID: <buzon.1.ab.cd@example.test>\r\n--R--\r\n";
-        let m = parse(dsn).unwrap();
-        let report = m.report.expect("a report");
-        assert_eq!(
-            report.original_message_id.as_deref(),
-            Some("buzon.1.ab.cd@example.test")
-        );
-        assert_eq!(report.recipients.len(), 2, "{report:?}");
-        let hard: Vec<_> = report
-            .hard_failures()
-            .map(|(a, s, _)| (a.as_str(), s.as_str()))
-            .collect();
-        assert_eq!(hard, vec![("ana@cliente.test", "5.1.1")]);
-    }
-}
+mod tests;
