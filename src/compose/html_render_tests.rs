@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use super::mime::html_of;
+use super::html::html_of;
 use super::{sample_context, MailKind, Templates};
 use crate::domain::Language;
 

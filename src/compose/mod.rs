@@ -1,6 +1,7 @@
 //! Turning an event into the exact bytes of a mail: template context, rendering, headers.
 //! Pure given the clock and the nonce; the apply stage stores what comes out in the outbox.
 
+mod html;
 pub mod mime;
 pub mod msgid;
 pub mod templates;
