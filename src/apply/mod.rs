@@ -243,29 +243,44 @@ impl Processor {
                 // Unreadable mail made no change in the transaction.
                 Err(e) => Err(e),
             };
-            let _entered = span.enter();
-            match applied {
-                Ok((outcome, case)) => {
-                    tx.end_mail().await?;
-                    info!(outcome, uid = row.uid, "mail applied");
-                    steps.push(Step::Done {
-                        inbound_id: row.id,
-                        outcome,
-                        case,
-                    });
-                }
-                Err(ApplyError::Permanent(error)) => {
-                    tx.rollback_mail().await?;
-                    warn!(error, "mail parked as failed");
-                    tx.fail_inbound(row.id, &error).await?;
-                    steps.push(Step::Failed {
-                        inbound_id: row.id,
-                        error,
-                    });
-                }
-                Err(passing) => return Err(passing),
-            }
+            steps.push(self.settle(&mut tx, row, applied).instrument(span).await?);
         }
+        self.close_batch(tx, with_savepoints).await?;
+        Ok(steps)
+    }
+
+    /// Keep what a mail did, or undo it and park the mail; a passing problem ends the batch.
+    async fn settle(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        applied: Applied,
+    ) -> Result<Step, ApplyError> {
+        match applied {
+            Ok((outcome, case)) => {
+                tx.end_mail().await?;
+                info!(outcome, uid = row.uid, "mail applied");
+                Ok(Step::Done {
+                    inbound_id: row.id,
+                    outcome,
+                    case,
+                })
+            }
+            Err(ApplyError::Permanent(error)) => {
+                tx.rollback_mail().await?;
+                warn!(error, "mail parked as failed");
+                tx.fail_inbound(row.id, &error).await?;
+                Ok(Step::Failed {
+                    inbound_id: row.id,
+                    error,
+                })
+            }
+            Err(passing) => Err(passing),
+        }
+    }
+
+    /// The batch's deferred writes, its blob files published, then the one commit.
+    async fn close_batch(&self, mut tx: CaseTx, with_savepoints: bool) -> Result<(), ApplyError> {
         // Before the blob files are published, so that a batch run again leaves none behind.
         match tx.write_deferred().await {
             Ok(true) => {}
@@ -285,7 +300,7 @@ impl Processor {
             .map_err(|e| ApplyError::Io(std::io::Error::other(e.to_string())))??;
         tx.put_small_blobs(&inline).await?;
         tx.commit().await?;
-        Ok(steps)
+        Ok(())
     }
 
     /// Read the directory rows and automatic-mail counts of everyone the batch's mails

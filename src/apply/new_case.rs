@@ -6,11 +6,11 @@ use serde_json::json;
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, CaseRef, Outgoing};
 use super::proofs::{Held, HeldKind};
-use super::{Applied, Entry, Processor};
+use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
-use crate::domain::Mailbox;
-use crate::domain::{CaseNumber, CaseStatus};
+
+use crate::domain::{CaseNumber, CaseStatus, EmailAddress, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow, StoreError};
 use crate::thread;
@@ -147,13 +147,11 @@ impl Processor {
             })
             .await?;
         tracing::Span::current().record("case", number);
-        tx.add_participant(case_id, case.requester.address.as_str(), "requester")
-            .await?;
-        let (participants, left_out) = self.admit_participants(1, &case.participants);
-        for p in &participants {
-            tx.add_participant(case_id, p.as_str(), "participant")
-                .await?;
-        }
+        let reference = CaseRef {
+            id: case_id,
+            number: CaseNumber(number),
+        };
+        let participants = self.add_people(tx, row, message, reference, case).await?;
         self.record_inbound(
             tx,
             row,
@@ -163,23 +161,67 @@ impl Processor {
                 .attachments(&hashes),
         )
         .await?;
+        let opened = Opened {
+            reference,
+            facts: CaseFacts {
+                number,
+                subject: case.subject.clone(),
+                description: case.description.clone(),
+                product: product.map(str::to_string),
+                severity: case.severity.level(),
+                production_down: case.production_down,
+                status: CaseStatus::Open,
+                participants: participants.iter().map(|p| p.to_string()).collect(),
+                attachments: attachment_facts(message),
+            },
+            requester,
+            language,
+        };
+        self.acknowledge(tx, message, &opened, case, related, skipped)
+            .await?;
+        self.tell_agents_of_new_case(tx, &opened, case, skipped, notify)
+            .await?;
+        tx.finish_mail("case_created", false).await?;
+        Ok(("case_created".into(), Some(number)))
+    }
+
+    /// The requester and the provisioned To/Cc people (within the limits) join the case;
+    /// those left out are named on its history.
+    async fn add_people(
+        &self,
+        tx: &mut CaseTx,
+        row: &InboundRow,
+        message: &InboundMessage,
+        case_ref: CaseRef,
+        case: &NewCase,
+    ) -> Result<Vec<EmailAddress>, ApplyError> {
+        let case_id = case_ref.id;
+        tx.add_participant(case_id, case.requester.address.as_str(), "requester")
+            .await?;
+        let (participants, left_out) = self.admit_participants(1, &case.participants);
+        for p in &participants {
+            tx.add_participant(case_id, p.as_str(), "participant")
+                .await?;
+        }
         self.note_left_out(tx, row, message, case_id, &left_out)
             .await?;
+        Ok(participants)
+    }
 
-        let facts = CaseFacts {
-            number,
-            subject: case.subject.clone(),
-            description: case.description.clone(),
-            product: product.map(str::to_string),
-            severity: case.severity.level(),
-            production_down: case.production_down,
-            status: CaseStatus::Open,
-            participants: participants.iter().map(|p| p.to_string()).collect(),
-            attachments: attachment_facts(message),
-        };
-        let mut data = self.case_data(&facts, language);
-        data["person"] = compose::person(&requester);
-        data["requester"] = compose::person(&requester);
+    /// The acknowledgement (or the linked follow-up's), and the list of attachments the
+    /// limits kept out, to the requester.
+    async fn acknowledge(
+        &self,
+        tx: &mut CaseTx,
+        message: &InboundMessage,
+        opened: &Opened,
+        case: &NewCase,
+        related: Option<&CaseRow>,
+        skipped: &[Skipped],
+    ) -> Result<(), ApplyError> {
+        let mut data = self.case_data(&opened.facts, opened.language);
+        data["person"] = compose::person(&opened.requester);
+        data["requester"] = compose::person(&opened.requester);
         if let ProductChoice::Unknown(named) = &case.product {
             data["product_unknown"] = json!(named);
         }
@@ -191,59 +233,62 @@ impl Processor {
             None => MailKind::CaseCreated,
         };
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
+        let to = vec![opened.requester.clone()];
+        let case_ref = Some(opened.reference);
         if !skipped.is_empty() {
             let mut refused = data.clone();
             refused["skipped"] = json!(skipped);
             let tell = Outgoing::new(
                 MailKind::AttachmentsRefused,
-                language,
+                opened.language,
                 refused,
-                vec![requester.clone()],
-                Some(CaseRef {
-                    id: case_id,
-                    number: CaseNumber(number),
-                }),
-            )
-            .answering(threading.clone());
-            self.queue(tx, tell).await?;
+                to.clone(),
+                case_ref,
+            );
+            self.queue(tx, tell.answering(threading.clone())).await?;
         }
-        let ack = Outgoing::new(
-            kind,
-            language,
-            data,
-            vec![requester.clone()],
-            Some(CaseRef {
-                id: case_id,
-                number: CaseNumber(number),
-            }),
-        )
-        .answering(threading);
-        self.queue(tx, ack).await?;
+        let ack = Outgoing::new(kind, opened.language, data, to, case_ref);
+        self.queue(tx, ack.answering(threading)).await?;
+        Ok(())
+    }
 
+    /// `agent_new_case`, urgent for Producción Caída, in the support language.
+    async fn tell_agents_of_new_case(
+        &self,
+        tx: &mut CaseTx,
+        opened: &Opened,
+        case: &NewCase,
+        skipped: &[Skipped],
+        notify: Vec<Mailbox>,
+    ) -> Result<(), ApplyError> {
         let agent_language = self.config.support.language;
-        let mut agent_data = self.case_data(&facts, agent_language);
-        agent_data["requester"] = compose::person(&requester);
-        agent_data["person"] = compose::person(&requester);
-        agent_data["skipped"] = json!(skipped);
-        agent_data["mentioned_case"] = json!(case.mentions.map(|n| n.0));
+        let mut data = self.case_data(&opened.facts, agent_language);
+        data["requester"] = compose::person(&opened.requester);
+        data["person"] = compose::person(&opened.requester);
+        data["skipped"] = json!(skipped);
+        data["mentioned_case"] = json!(case.mentions.map(|n| n.0));
         let mut note = Outgoing::new(
             MailKind::AgentNewCase,
             agent_language,
-            agent_data,
+            data,
             notify,
-            Some(CaseRef {
-                id: case_id,
-                number: CaseNumber(number),
-            }),
+            Some(opened.reference),
         );
         note.urgent = case.production_down;
         self.queue(tx, note).await?;
-        tx.finish_mail("case_created", false).await?;
-        Ok(("case_created".into(), Some(number)))
+        Ok(())
     }
 }
 
 /// For mail that has no case: templates still get a well-formed `case`.
+/// A case just made, as its mails need it.
+struct Opened {
+    reference: CaseRef,
+    facts: CaseFacts,
+    requester: Mailbox,
+    language: Language,
+}
+
 pub(super) fn empty_case() -> CaseFacts {
     CaseFacts {
         number: 0,

@@ -2,22 +2,30 @@
 //! reply relayed to the customer or kept as an internal note, commands in either, and what
 //! happens on a closed case.
 
-use serde_json::json;
-
 use super::limits::Skipped;
-use super::outgoing::{attachment_facts, facts_of, mailbox, who, CaseRef, Outgoing};
+use super::outgoing::mailbox;
 use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
 use crate::classify::{self, Facts, ProductChoice, Route};
 use crate::commands::{self, ReplyCommands};
-use crate::compose::{self, mime, MailKind, Threading};
+use crate::compose::Threading;
 use crate::domain::{CaseNumber, CaseStatus, Direction, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
 
+mod notices;
 mod status;
 
 use status::ChangedBy;
+
+/// What a customer's comment did, for the agents' notice.
+struct CommentMade<'a> {
+    sender: &'a Mailbox,
+    commands: &'a ReplyCommands,
+    changes: &'a [serde_json::Value],
+    /// Commands set aside until the customer confirms them.
+    held: Option<&'a [String]>,
+}
 
 /// The people on a case and its history, read before the transaction starts, and the
 /// attachments of this mail that the limits kept out.
@@ -135,7 +143,6 @@ impl Processor {
         context: &CaseContext,
     ) -> Applied {
         let case = &context.case;
-        let skipped = &context.skipped;
         let hashes = self.store_attachments(message).await?;
         let notify = self.notify_list(tx).await?;
         let (commands, held) = self
@@ -166,46 +173,17 @@ impl Processor {
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         tx.touch(case.id).await?;
 
-        let agent_language = self.config.support.language;
-        let mut data = self.case_data(
-            &facts_of(&updated, &context.participants, vec![]),
-            agent_language,
-        );
-        data["author"] = compose::person(sender);
-        data["comment"] = json!(commands.comment);
-        data["attachments"] = json!(attachment_facts(message));
-        data["changes"] = json!(changes);
-        data["changed_by"] = json!(who(sender));
-        data["skipped"] = json!(skipped);
-        data["held_commands"] = json!(held.clone().unwrap_or_default());
-        self.queue(
-            tx,
-            Outgoing::new(
-                MailKind::AgentComment,
-                agent_language,
-                data,
-                notify,
-                Some(CaseRef::of(case)),
-            ),
-        )
-        .await?;
+        let comment = CommentMade {
+            sender,
+            commands,
+            changes: &changes,
+            held: held.as_deref(),
+        };
+        self.notify_agents_of_comment(tx, message, &updated, context, &comment, notify)
+            .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
-        if !skipped.is_empty() {
-            let language = case_language(case);
-            let mut refused =
-                self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
-            refused["person"] = compose::person(sender);
-            refused["skipped"] = json!(skipped);
-            let tell = Outgoing::new(
-                MailKind::AttachmentsRefused,
-                language,
-                refused,
-                vec![sender.clone()],
-                Some(CaseRef::of(case)),
-            )
-            .answering(threading.clone());
-            self.queue(tx, tell).await?;
-        }
+        self.tell_refused(tx, &updated, context, sender, threading.clone())
+            .await?;
         if let Some(lines) = held {
             self.ask_to_confirm(tx, &updated, sender, lines, threading.clone())
                 .await?;
@@ -253,30 +231,14 @@ impl Processor {
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         let threading = thread_for_customers(&context.history);
         if !commands.comment.is_empty() || !message.attachments.is_empty() {
-            let language = case_language(case);
-            let mut data =
-                self.case_data(&facts_of(&updated, &context.participants, vec![]), language);
-            data["author"] = compose::person(sender);
-            data["comment"] = json!(commands.comment);
-            let mut relay = Outgoing::new(
-                MailKind::AgentReply,
-                language,
-                data,
-                self.customers(case, context),
-                Some(CaseRef::of(case)),
-            )
-            .answering(threading.clone());
-            relay.held = self.relays_over_limit(&context.history, tx.now());
-            relay.attachments = message
-                .attachments
-                .iter()
-                .map(|a| mime::Part {
-                    filename: a.filename.clone(),
-                    content_type: a.content_type.clone(),
-                    bytes: a.bytes.clone(),
-                })
-                .collect();
-            self.queue(tx, relay).await?;
+            let answer = CommentMade {
+                sender,
+                commands,
+                changes: &changes,
+                held: None,
+            };
+            self.relay(tx, message, &answer, &updated, context, threading.clone())
+                .await?;
         }
         let by = ChangedBy::Agent(sender);
         self.status_mail(tx, &updated, context, &changes, by, threading)

@@ -36,8 +36,38 @@ impl Processor {
         data["person"] = compose::person(sender);
         data["original_subject"] = json!(crate::text::single_line(&message.subject));
         data["error"] = Value::Null;
+        let proven = row.vouched || self.authenticated(message);
+        let (outcome, mails, profile_change) = self
+            .answers(tx, sender, request, proven, data, language)
+            .await?;
+        if !self.begin(tx, row).await? {
+            return Ok(("duplicate".into(), None));
+        }
+        self.record_inbound(tx, row, message, Entry::new(None, "request"))
+            .await?;
+        if let Some(change) = profile_change {
+            self.change_profile(tx, sender, change, threading.clone())
+                .await?;
+        }
+        for mail in mails {
+            self.queue(tx, mail.answering(threading.clone())).await?;
+        }
+        tx.finish_mail(outcome, false).await?;
+        Ok((outcome.into(), None))
+    }
+
+    /// The answers a request gets, and what it does to the profile (`perfil` only).
+    async fn answers(
+        &self,
+        tx: &mut CaseTx,
+        sender: &Mailbox,
+        request: SelfService,
+        proven: bool,
+        data: Value,
+        language: Language,
+    ) -> Result<(&'static str, Vec<Outgoing>, Option<ProfileChange>), ApplyError> {
         let mut profile_change = None;
-        let (outcome, mails): (&str, Vec<Outgoing>) = match request {
+        let (outcome, mails): (&'static str, Vec<Outgoing>) = match request {
             SelfService::MyCases(status) => (
                 "request_case_list",
                 vec![
@@ -60,7 +90,6 @@ impl Processor {
                 name,
                 language: wanted,
             } => {
-                let proven = row.vouched || self.authenticated(message);
                 let (outcome, mail, change) = self
                     .profile_answer(tx, sender, (name, wanted), proven, data, language)
                     .await?;
@@ -78,31 +107,30 @@ impl Processor {
                 )],
             ),
         };
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
-        self.record_inbound(tx, row, message, Entry::new(None, "request"))
-            .await?;
-        match profile_change {
-            Some(ProfileChange::Confirm(request)) => {
-                self.profile_by_confirmation(tx, sender, request, threading.clone())
-                    .await?
+        Ok((outcome, mails, profile_change))
+    }
+
+    /// Store a proven profile change, or ask the address to confirm it first.
+    async fn change_profile(
+        &self,
+        tx: &mut CaseTx,
+        sender: &Mailbox,
+        change: ProfileChange,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        match change {
+            ProfileChange::Confirm(request) => {
+                self.profile_by_confirmation(tx, sender, request, threading)
+                    .await
             }
-            Some(ProfileChange::Store(request)) => {
-                tx.upsert_profile(
+            ProfileChange::Store(request) => Ok(tx
+                .upsert_profile(
                     sender.address.as_str(),
                     request.name.as_deref(),
                     request.language.as_deref(),
                 )
-                .await?
-            }
-            None => {}
+                .await?),
         }
-        for mail in mails {
-            self.queue(tx, mail.answering(threading.clone())).await?;
-        }
-        tx.finish_mail(outcome, false).await?;
-        Ok((outcome.into(), None))
     }
 
     /// `perfil`: the profile as it will be, and what to do with the change. A change that

@@ -40,7 +40,8 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 }
 
 /// JSON as serde_json writes it escapes C0 controls but not DEL, C1 or bidi controls:
-/// those become `\uXXXX` escapes too, so the document means the same and prints safely.
+/// those become `\u` escapes (four hex digits) too, so the document means the same and
+/// prints safely.
 pub fn json(document: &str) -> String {
     let mut out = String::with_capacity(document.len());
     for c in document.chars() {

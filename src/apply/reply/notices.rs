@@ -1,0 +1,108 @@
+//! What a reply on a case sends besides status mail: an agent's answer relayed to the
+//! customers, a customer's comment told to the agents, refused attachments told to the sender.
+
+use serde_json::json;
+
+use super::{case_language, CaseContext, CommentMade};
+use crate::apply::outgoing::{attachment_facts, facts_of, who, CaseRef, Outgoing};
+use crate::apply::{ApplyError, Processor};
+use crate::compose::{self, mime, MailKind, Threading};
+use crate::domain::Mailbox;
+use crate::parse::InboundMessage;
+use crate::store::{CaseRow, CaseTx};
+
+impl Processor {
+    /// An agent's answer relayed to the case's customers from the support address, with
+    /// the agent's attachments; held past `limits.relays_per_case_per_hour`.
+    pub(super) async fn relay(
+        &self,
+        tx: &mut CaseTx,
+        message: &InboundMessage,
+        answer: &CommentMade<'_>,
+        updated: &CaseRow,
+        context: &CaseContext,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        let case = &context.case;
+        let language = case_language(case);
+        let facts = facts_of(updated, &context.participants, vec![]);
+        let mut data = self.case_data(&facts, language);
+        data["author"] = compose::person(answer.sender);
+        data["comment"] = json!(answer.commands.comment);
+        let customers = self.customers(case, context);
+        let mut relay = Outgoing::new(
+            MailKind::AgentReply,
+            language,
+            data,
+            customers,
+            Some(CaseRef::of(case)),
+        )
+        .answering(threading);
+        relay.held = self.relays_over_limit(&context.history, tx.now());
+        relay.attachments = message
+            .attachments
+            .iter()
+            .map(|a| mime::Part {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                bytes: a.bytes.clone(),
+            })
+            .collect();
+        self.queue(tx, relay).await?;
+        Ok(())
+    }
+
+    /// `agent_comment`: what the customer wrote, changed, or asked and must still confirm.
+    pub(super) async fn notify_agents_of_comment(
+        &self,
+        tx: &mut CaseTx,
+        message: &InboundMessage,
+        updated: &CaseRow,
+        context: &CaseContext,
+        comment: &CommentMade<'_>,
+        notify: Vec<Mailbox>,
+    ) -> Result<(), ApplyError> {
+        let language = self.config.support.language;
+        let facts = facts_of(updated, &context.participants, vec![]);
+        let mut data = self.case_data(&facts, language);
+        data["author"] = compose::person(comment.sender);
+        data["comment"] = json!(comment.commands.comment);
+        data["attachments"] = json!(attachment_facts(message));
+        data["changes"] = json!(comment.changes);
+        data["changed_by"] = json!(who(comment.sender));
+        data["skipped"] = json!(context.skipped);
+        data["held_commands"] = json!(comment.held.unwrap_or_default());
+        let kind = MailKind::AgentComment;
+        let note = Outgoing::new(kind, language, data, notify, Some(CaseRef::of(updated)));
+        self.queue(tx, note).await?;
+        Ok(())
+    }
+
+    /// `attachments_refused` to the sender, when the limits kept some of their files out.
+    pub(super) async fn tell_refused(
+        &self,
+        tx: &mut CaseTx,
+        updated: &CaseRow,
+        context: &CaseContext,
+        sender: &Mailbox,
+        threading: Threading,
+    ) -> Result<(), ApplyError> {
+        if context.skipped.is_empty() {
+            return Ok(());
+        }
+        let language = case_language(updated);
+        let facts = facts_of(updated, &context.participants, vec![]);
+        let mut refused = self.case_data(&facts, language);
+        refused["person"] = compose::person(sender);
+        refused["skipped"] = json!(context.skipped);
+        let tell = Outgoing::new(
+            MailKind::AttachmentsRefused,
+            language,
+            refused,
+            vec![sender.clone()],
+            Some(CaseRef::of(updated)),
+        );
+        self.queue(tx, tell.answering(threading)).await?;
+        Ok(())
+    }
+}
