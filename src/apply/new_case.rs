@@ -128,24 +128,7 @@ impl Processor {
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
-        let product = match &case.product {
-            ProductChoice::Known(p) => Some(p.as_str()),
-            _ => None,
-        };
-        let (case_id, number) = tx
-            .create_case(&NewCaseRow {
-                subject: &case.subject,
-                subject_folded: &crate::text::fold_words(&case.subject),
-                description: &case.description,
-                product,
-                severity: case.severity.level(),
-                production_down: case.production_down,
-                requester: case.requester.address.as_str(),
-                requester_name: requester.name.as_deref(),
-                language: language.code(),
-                related_case: related.map(|r| r.number),
-            })
-            .await?;
+        let (case_id, number) = insert_case(tx, case, &requester, language, related).await?;
         tracing::Span::current().record("case", number);
         let reference = CaseRef {
             id: case_id,
@@ -167,7 +150,7 @@ impl Processor {
                 number,
                 subject: case.subject.clone(),
                 description: case.description.clone(),
-                product: product.map(str::to_string),
+                product: known_product(case).map(str::to_string),
                 severity: case.severity.level(),
                 production_down: case.production_down,
                 status: CaseStatus::Open,
@@ -281,6 +264,37 @@ impl Processor {
 }
 
 /// For mail that has no case: templates still get a well-formed `case`.
+/// The new case's row, with the next number; its (id, number).
+async fn insert_case(
+    tx: &mut CaseTx,
+    case: &NewCase,
+    requester: &Mailbox,
+    language: Language,
+    related: Option<&CaseRow>,
+) -> Result<(i64, i64), StoreError> {
+    tx.create_case(&NewCaseRow {
+        subject: &case.subject,
+        subject_folded: &crate::text::fold_words(&case.subject),
+        description: &case.description,
+        product: known_product(case),
+        severity: case.severity.level(),
+        production_down: case.production_down,
+        requester: case.requester.address.as_str(),
+        requester_name: requester.name.as_deref(),
+        language: language.code(),
+        related_case: related.map(|r| r.number),
+    })
+    .await
+}
+
+/// The configured product the mail named, if it named one.
+fn known_product(case: &NewCase) -> Option<&str> {
+    match &case.product {
+        ProductChoice::Known(p) => Some(p.as_str()),
+        _ => None,
+    }
+}
+
 /// A case just made, as its mails need it.
 struct Opened {
     reference: CaseRef,

@@ -145,10 +145,9 @@ impl Processor {
         let case = &context.case;
         let hashes = self.store_attachments(message).await?;
         let notify = self.notify_list(tx).await?;
-        let (commands, held) = self
+        let (commands, held) = &self
             .commands_to_apply(tx, row, message, sender, case, commands)
             .await?;
-        let commands = &commands;
         if !self.begin(tx, row).await? {
             return Ok(("duplicate".into(), None));
         }
@@ -185,7 +184,7 @@ impl Processor {
         self.tell_refused(tx, &updated, context, sender, threading.clone())
             .await?;
         if let Some(lines) = held {
-            self.ask_to_confirm(tx, &updated, sender, lines, threading.clone())
+            self.ask_to_confirm(tx, &updated, sender, lines.clone(), threading.clone())
                 .await?;
         }
         let by = ChangedBy::Customer(sender);

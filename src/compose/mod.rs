@@ -219,12 +219,9 @@ impl Composer {
         let rendered = self
             .templates
             .render(request.kind, request.language, request.data)?;
-        let message_id = msgid::new_message_id(
-            self.secret.expose(),
-            request.case,
-            self.support.address.domain(),
-            request.kind.audience(),
-        );
+        let domain = self.support.address.domain();
+        let (secret, audience) = (self.secret.expose(), request.kind.audience());
+        let message_id = msgid::new_message_id(secret, request.case, domain, audience);
         let to = request
             .to
             .iter()
