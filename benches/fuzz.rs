@@ -1,7 +1,7 @@
 //! A mutation fuzzer for the pure middle of the journey (parse → classify → thread →
 //! commands → quotes), on stable Rust: real and hostile mail as seeds, byte-level and
 //! MIME-aware mutations, every run under `catch_unwind`. One input in eight is generated
-//! instead (`buzon::hostile::random_nesting`: multipart, message/rfc822 — some of it
+//! instead (`hostile_mail::random_nesting`: multipart, message/rfc822 — some of it
 //! base64 — and HTML elements nested at random depths, up to 50,000), then mutated: a
 //! mutation rarely builds depth, and depth is what crashed and stalled buzon (issue 12).
 //! Crashing inputs, and inputs that take more than a second, are written to
@@ -10,6 +10,10 @@
 //! `cargo fuzz` on a nightly toolchain; this one runs anywhere, including CI machines.
 //!
 //! `cargo bench --bench fuzz -- --seconds 1800 [--seed N]` (scripts/fuzz.sh).
+
+#[path = "../tests/fixtures/hostile.rs"]
+#[allow(dead_code)]
+mod hostile_mail;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,7 @@ use buzon::domain::EmailAddress;
 use buzon::thread::{self, ThreadFacts};
 
 fn seeds() -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = buzon::hostile::samples()
+    let mut out: Vec<Vec<u8>> = hostile_mail::samples()
         .into_iter()
         .map(|(_, b)| b)
         .collect();
@@ -171,7 +175,7 @@ fn main() {
     let mut slow = 0u64;
     while Instant::now() < deadline {
         let mut input = if rng.u8(..8) == 0 {
-            buzon::hostile::random_nesting(&mut rng)
+            hostile_mail::random_nesting(&mut rng)
         } else {
             corpus[rng.usize(..corpus.len())].clone()
         };

@@ -1,9 +1,13 @@
-//! The hostile mail of `buzon::hostile::bombs()` through the parse path (parse, then quote
+//! The hostile mail of `hostile_mail::bombs()` through the parse path (parse, then quote
 //! stripping and commands on its text), each in a child process of its own, printing its
 //! CPU time and peak memory. Fails when any one costs more than the rule for mail-driven
 //! work allows (issue 12): 1 s of CPU or 100 MB of memory, in a release build.
 //!
 //! `cargo bench --bench hostile` (also run by `scripts/bench.sh`).
+
+#[path = "../tests/fixtures/hostile.rs"]
+#[allow(dead_code)]
+mod hostile_mail;
 
 use std::process::Command;
 use std::time::Duration;
@@ -26,7 +30,7 @@ fn main() {
         "{:<28} {:>10} {:>12} {:>10}   (of which parse alone: CPU, peak RSS)",
         "sample", "bytes", "CPU", "peak RSS"
     );
-    for (name, _) in buzon::hostile::bombs() {
+    for (name, _) in hostile_mail::bombs() {
         let out = Command::new(std::env::current_exe().expect("own path"))
             .arg("--bench")
             .env(SAMPLE_VAR, name)
@@ -71,7 +75,7 @@ fn main() {
 /// stack the daemon gives it) and print `bytes cpu_ns peak_bytes`.
 fn measure_one(name: &str) {
     return_large_buffers_to_the_system();
-    let (_, make) = buzon::hostile::bombs()
+    let (_, make) = hostile_mail::bombs()
         .into_iter()
         .find(|(n, _)| *n == name)
         .expect("known sample");

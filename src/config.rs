@@ -378,4 +378,4 @@ fn default_port(security: Security, plain: u16, starttls: u16, tls: u16) -> u16 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

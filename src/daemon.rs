@@ -147,7 +147,7 @@ async fn process_loop(
                 }
                 None
             }
-            Ok(steps) if steps.iter().all(|s| matches!(s, Step::Deferred { .. })) => {
+            Ok(steps) if steps.iter().all(|s| matches!(s, Step::Postponed { .. })) => {
                 Some(backoff.next_delay())
             }
             Ok(steps) => {

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod states;
-pub use states::{CaseStatus, Direction};
+pub use states::{CaseStatus, Direction, Role};
 
 /// A mailbox address, kept in one canonical form so comparisons and database keys agree:
 /// the local part with ASCII letters lowercased and nothing else changed, the domain
@@ -81,6 +81,11 @@ pub struct Mailbox {
     pub name: Option<String>,
     pub address: EmailAddress,
 }
+
+/// A case's database id: what rows refer to, never shown to anyone (that is [`CaseNumber`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CaseId(pub i64);
 
 /// The number customers see (`Caso #1042`); distinct from any database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

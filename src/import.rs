@@ -87,9 +87,11 @@ pub async fn import(app: &App, path: &Path, send: bool) -> anyhow::Result<BTreeM
         for step in processor.process_batch(64).await? {
             match step {
                 Step::Idle => break 'batches,
-                Step::Done { outcome, .. } => *outcomes.entry(outcome).or_default() += 1,
+                Step::Done { outcome, .. } => {
+                    *outcomes.entry(outcome.name().into()).or_default() += 1
+                }
                 Step::Failed { .. } => *outcomes.entry("failed".into()).or_default() += 1,
-                Step::Deferred { error, .. } => {
+                Step::Postponed { error, .. } => {
                     anyhow::bail!("stopped: {error} (run the import again to go on)")
                 }
             }

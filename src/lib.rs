@@ -29,7 +29,6 @@ pub mod daemon;
 pub mod deadline;
 pub mod domain;
 pub mod fetch;
-pub mod hostile;
 pub mod import;
 pub mod logging;
 pub mod parse;

@@ -9,11 +9,12 @@
 use tracing::warn;
 
 use super::{ApplyError, Processor};
+use crate::apply::Batch;
 use crate::compose::MailKind;
-use crate::domain::Direction;
 use crate::domain::EmailAddress;
+use crate::domain::{CaseId, Direction, Role};
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, EmailRow, InboundRow, NewEmail};
+use crate::store::{EmailRow, InboundRow, NewEmail};
 
 /// The history entry naming addresses a mail brought that the case did not take.
 pub(super) const PARTICIPANTS_LIMITED: &str = "participants_limited";
@@ -35,10 +36,10 @@ impl Processor {
     /// Whoever replies on a case joins it, while there is room.
     pub(super) async fn add_replier(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
-        case_id: i64,
+        case_id: CaseId,
         participants: &[String],
         sender: &EmailAddress,
     ) -> Result<(), ApplyError> {
@@ -48,7 +49,7 @@ impl Processor {
         let (taken, left_out) =
             self.admit_participants(participants.len(), std::slice::from_ref(sender));
         for p in &taken {
-            tx.add_participant(case_id, p.as_str(), "participant")
+            tx.add_participant(case_id, p.as_str(), Role::Participant)
                 .await?;
         }
         self.note_left_out(tx, row, message, case_id, &left_out)
@@ -95,10 +96,10 @@ impl Processor {
     /// not take, with the limits that decided it.
     pub(super) async fn note_left_out(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
-        case_id: i64,
+        case_id: CaseId,
         left: &[EmailAddress],
     ) -> Result<(), ApplyError> {
         if left.is_empty() {
@@ -111,7 +112,7 @@ impl Processor {
             .collect::<Vec<_>>()
             .join(", ");
         warn!(
-            case_id,
+            case_id = case_id.0,
             left_out = left.len(),
             "participants over the limit not added"
         );
@@ -119,7 +120,7 @@ impl Processor {
             "Not added as participants (limits.max_participants_per_mail = {}, limits.max_participants_per_case = {}): {list}",
             limits.max_participants_per_mail, limits.max_participants_per_case
         );
-        tx.add_email_later(&NewEmail {
+        tx.add_email(&NewEmail {
             case_id: Some(case_id),
             from_inbound: false,
             direction: Direction::In,

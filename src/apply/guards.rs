@@ -4,16 +4,14 @@
 use super::outgoing::Outgoing;
 use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
+use crate::apply::{Batch, Outcome};
 use crate::auth::{self, AuthVerdict};
 use crate::classify::Facts;
 use crate::compose::{msgid, MailKind};
 use crate::config::RequireAuth;
-use crate::domain::{EmailAddress, Mailbox};
+use crate::domain::{CaseNumber, EmailAddress, Mailbox};
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, InboundRow};
-
-pub(super) const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
+use crate::store::{InboundRow, Window};
 
 impl Processor {
     /// Why the mail must be quarantined, if it must: more than one From header, or, under
@@ -68,7 +66,7 @@ impl Processor {
     /// failures marked so that nothing more is sent to them; never a case, never an answer.
     pub(super) async fn bounce(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
     ) -> Applied {
@@ -99,9 +97,6 @@ impl Processor {
             .iter()
             .map(|(a, status, action)| format!("{a}: {action} {status}"))
             .collect();
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
         self.record_inbound(
             tx,
             row,
@@ -123,8 +118,7 @@ impl Processor {
             tx.mark_failing(address.as_str(), &format!("bounced {status}"))
                 .await?;
         }
-        tx.finish_mail("bounce", false).await?;
-        Ok(("bounce".into(), case.map(|c| c.number)))
+        Ok(Outcome::Bounce(case.map(|c| CaseNumber(c.number))))
     }
 
     /// Whom an automatic mail goes to now, and whom it is held for: not failing addresses,
@@ -135,10 +129,9 @@ impl Processor {
     /// sent is counted.
     pub(super) async fn allowed_recipients(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         out: &Outgoing,
     ) -> Result<Recipients, ApplyError> {
-        let now = tx.now();
         let answering = out.kind.auto_submitted() == Some("auto-replied");
         let acknowledgement = matches!(
             out.kind,
@@ -158,10 +151,10 @@ impl Processor {
             if answering {
                 if out.kind == MailKind::AccessDenied
                     && tx
-                        .auto_mails_since(
+                        .auto_mails_within(
                             address,
                             Some(MailKind::AccessDenied.name()),
-                            now - DAY_MS,
+                            Window::DAY,
                         )
                         .await?
                         > 0
@@ -169,7 +162,7 @@ impl Processor {
                     continue;
                 }
                 if !acknowledgement
-                    && tx.auto_mails_since(address, None, now - HOUR_MS).await?
+                    && tx.auto_mails_within(address, None, Window::HOUR).await?
                         >= self.config.limits.auto_replies_per_hour
                 {
                     tracing::warn!(

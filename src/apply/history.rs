@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 
 use super::outgoing::Outgoing;
 use super::{ApplyError, Processor};
+use crate::apply::Batch;
 use crate::compose::{mime, MailKind};
 use crate::domain::{CaseNumber, Language, Mailbox};
-use crate::store::{CaseTx, EmailRow};
+use crate::store::EmailRow;
 use crate::text::{format_time, local_time};
 
 use jiff::tz::TimeZone as Zone;
@@ -26,7 +27,7 @@ type Part = Vec<(Value, Option<mime::Part>)>;
 impl Processor {
     pub(super) async fn history(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         number: CaseNumber,
         mut data: Value,
@@ -53,7 +54,7 @@ impl Processor {
         let mut packer = Packer::new(cap.saturating_sub(answer_overhead(cap)));
         let zone = &self.config.support.timezone;
         for (i, e) in history.iter().enumerate() {
-            match self.attachable(e, packer.room).await? {
+            match self.attachable(tx, e, packer.room).await? {
                 Some((bytes, encoded)) => {
                     let file = file_name(i + 1, e, number, zone, language);
                     let entry = entry(e, Some(&file), zone);
@@ -77,13 +78,14 @@ impl Processor {
     /// what may fit is read: the least a mail can take is its own size.
     async fn attachable(
         &self,
+        tx: &mut Batch,
         e: &EmailRow,
         room: usize,
     ) -> Result<Option<(Vec<u8>, usize)>, ApplyError> {
         if attached_size(e.raw_size as usize, true) > room {
             return Ok(None);
         }
-        let bytes = self.read_blob(&e.raw_hash).await?;
+        let bytes = tx.read_blob(&e.raw_hash).await?;
         let encoded = attached_size(bytes.len(), mime::travels_as_is(&bytes));
         Ok((encoded <= room).then_some((bytes, encoded)))
     }

@@ -8,14 +8,18 @@ use crate::parse::InboundMessage;
 
 /// An attachment left out of the case, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub filename: String,
     pub size: u64,
     pub reason: &'static str,
 }
 
 /// Keep the attachments that fit; return the ones that do not.
-pub fn apply(message: &mut InboundMessage, raw_size: usize, limits: &LimitsConfig) -> Vec<Skipped> {
+pub(crate) fn apply(
+    message: &mut InboundMessage,
+    raw_size: usize,
+    limits: &LimitsConfig,
+) -> Vec<Skipped> {
     let mut skipped = Vec::new();
     let whole_mail_too_big = raw_size > limits.max_message_bytes;
     let mut kept = Vec::new();

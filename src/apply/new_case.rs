@@ -7,19 +7,20 @@ use super::limits::Skipped;
 use super::outgoing::{attachment_facts, CaseRef, Outgoing};
 use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
+use crate::apply::{Batch, Outcome};
 use crate::classify::{self, NewCase, ProductChoice};
 use crate::compose::{self, CaseFacts, MailKind, Threading};
 
-use crate::domain::{CaseNumber, CaseStatus, EmailAddress, Language, Mailbox};
+use crate::domain::{CaseId, CaseNumber, CaseStatus, EmailAddress, Language, Mailbox, Role};
 use crate::parse::InboundMessage;
-use crate::store::{CaseRow, CaseTx, InboundRow, NewCaseRow, StoreError};
+use crate::store::{CaseRow, InboundRow, NewCaseRow, StoreError, Window};
 use crate::thread;
 
 impl Processor {
     /// A stranger: the `access_denied` answer, the mail kept, no case.
     pub(super) async fn deny(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
@@ -29,14 +30,8 @@ impl Processor {
         data["person"] = compose::person(sender);
         let cap = self.config.limits.refusals_per_hour;
         let refused = tx
-            .auto_mails_of_kinds_since(
-                &[MailKind::AccessDenied.name()],
-                tx.now() - super::guards::HOUR_MS,
-            )
+            .auto_mails_of_kinds_within(&[MailKind::AccessDenied.name()], Window::HOUR)
             .await?;
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
         self.record_inbound(tx, row, message, Entry::new(None, "access_denied"))
             .await?;
         if refused >= cap {
@@ -46,8 +41,7 @@ impl Processor {
                 cap,
                 "not answered: limits.refusals_per_hour reached"
             );
-            tx.finish_mail("access_denied_quiet", false).await?;
-            return Ok(("access_denied_quiet".into(), None));
+            return Ok(Outcome::AccessDeniedQuiet);
         }
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         let reply = Outgoing::new(
@@ -59,8 +53,7 @@ impl Processor {
         )
         .answering(threading);
         self.queue(tx, reply).await?;
-        tx.finish_mail("access_denied", false).await?;
-        Ok(("access_denied".into(), None))
+        Ok(Outcome::AccessDenied)
     }
 
     /// A new case whose subject names an existing one it could not join (a forwarded
@@ -68,7 +61,7 @@ impl Processor {
     /// not the whole quoted thread, and the agents are told which case it mentions.
     pub(super) async fn about_another_case(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         message: &InboundMessage,
         case: &classify::NewCase,
     ) -> Result<classify::NewCase, StoreError> {
@@ -92,11 +85,12 @@ impl Processor {
     /// in the last hour (a loop with a machine, stopped at the door).
     async fn case_flood(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         requester: &crate::domain::EmailAddress,
     ) -> Result<Option<Held>, StoreError> {
-        let since = tx.now() - super::guards::HOUR_MS;
-        let opened = tx.cases_opened_since(requester.as_str(), since).await?;
+        let opened = tx
+            .cases_opened_within(requester.as_str(), Window::HOUR)
+            .await?;
         let cap = self.config.limits.new_cases_per_hour;
         Ok((opened >= cap).then(|| Held {
             kind: HeldKind::CaseFlood,
@@ -109,7 +103,7 @@ impl Processor {
     /// A new case; `related` is the closed case it follows from, if any.
     pub(super) async fn open_case(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         case: &NewCase,
@@ -119,15 +113,12 @@ impl Processor {
         if let Some(held) = self.case_flood(tx, &case.requester.address).await? {
             return self.quarantine(tx, row, message, held).await;
         }
-        let hashes = self.store_attachments(message).await?;
+        let hashes = self.store_attachments(tx, message).await?;
         let (language, profile_name) = self.profile_of(tx, &case.requester.address).await?;
         // The name the customer gave in their profile wins over whatever their client sent.
         let mut requester = case.requester.clone();
         requester.name = profile_name.or(requester.name);
         let notify = self.notify_list(tx).await?;
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
         let (case_id, number) = insert_case(tx, case, &requester, language, related).await?;
         tracing::Span::current().record("case", number);
         let reference = CaseRef {
@@ -164,26 +155,25 @@ impl Processor {
             .await?;
         self.tell_agents_of_new_case(tx, &opened, case, skipped, notify)
             .await?;
-        tx.finish_mail("case_created", false).await?;
-        Ok(("case_created".into(), Some(number)))
+        Ok(Outcome::CaseCreated(CaseNumber(number)))
     }
 
     /// The requester and the provisioned To/Cc people (within the limits) join the case;
     /// those left out are named on its history.
     async fn add_people(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         case_ref: CaseRef,
         case: &NewCase,
     ) -> Result<Vec<EmailAddress>, ApplyError> {
         let case_id = case_ref.id;
-        tx.add_participant(case_id, case.requester.address.as_str(), "requester")
+        tx.add_participant(case_id, case.requester.address.as_str(), Role::Requester)
             .await?;
         let (participants, left_out) = self.admit_participants(1, &case.participants);
         for p in &participants {
-            tx.add_participant(case_id, p.as_str(), "participant")
+            tx.add_participant(case_id, p.as_str(), Role::Participant)
                 .await?;
         }
         self.note_left_out(tx, row, message, case_id, &left_out)
@@ -195,7 +185,7 @@ impl Processor {
     /// limits kept out, to the requester.
     async fn acknowledge(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         message: &InboundMessage,
         opened: &Opened,
         case: &NewCase,
@@ -238,7 +228,7 @@ impl Processor {
     /// `agent_new_case`, urgent for Producción Caída, in the support language.
     async fn tell_agents_of_new_case(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         opened: &Opened,
         case: &NewCase,
         skipped: &[Skipped],
@@ -263,15 +253,14 @@ impl Processor {
     }
 }
 
-/// For mail that has no case: templates still get a well-formed `case`.
 /// The new case's row, with the next number; its (id, number).
 async fn insert_case(
-    tx: &mut CaseTx,
+    tx: &mut Batch,
     case: &NewCase,
     requester: &Mailbox,
     language: Language,
     related: Option<&CaseRow>,
-) -> Result<(i64, i64), StoreError> {
+) -> Result<(CaseId, i64), StoreError> {
     tx.create_case(&NewCaseRow {
         subject: &case.subject,
         subject_folded: &crate::text::fold_words(&case.subject),

@@ -4,20 +4,21 @@
 use serde_json::{json, Value};
 
 use super::{ApplyError, Processor};
+use crate::apply::Batch;
 use crate::compose::{self, mime, AttachmentFacts, CaseFacts, MailKind, Request, Threading};
-use crate::domain::{CaseNumber, Direction, EmailAddress, Language, Mailbox};
-use crate::store::{CaseRow, CaseTx, NewEmail, OutboxState};
+use crate::domain::{CaseId, CaseNumber, Direction, EmailAddress, Language, Mailbox};
+use crate::store::{CaseRow, NewEmail, OutboxState, Window};
 
 /// A case as outgoing mail names it: its row's id (for the history entry) and its number
 /// (for the signed Message-ID and the subject), which are not interchangeable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct CaseRef {
-    pub id: i64,
+    pub id: CaseId,
     pub number: CaseNumber,
 }
 
 impl CaseRef {
-    pub fn of(case: &CaseRow) -> CaseRef {
+    pub(crate) fn of(case: &CaseRow) -> CaseRef {
         CaseRef {
             id: case.id,
             number: CaseNumber(case.number),
@@ -41,7 +42,7 @@ pub(super) struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(
+    pub(crate) fn new(
         kind: MailKind,
         language: Language,
         data: Value,
@@ -61,7 +62,7 @@ impl Outgoing {
         }
     }
 
-    pub fn answering(mut self, threading: Threading) -> Self {
+    pub(crate) fn answering(mut self, threading: Threading) -> Self {
         self.threading = threading;
         self
     }
@@ -74,7 +75,7 @@ impl Processor {
     /// mail (sent now or held), unless nobody may get it.
     pub(super) async fn queue(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         out: Outgoing,
     ) -> Result<Option<String>, ApplyError> {
         let recipients = self.allowed_recipients(tx, &out).await?;
@@ -100,7 +101,7 @@ impl Processor {
     /// The exact bytes of `out` for `to`, in the blob store, the history and the outbox.
     async fn compose_and_queue(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         out: &Outgoing,
         to: &[Mailbox],
         held: bool,
@@ -121,7 +122,7 @@ impl Processor {
                 tx.now() / 1000,
             )
             .map_err(|e| ApplyError::Permanent(e.to_string()))?;
-        let hash = self.put_blob(mail.raw.clone()).await?;
+        let hash = tx.put_blob(mail.raw.clone()).await?;
         let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_string()).collect();
         tx.queue_mail_as(
             &NewEmail {
@@ -151,14 +152,17 @@ impl Processor {
     /// `agent_held`, at most once an hour per address whose mail is held.
     async fn tell_agents_of_held(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         out: &Outgoing,
         person: &Mailbox,
     ) -> Result<(), ApplyError> {
         let key = format!("held:{}", person.address);
         let kind = MailKind::AgentHeld;
-        let since = tx.now() - super::guards::HOUR_MS;
-        if tx.auto_mails_since(&key, Some(kind.name()), since).await? > 0 {
+        if tx
+            .auto_mails_within(&key, Some(kind.name()), Window::HOUR)
+            .await?
+            > 0
+        {
             return Ok(());
         }
         tx.log_auto_mail(&key, kind.name()).await?;

@@ -4,15 +4,16 @@
 use std::collections::HashSet;
 
 use super::Processor;
+use crate::apply::Batch;
 use crate::classify::Facts;
 use crate::domain::{EmailAddress, Language, Mailbox};
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, StoreError};
+use crate::store::StoreError;
 
 impl Processor {
     pub(super) async fn facts(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         message: &InboundMessage,
     ) -> Result<Facts, StoreError> {
         let mut provisioned = HashSet::new();
@@ -39,7 +40,7 @@ impl Processor {
     }
 
     /// Agents from the configuration and from `buzon agent add`.
-    pub(super) async fn agents(&self, tx: &mut CaseTx) -> Result<Vec<Mailbox>, StoreError> {
+    pub(super) async fn agents(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
         let mut agents: Vec<Mailbox> = self
             .config
             .agents
@@ -63,7 +64,7 @@ impl Processor {
     }
 
     /// Who gets agent notifications: `agents.notify`, or else every agent.
-    pub(super) async fn notify_list(&self, tx: &mut CaseTx) -> Result<Vec<Mailbox>, StoreError> {
+    pub(super) async fn notify_list(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
         if self.config.agents.notify.is_empty() {
             return self.agents(tx).await;
         }
@@ -81,7 +82,7 @@ impl Processor {
 
     pub(super) async fn language_of(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         address: &EmailAddress,
     ) -> Result<Language, StoreError> {
         Ok(self.profile_of(tx, address).await?.0)
@@ -90,7 +91,7 @@ impl Processor {
     /// The customer's language (or the support default) and the name their profile gives.
     pub(super) async fn profile_of(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         address: &EmailAddress,
     ) -> Result<(Language, Option<String>), StoreError> {
         let stored = tx.customer(address.as_str()).await?;

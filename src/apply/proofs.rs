@@ -12,15 +12,15 @@
 use serde_json::json;
 use tracing::warn;
 
-use super::guards::HOUR_MS;
 use super::outgoing::{CaseRef, Outgoing};
 use super::{Applied, ApplyError, Entry, Processor};
+use crate::apply::{Batch, Outcome, RequestAnswer};
 use crate::auth::{self, AuthVerdict};
 use crate::commands::ReplyCommands;
 use crate::compose::{self, msgid, MailKind, Threading};
 use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox};
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, InboundRow, ProfileRequest, StoreError};
+use crate::store::{InboundRow, ProfileRequest, StoreError, Window};
 use crate::thread;
 
 /// Why a mail is held unprocessed: the kind picks the words the agents read in their
@@ -82,6 +82,30 @@ impl Processor {
         )
     }
 
+    /// A mail on a case from an agent's address, without proof that the agent sent it:
+    /// held, since it would speak to the customers in the desk's name.
+    pub(super) fn unproven_agent(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        facts: &crate::classify::Facts,
+        case: &crate::store::CaseRow,
+    ) -> Option<Held> {
+        let sender = message.from.as_ref()?;
+        if !facts.agents.contains(&sender.address)
+            || self.agent_proven(row, message, CaseNumber(case.number))
+        {
+            return None;
+        }
+        Some(Held {
+            kind: HeldKind::UnprovenAgent,
+            detail: format!(
+                "no proof that this mail on case #{} comes from agent {} (neither our server's Authentication-Results nor a reply to an agents' notification)",
+                case.number, sender.address
+            ),
+        })
+    }
+
     /// An agent's mail on case `case` may relay, command or note only when it proves it
     /// comes from the agent.
     pub(super) fn agent_proven(
@@ -102,7 +126,7 @@ impl Processor {
     /// authenticated, or a reply to a mail buzon sent to that very address on that case.
     pub(super) async fn customer_proven(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &EmailAddress,
@@ -132,7 +156,7 @@ impl Processor {
     /// customer confirms them (when the mail does not prove its sender).
     pub(super) async fn commands_to_apply(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
@@ -155,22 +179,25 @@ impl Processor {
     /// at most once an hour per sender so that a flood does not become one.
     pub(super) async fn quarantine(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         held: Held,
     ) -> Applied {
         let reason = format!("quarantined: {}", held.detail);
         warn!(reason, "quarantined");
-        tx.quarantine_inbound(row.id, &reason).await?;
+        tx.quarantine_current(&reason).await?;
         let Some(sender) = message.from.clone() else {
-            return Ok(("quarantined".into(), None));
+            return Ok(Outcome::Quarantined);
         };
         // Counted under a key of its own, not against the sender's automatic-mail cap.
         let key = format!("quarantine:{}", sender.address);
         let kind = MailKind::AgentQuarantined;
-        let since = tx.now() - HOUR_MS;
-        if tx.auto_mails_since(&key, Some(kind.name()), since).await? == 0 {
+        if tx
+            .auto_mails_within(&key, Some(kind.name()), Window::HOUR)
+            .await?
+            == 0
+        {
             tx.log_auto_mail(&key, kind.name()).await?;
             let language = self.config.support.language;
             let mut data = self.case_data(&super::new_case::empty_case(), language);
@@ -182,14 +209,14 @@ impl Processor {
             self.queue(tx, Outgoing::new(kind, language, data, notify, None))
                 .await?;
         }
-        Ok(("quarantined".into(), None))
+        Ok(Outcome::Quarantined)
     }
 
     /// Commands that did not prove their sender: ask the sender to confirm them by
     /// answering a mail that only their own mailbox receives.
     pub(super) async fn ask_to_confirm(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         case: &crate::store::CaseRow,
         sender: &Mailbox,
         lines: Vec<String>,
@@ -216,7 +243,7 @@ impl Processor {
     /// answers the confirmation mail sent to their address.
     pub(super) async fn profile_by_confirmation(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         request: ProfileRequest,
         threading: Threading,
@@ -244,10 +271,10 @@ impl Processor {
     /// when the mail answers no pending confirmation of its sender.
     pub(super) async fn confirmed_profile(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
-    ) -> Result<Option<Applied>, ApplyError> {
+    ) -> Result<Option<Outcome>, ApplyError> {
         let Some(sender) = message.from.clone() else {
             return Ok(None);
         };
@@ -277,16 +304,12 @@ impl Processor {
         let mail = self
             .profile(tx, &sender, name, wanted, data, language)
             .await?;
-        if !self.begin(tx, row).await? {
-            return Ok(Some(Ok(("duplicate".into(), None))));
-        }
         tx.upsert_profile(sender.address.as_str(), name, request.language.as_deref())
             .await?;
         self.record_inbound(tx, row, message, Entry::new(None, "request"))
             .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
         self.queue(tx, mail.answering(threading)).await?;
-        tx.finish_mail("request_profile_confirmed", false).await?;
-        Ok(Some(Ok(("request_profile_confirmed".into(), None))))
+        Ok(Some(Outcome::Request(RequestAnswer::ProfileConfirmed)))
     }
 }

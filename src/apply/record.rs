@@ -2,23 +2,24 @@
 //! attachments, and mail that is only logged.
 
 use super::{Applied, ApplyError, Processor};
+use crate::apply::{Batch, Outcome};
 use crate::blobs::BlobHash;
 use crate::classify::IgnoreReason;
-use crate::domain::Direction;
+use crate::domain::{CaseId, Direction};
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, InboundRow, NewAttachment, NewEmail};
+use crate::store::{InboundRow, NewAttachment, NewEmail};
 
 /// A received mail's history entry: on which case, as what, with which text and
 /// attachments.
 pub(super) struct Entry<'a> {
-    case_id: Option<i64>,
+    case_id: Option<CaseId>,
     kind: &'a str,
     body: Option<&'a str>,
     attachments: &'a [BlobHash],
 }
 
 impl<'a> Entry<'a> {
-    pub(super) fn new(case_id: Option<i64>, kind: &'a str) -> Self {
+    pub(super) fn new(case_id: Option<CaseId>, kind: &'a str) -> Self {
         Entry {
             case_id,
             kind,
@@ -43,13 +44,10 @@ impl<'a> Entry<'a> {
 }
 
 impl Processor {
-    /// Open the apply transaction; `None` when another copy or process already applied it.
-    pub(super) async fn begin(
-        &self,
-        tx: &mut CaseTx,
-        row: &InboundRow,
-    ) -> Result<bool, ApplyError> {
-        if !tx.claim(row.id).await? {
+    /// Take the mail for this batch: false when another copy or process already applied
+    /// it (a copy is then finished as a duplicate).
+    pub(super) async fn claim(&self, tx: &mut Batch, row: &InboundRow) -> Result<bool, ApplyError> {
+        if !tx.claim().await? {
             return Ok(false);
         }
         if !tx.claim_dedupe_key(&row.dedupe_key).await? {
@@ -62,7 +60,7 @@ impl Processor {
     /// The history entry of the received mail itself.
     pub(super) async fn record_inbound(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         entry: Entry<'_>,
@@ -93,14 +91,13 @@ impl Processor {
             raw_hash: &row.raw_hash,
             raw_size: row.raw_size as usize,
         };
+        // Files are kept on a case only; the entry of mail on none keeps its raw mail.
         match case_id {
-            Some(case_id) if !attachments.is_empty() => {
-                let email_id = tx.add_email(&email).await?;
-                self.record_attachments(tx, message, case_id, email_id, attachments)
-                    .await?;
+            Some(_) if !attachments.is_empty() => {
+                let files = files_of(message, attachments);
+                tx.add_email_with_files(&email, &files).await?;
             }
-            // Nothing refers to the entry's id: it can wait for the batch's end.
-            _ => tx.add_email_later(&email).await?,
+            _ => tx.add_email(&email).await?,
         }
         if !IgnoreReason::ALL.iter().any(|r| r.as_str() == kind) {
             if let Some(sender) = &message.from {
@@ -111,39 +108,16 @@ impl Processor {
         Ok(())
     }
 
-    /// Store the mail's attachments on the case (bytes already in the blob store).
-    pub(super) async fn record_attachments(
-        &self,
-        tx: &mut CaseTx,
-        message: &InboundMessage,
-        case_id: i64,
-        email_id: i64,
-        hashes: &[BlobHash],
-    ) -> Result<(), ApplyError> {
-        for (attachment, hash) in message.attachments.iter().zip(hashes) {
-            tx.add_attachment(&NewAttachment {
-                case_id,
-                email_id,
-                filename: &attachment.filename,
-                content_type: &attachment.content_type,
-                size: attachment.bytes.len(),
-                blob_hash: &hash.0,
-                inline: attachment.inline,
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     pub(super) async fn store_attachments(
         &self,
+        tx: &mut Batch,
         message: &InboundMessage,
     ) -> Result<Vec<BlobHash>, ApplyError> {
         let mut hashes = Vec::with_capacity(message.attachments.len());
         for attachment in &message.attachments {
             hashes.push(match &attachment.stored_as {
                 Some(hash) => hash.clone(),
-                None => self.put_blob(attachment.bytes.clone()).await?,
+                None => tx.put_blob(attachment.bytes.clone()).await?,
             });
         }
         Ok(hashes)
@@ -153,18 +127,30 @@ impl Processor {
     /// belong to one), never answered.
     pub(super) async fn log_only(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         reason: IgnoreReason,
-        case_id: Option<i64>,
+        case_id: Option<CaseId>,
     ) -> Applied {
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
         self.record_inbound(tx, row, message, Entry::new(case_id, reason.as_str()))
             .await?;
-        tx.finish_mail(reason.as_str(), false).await?;
-        Ok((reason.as_str().into(), None))
+        Ok(Outcome::Ignored(reason))
     }
+}
+
+/// The history rows of a mail's attachments, whose bytes are in the blob store as `hashes`.
+fn files_of<'a>(message: &'a InboundMessage, hashes: &'a [BlobHash]) -> Vec<NewAttachment<'a>> {
+    message
+        .attachments
+        .iter()
+        .zip(hashes)
+        .map(|(attachment, hash)| NewAttachment {
+            filename: &attachment.filename,
+            content_type: &attachment.content_type,
+            size: attachment.bytes.len(),
+            blob_hash: &hash.0,
+            inline: attachment.inline,
+        })
+        .collect()
 }

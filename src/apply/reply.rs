@@ -4,14 +4,14 @@
 
 use super::limits::Skipped;
 use super::outgoing::mailbox;
-use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
+use crate::apply::{Batch, Outcome};
 use crate::classify::{self, Facts, ProductChoice, Route};
 use crate::commands::{self, ReplyCommands};
 use crate::compose::Threading;
 use crate::domain::{CaseNumber, CaseStatus, Direction, Language, Mailbox};
 use crate::parse::InboundMessage;
-use crate::store::{CaseRow, CaseTx, EmailRow, InboundRow};
+use crate::store::{CaseRow, EmailRow, InboundRow};
 
 mod notices;
 mod status;
@@ -39,7 +39,7 @@ struct CaseContext {
 impl Processor {
     pub(super) async fn on_case(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         case: &CaseRow,
@@ -51,16 +51,6 @@ impl Processor {
             .clone()
             .ok_or_else(|| ApplyError::Permanent("threaded mail without From".into()))?;
         let is_agent = facts.agents.contains(&sender.address);
-        if is_agent && !self.agent_proven(row, message, CaseNumber(case.number)) {
-            let held = Held {
-                kind: HeldKind::UnprovenAgent,
-                detail: format!(
-                    "no proof that this mail on case #{} comes from agent {} (neither our server's Authentication-Results nor a reply to an agents' notification)",
-                    case.number, sender.address
-                ),
-            };
-            return self.quarantine(tx, row, message, held).await;
-        }
         let history = tx.case_emails(case.id).await?;
         let new_text = new_words(&message.text, &history);
         let commands = commands::parse(&new_text, &self.config.support.products);
@@ -93,7 +83,7 @@ impl Processor {
     /// Closing is final: thanks are logged, anything else opens a new, linked case.
     async fn on_closed_case(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         facts: &Facts,
@@ -102,9 +92,6 @@ impl Processor {
     ) -> Applied {
         let (case, skipped) = (&context.case, &context.skipped);
         if commands::is_courtesy(new_text) {
-            if !self.begin(tx, row).await? {
-                return Ok(("duplicate".into(), None));
-            }
             self.record_inbound(
                 tx,
                 row,
@@ -112,8 +99,7 @@ impl Processor {
                 Entry::new(Some(case.id), "courtesy").text(new_text),
             )
             .await?;
-            tx.finish_mail("logged_on_closed_case", false).await?;
-            return Ok(("logged_on_closed_case".into(), Some(case.number)));
+            return Ok(Outcome::LoggedOnClosedCase(CaseNumber(case.number)));
         }
         match classify::classify(message, facts) {
             Route::NewCase(mut new) => {
@@ -135,7 +121,7 @@ impl Processor {
 
     async fn customer_comment(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
@@ -143,14 +129,11 @@ impl Processor {
         context: &CaseContext,
     ) -> Applied {
         let case = &context.case;
-        let hashes = self.store_attachments(message).await?;
+        let hashes = self.store_attachments(tx, message).await?;
         let notify = self.notify_list(tx).await?;
         let (commands, held) = &self
             .commands_to_apply(tx, row, message, sender, case, commands)
             .await?;
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
         self.record_inbound(
             tx,
             row,
@@ -190,13 +173,12 @@ impl Processor {
         let by = ChangedBy::Customer(sender);
         self.status_mail(tx, &updated, context, &changes, by, threading)
             .await?;
-        tx.finish_mail("comment", false).await?;
-        Ok(("comment".into(), Some(case.number)))
+        Ok(Outcome::Comment(CaseNumber(case.number)))
     }
 
     async fn agent_message(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
@@ -204,10 +186,7 @@ impl Processor {
         context: &CaseContext,
     ) -> Applied {
         let case = &context.case;
-        let hashes = self.store_attachments(message).await?;
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
+        let hashes = self.store_attachments(tx, message).await?;
         let kind = if commands.internal {
             "internal_note"
         } else {
@@ -224,8 +203,7 @@ impl Processor {
         .await?;
         tx.touch(case.id).await?;
         if commands.internal {
-            tx.finish_mail("internal_note", false).await?;
-            return Ok(("internal_note".into(), Some(case.number)));
+            return Ok(Outcome::InternalNote(CaseNumber(case.number)));
         }
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         let threading = thread_for_customers(&context.history);
@@ -242,8 +220,7 @@ impl Processor {
         let by = ChangedBy::Agent(sender);
         self.status_mail(tx, &updated, context, &changes, by, threading)
             .await?;
-        tx.finish_mail("agent_reply", false).await?;
-        Ok(("agent_reply".into(), Some(case.number)))
+        Ok(Outcome::AgentReply(CaseNumber(case.number)))
     }
 
     /// The requester and participants who are not agents: who hears from the case.

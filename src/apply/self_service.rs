@@ -6,17 +6,18 @@ use serde_json::{json, Value};
 use super::outgoing::Outgoing;
 use super::proofs::{Held, HeldKind};
 use super::{Applied, ApplyError, Entry, Processor};
+use crate::apply::{Batch, Outcome, RequestAnswer};
 use crate::compose::{self, MailKind, Threading};
 use crate::domain::{Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::requests::SelfService;
-use crate::store::{CaseFilter, CaseRow, CaseTx, InboundRow, ProfileRequest};
+use crate::store::{CaseFilter, CaseRow, InboundRow, ProfileRequest, Window};
 use crate::text::format_time;
 
 impl Processor {
     pub(super) async fn self_service(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         row: &InboundRow,
         message: &InboundMessage,
         sender: &Mailbox,
@@ -40,9 +41,6 @@ impl Processor {
         let (outcome, mails, profile_change) = self
             .answers(tx, sender, request, proven, data, language)
             .await?;
-        if !self.begin(tx, row).await? {
-            return Ok(("duplicate".into(), None));
-        }
         self.record_inbound(tx, row, message, Entry::new(None, "request"))
             .await?;
         if let Some(change) = profile_change {
@@ -52,38 +50,37 @@ impl Processor {
         for mail in mails {
             self.queue(tx, mail.answering(threading.clone())).await?;
         }
-        tx.finish_mail(outcome, false).await?;
-        Ok((outcome.into(), None))
+        Ok(Outcome::Request(outcome))
     }
 
     /// The answers a request gets, and what it does to the profile (`perfil` only).
     async fn answers(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         request: SelfService,
         proven: bool,
         data: Value,
         language: Language,
-    ) -> Result<(&'static str, Vec<Outgoing>, Option<ProfileChange>), ApplyError> {
+    ) -> Result<(RequestAnswer, Vec<Outgoing>, Option<ProfileChange>), ApplyError> {
         let mut profile_change = None;
-        let (outcome, mails): (&'static str, Vec<Outgoing>) = match request {
+        let (outcome, mails): (RequestAnswer, Vec<Outgoing>) = match request {
             SelfService::MyCases(status) => (
-                "request_case_list",
+                RequestAnswer::CaseList,
                 vec![
                     self.case_list(tx, sender, status, None, data, language)
                         .await?,
                 ],
             ),
             SelfService::Search(words) => (
-                "request_search",
+                RequestAnswer::Search,
                 vec![
                     self.case_list(tx, sender, None, Some(words), data, language)
                         .await?,
                 ],
             ),
             SelfService::History(number) => (
-                "request_history",
+                RequestAnswer::History,
                 self.history(tx, sender, number, data, language).await?,
             ),
             SelfService::Profile {
@@ -97,7 +94,7 @@ impl Processor {
                 (outcome, mail.into_iter().collect())
             }
             SelfService::Help => (
-                "request_help",
+                RequestAnswer::Help,
                 vec![Outgoing::new(
                     MailKind::CommandHelp,
                     language,
@@ -113,7 +110,7 @@ impl Processor {
     /// Store a proven profile change, or ask the address to confirm it first.
     async fn change_profile(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         change: ProfileChange,
         threading: Threading,
@@ -137,31 +134,35 @@ impl Processor {
     /// proves nothing about its sender waits for the confirmation round trip.
     async fn profile_answer(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         (name, wanted): (Option<String>, Option<Language>),
         proven: bool,
         data: Value,
         language: Language,
-    ) -> Result<(&'static str, Option<Outgoing>, ProfileChange), ApplyError> {
+    ) -> Result<(RequestAnswer, Option<Outgoing>, ProfileChange), ApplyError> {
         let request = ProfileRequest {
             name: name.clone(),
             language: wanted.map(|l| l.code().to_string()),
         };
         if (name.is_some() || wanted.is_some()) && !proven {
             let change = ProfileChange::Confirm(request);
-            return Ok(("request_profile_unconfirmed", None, change));
+            return Ok((RequestAnswer::ProfileUnconfirmed, None, change));
         }
         let language = wanted.unwrap_or(language);
         let mail = self
             .profile(tx, sender, name.as_deref(), wanted, data, language)
             .await?;
-        Ok(("request_profile", Some(mail), ProfileChange::Store(request)))
+        Ok((
+            RequestAnswer::Profile,
+            Some(mail),
+            ProfileChange::Store(request),
+        ))
     }
 
     /// Why this request must wait, when the desk has answered `limits.requests_per_hour`
     /// requests this hour over all addresses (many addresses, one flood).
-    async fn requests_over_cap(&self, tx: &mut CaseTx) -> Result<Option<Held>, ApplyError> {
+    async fn requests_over_cap(&self, tx: &mut Batch) -> Result<Option<Held>, ApplyError> {
         const ANSWERS: [MailKind; 5] = [
             MailKind::CaseList,
             MailKind::CaseHistory,
@@ -171,9 +172,7 @@ impl Processor {
         ];
         let kinds = ANSWERS.map(MailKind::name);
         let cap = self.config.limits.requests_per_hour;
-        let sent = tx
-            .auto_mails_of_kinds_since(&kinds, tx.now() - super::guards::HOUR_MS)
-            .await?;
+        let sent = tx.auto_mails_of_kinds_within(&kinds, Window::HOUR).await?;
         Ok((sent >= cap).then(|| Held {
             kind: HeldKind::RequestFlood,
             detail: format!(
@@ -184,7 +183,7 @@ impl Processor {
 
     async fn case_list(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         status: Option<&'static str>,
         words: Option<Vec<String>>,
@@ -218,7 +217,7 @@ impl Processor {
     /// passes `limits.history_mail_bytes` (a mail larger than that travels alone).
     pub(super) async fn profile(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         sender: &Mailbox,
         name: Option<&str>,
         wanted: Option<Language>,

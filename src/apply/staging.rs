@@ -1,8 +1,7 @@
-//! Before and around the apply transaction: the batch's mails read and parsed in parallel
-//! (on the parse pool), and the blobs the batch writes, staged until it commits.
+//! Before the apply transaction: the batch's mails read and parsed in parallel (on the
+//! parse pool), their attachments staged in the blob store for the batch to publish.
 
 use super::{limits, missing_or_passing, ApplyError, Parsed, Processor};
-use crate::blobs::{BlobHash, Staged};
 use crate::parse;
 use crate::store::InboundRow;
 
@@ -62,33 +61,5 @@ impl Processor {
             );
         }
         parsed
-    }
-
-    /// A blob's bytes, also when this batch wrote it and has not published it yet.
-    pub(super) async fn read_blob(&self, hash: &str) -> Result<Vec<u8>, ApplyError> {
-        if let Some(read) = self.staged().iter().find_map(|s| s.read_if(hash)) {
-            return Ok(read?);
-        }
-        self.blobs.get(hash).await.map_err(missing_or_passing)
-    }
-
-    /// Write bytes to the blob store; they become visible when the batch commits.
-    pub(super) async fn put_blob(&self, bytes: Vec<u8>) -> Result<BlobHash, ApplyError> {
-        if let Some((hash, staged)) = self.blobs.stage_inline(&bytes) {
-            self.staged().extend(staged);
-            return Ok(hash);
-        }
-        let blobs = self.blobs.clone();
-        let (hash, staged) = tokio::task::spawn_blocking(move || blobs.stage(&bytes))
-            .await
-            .map_err(|e| ApplyError::Permanent(e.to_string()))??;
-        self.staged().extend(staged);
-        Ok(hash)
-    }
-
-    pub(super) fn staged(&self) -> std::sync::MutexGuard<'_, Vec<Staged>> {
-        self.staged
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -5,16 +5,17 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Processor;
+use crate::apply::Batch;
 use crate::domain::{CaseNumber, EmailAddress};
 use crate::parse::InboundMessage;
-use crate::store::{CaseTx, StoreError};
+use crate::store::StoreError;
 use crate::thread::{self, ThreadFacts, ThreadRule};
 
 impl Processor {
     /// The case a reply belongs to, after SPEC.md's threading rules.
     pub(super) async fn thread(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         message: &InboundMessage,
         agents: &HashSet<EmailAddress>,
     ) -> Result<Option<(CaseNumber, ThreadRule)>, StoreError> {

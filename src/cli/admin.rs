@@ -121,6 +121,22 @@ fn customer_fields(
     ))
 }
 
+/// `buzon customer list`: one tab-separated line per customer.
+async fn list_customers(app: &App) -> anyhow::Result<ExitCode> {
+    let mut out = terminal::stdout();
+    for c in app.store.customers().await? {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            c.email,
+            c.name.unwrap_or_default(),
+            c.org_domain.unwrap_or_default(),
+            c.language.unwrap_or_default()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn customer(app: &App, command: CustomerCommand) -> anyhow::Result<ExitCode> {
     match command {
         CustomerCommand::Add {
@@ -165,20 +181,7 @@ pub async fn customer(app: &App, command: CustomerCommand) -> anyhow::Result<Exi
                 .await;
             outcome(result, format!("updated customer {email}"))
         }
-        CustomerCommand::List => {
-            let mut out = terminal::stdout();
-            for c in app.store.customers().await? {
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}",
-                    c.email,
-                    c.name.unwrap_or_default(),
-                    c.org_domain.unwrap_or_default(),
-                    c.language.unwrap_or_default()
-                )?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        CustomerCommand::List => list_customers(app).await,
         CustomerCommand::Remove { email } => {
             let email = EmailAddress::canonical(&email);
             removed(

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{format_time, say, terminal};
 use crate::daemon::App;
+use crate::domain::Role;
 use crate::store::{CaseFilter, EmailRow};
 use crate::text::fold_words;
 
@@ -105,7 +106,7 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
         }
     )?;
     writeln!(out, "  requester:  {}", case.requester)?;
-    for (email, role) in participants.iter().filter(|(_, r)| r != "requester") {
+    for (email, role) in participants.iter().filter(|(_, r)| *r != Role::Requester) {
         writeln!(out, "  {role}: {email}")?;
     }
     writeln!(out, "  opened:     {}", format_time(case.created_at, zone))?;

@@ -274,7 +274,7 @@ pub fn rfc5322_date(unix_secs: i64) -> String {
 }
 
 /// Howard Hinnant's days-to-civil algorithm.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

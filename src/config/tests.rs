@@ -1,6 +1,7 @@
 use super::*;
 
-const MINIMAL: &str = r#"
+/// The least a configuration says: also the base of other modules' test configurations.
+pub(crate) const MINIMAL: &str = r#"
 [imap]
 host = "127.0.0.1"
 username = "soporte@example.test"

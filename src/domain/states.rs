@@ -78,3 +78,11 @@ mod tests {
         assert_eq!(serde_json::to_value(Direction::In).unwrap(), "in");
     }
 }
+
+spelled_enum! {
+    /// Who a person is on a case: the customer who opened it, or another who writes on it.
+    Role {
+        Requester => "requester",
+        Participant => "participant",
+    }
+}

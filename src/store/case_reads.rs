@@ -1,18 +1,14 @@
 //! Reading cases, their history and attachments outside the apply transaction: the command
 //! line and import (the queries it shares with the transaction are in `cases.rs`).
 
-use super::case_lists::cases;
 use super::cases::{
     case_by_number, case_emails, case_of_received, case_participants, email_columns, email_row,
-    AttachmentRow, CaseFilter, CaseRow, EmailRow,
+    AttachmentRow, CaseRow, EmailRow,
 };
 use super::{get, Result, Store};
+use crate::domain::{CaseId, Role};
 
 impl Store {
-    pub async fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
-        cases(&self.pool, self.backend, filter).await
-    }
-
     /// The case on which buzon received a mail with this Message-ID, if any.
     pub async fn case_of_received(&self, message_id: &str) -> Result<Option<i64>> {
         case_of_received(&self.pool, message_id).await
@@ -23,7 +19,7 @@ impl Store {
     }
 
     /// The number of the case with this database id.
-    pub async fn case_number_of(&self, case_id: i64) -> Result<Option<i64>> {
+    pub(crate) async fn case_number_of(&self, case_id: CaseId) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT number FROM cases WHERE id = $1")
             .bind(case_id)
             .fetch_optional(&self.pool)
@@ -32,7 +28,7 @@ impl Store {
     }
 
     /// The activity history: every mail in and out, oldest first.
-    pub async fn case_emails(&self, case_id: i64) -> Result<Vec<EmailRow>> {
+    pub async fn case_emails(&self, case_id: CaseId) -> Result<Vec<EmailRow>> {
         case_emails(&self.pool, case_id).await
     }
 
@@ -47,7 +43,7 @@ impl Store {
     }
 
     /// The history entry of a received mail.
-    pub async fn emails_for_inbound(&self, inbound_id: i64) -> Result<Option<EmailRow>> {
+    pub(crate) async fn emails_for_inbound(&self, inbound_id: i64) -> Result<Option<EmailRow>> {
         let sql = concat!(
             "SELECT ",
             email_columns!(),
@@ -71,7 +67,7 @@ impl Store {
         rows.iter().map(email_row).collect()
     }
 
-    pub async fn case_attachments(&self, case_id: i64) -> Result<Vec<AttachmentRow>> {
+    pub async fn case_attachments(&self, case_id: CaseId) -> Result<Vec<AttachmentRow>> {
         let rows = sqlx::query(
             "SELECT id, email_id, filename, content_type, size, blob_hash, inline
              FROM attachments WHERE case_id = $1 ORDER BY id",
@@ -95,7 +91,7 @@ impl Store {
     }
 
     /// (address, role) of everyone on a case, the requester first.
-    pub async fn case_participants(&self, case_id: i64) -> Result<Vec<(String, String)>> {
+    pub async fn case_participants(&self, case_id: CaseId) -> Result<Vec<(String, Role)>> {
         case_participants(&self.pool, case_id).await
     }
 }

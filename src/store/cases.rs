@@ -5,10 +5,9 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use super::apply_tx::CaseTx;
-use super::case_lists::cases;
+use super::apply_tx::ApplyTx;
 use super::{get, Result, StoreError};
-use crate::domain::{CaseStatus, Direction};
+use crate::domain::{CaseId, CaseStatus, Direction, Role};
 
 /// A column holding one of an enum's spellings.
 fn spelled<T: std::str::FromStr<Err = String>>(row: &AnyRow, column: &str) -> Result<T> {
@@ -32,7 +31,7 @@ pub struct NewCaseRow<'a> {
 }
 
 pub struct NewEmail<'a> {
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     pub from_inbound: bool,
     pub direction: Direction,
     pub kind: &'a str,
@@ -45,9 +44,8 @@ pub struct NewEmail<'a> {
     pub raw_size: usize,
 }
 
+/// A file of a received mail, recorded with its history entry.
 pub struct NewAttachment<'a> {
-    pub case_id: i64,
-    pub email_id: i64,
     pub filename: &'a str,
     pub content_type: &'a str,
     pub size: usize,
@@ -58,7 +56,7 @@ pub struct NewAttachment<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRow {
     #[serde(skip)]
-    pub id: i64,
+    pub id: CaseId,
     pub number: i64,
     pub subject: String,
     pub description: String,
@@ -79,7 +77,7 @@ pub struct CaseRow {
 pub struct EmailRow {
     pub id: i64,
     #[serde(skip)]
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     pub direction: Direction,
     pub kind: String,
     pub from_addr: String,
@@ -168,7 +166,7 @@ pub(super) fn email_row(row: &AnyRow) -> Result<EmailRow> {
     })
 }
 
-impl CaseTx {
+impl ApplyTx {
     pub async fn case_by_number(&mut self, number: i64) -> Result<Option<CaseRow>> {
         case_by_number(&mut *self.tx, number).await
     }
@@ -178,23 +176,18 @@ impl CaseTx {
         case_of_received(&mut *self.tx, message_id).await
     }
 
-    pub async fn case_participants(&mut self, case_id: i64) -> Result<Vec<(String, String)>> {
+    pub async fn case_participants(&mut self, case_id: CaseId) -> Result<Vec<(String, Role)>> {
         self.write_before_reading().await?;
         case_participants(&mut *self.tx, case_id).await
     }
 
-    pub async fn case_emails(&mut self, case_id: i64) -> Result<Vec<EmailRow>> {
+    pub async fn case_emails(&mut self, case_id: CaseId) -> Result<Vec<EmailRow>> {
         self.write_before_reading().await?;
         case_emails(&mut *self.tx, case_id).await
     }
 
-    pub async fn cases(&mut self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
-        self.write_before_reading().await?;
-        cases(&mut *self.tx, self.backend, filter).await
-    }
-
     /// A new case with the next number. Returns (id, number).
-    pub async fn create_case(&mut self, case: &NewCaseRow<'_>) -> Result<(i64, i64)> {
+    pub async fn create_case(&mut self, case: &NewCaseRow<'_>) -> Result<(CaseId, i64)> {
         let number = self.next_case_number().await?;
         let row = sqlx::query(
             "INSERT INTO cases (number, subject, subject_folded, description, product, severity, production_down,
@@ -219,27 +212,8 @@ impl CaseTx {
         Ok((get(&row, "id")?, number))
     }
 
-    pub async fn add_attachment(&mut self, a: &NewAttachment<'_>) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO attachments (case_id, email_id, filename, content_type, size, blob_hash, inline, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING id",
-        )
-        .bind(a.case_id)
-        .bind(a.email_id)
-        .bind(a.filename)
-        .bind(a.content_type)
-        .bind(a.size as i64)
-        .bind(a.blob_hash)
-        .bind(i64::from(a.inline))
-        .bind(self.now)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        get(&row, "id")
-    }
-
     /// Create or update a customer's profile (the fields given), as `perfil` asks.
-    pub async fn upsert_profile(
+    pub(crate) async fn upsert_profile(
         &mut self,
         email: &str,
         name: Option<&str>,
@@ -262,7 +236,7 @@ impl CaseTx {
     }
 
     /// Close the case now. False when it was closed already.
-    pub async fn close_case(&mut self, case_id: i64) -> Result<bool> {
+    pub(crate) async fn close_case(&mut self, case_id: CaseId) -> Result<bool> {
         let done = sqlx::query("UPDATE cases SET status = 'closed', closed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'open'")
             .bind(self.now)
             .bind(case_id)
@@ -272,7 +246,7 @@ impl CaseTx {
     }
 
     /// A new severity; anything below critical also ends the "Producción Caída" mark.
-    pub async fn set_severity(&mut self, case_id: i64, severity: i64) -> Result<()> {
+    pub(crate) async fn set_severity(&mut self, case_id: CaseId, severity: i64) -> Result<()> {
         sqlx::query(
             "UPDATE cases SET severity = $1, updated_at = $2,
                     production_down = CASE WHEN $1 > 1 THEN 0 ELSE production_down END
@@ -286,7 +260,7 @@ impl CaseTx {
         Ok(())
     }
 
-    pub async fn set_product(&mut self, case_id: i64, product: &str) -> Result<()> {
+    pub(crate) async fn set_product(&mut self, case_id: CaseId, product: &str) -> Result<()> {
         sqlx::query("UPDATE cases SET product = $1, updated_at = $2 WHERE id = $3")
             .bind(product)
             .bind(self.now)
@@ -297,7 +271,7 @@ impl CaseTx {
     }
 
     /// Mark new activity on the case (lists sort by it).
-    pub async fn touch(&mut self, case_id: i64) -> Result<()> {
+    pub(crate) async fn touch(&mut self, case_id: CaseId) -> Result<()> {
         sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
             .bind(self.now)
             .bind(case_id)
@@ -338,7 +312,7 @@ pub(super) async fn case_by_number<'e>(
 
 pub(super) async fn case_emails<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    case_id: i64,
+    case_id: CaseId,
 ) -> Result<Vec<EmailRow>> {
     let sql = concat!(
         "SELECT ",
@@ -351,8 +325,8 @@ pub(super) async fn case_emails<'e>(
 
 pub(super) async fn case_participants<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    case_id: i64,
-) -> Result<Vec<(String, String)>> {
+    case_id: CaseId,
+) -> Result<Vec<(String, Role)>> {
     let rows = sqlx::query(
         "SELECT email, role FROM participants WHERE case_id = $1
          ORDER BY CASE WHEN role = 'requester' THEN 0 ELSE 1 END, email",
@@ -361,6 +335,6 @@ pub(super) async fn case_participants<'e>(
     .fetch_all(e)
     .await?;
     rows.iter()
-        .map(|r| Ok((get(r, "email")?, get(r, "role")?)))
+        .map(|r| Ok((get(r, "email")?, spelled(r, "role")?)))
         .collect()
 }

@@ -81,7 +81,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn customers(&self) -> Result<Vec<CustomerRow>> {
+    pub(crate) async fn customers(&self) -> Result<Vec<CustomerRow>> {
         let rows =
             sqlx::query("SELECT email, name, org_domain, language FROM customers ORDER BY email")
                 .fetch_all(&self.pool)
@@ -118,7 +118,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn orgs(&self) -> Result<Vec<OrgRow>> {
+    pub(crate) async fn orgs(&self) -> Result<Vec<OrgRow>> {
         let rows = sqlx::query("SELECT domain, name FROM organizations ORDER BY domain")
             .fetch_all(&self.pool)
             .await?;
@@ -215,7 +215,7 @@ pub(super) async fn customer<'e>(
     row.as_ref().map(customer_row).transpose()
 }
 
-impl super::CaseTx {
+impl super::ApplyTx {
     /// A customer's row, read once per batch (a profile change forgets it).
     pub async fn customer(&mut self, email: &str) -> Result<Option<CustomerRow>> {
         if let Some(known) = self.cache.customers.get(email) {

@@ -1,20 +1,21 @@
 //! Guards for a public address: automatic mail counted per address (loops, floods, one
 //! `access_denied` a day) and addresses that hard-bounced.
 
-use super::apply_tx::CaseTx;
+use super::apply_tx::{ApplyTx, Window};
 use super::{get, Result, Store};
 
-impl CaseTx {
-    /// Automatic mails of `kind` (any kind when `None`) sent to `address` since `since_ms`.
-    pub async fn auto_mails_since(
+impl ApplyTx {
+    /// Automatic mails of `kind` (any kind when `None`) sent to `address` in `window`.
+    pub(crate) async fn auto_mails_within(
         &mut self,
         address: &str,
         kind: Option<&str>,
-        since_ms: i64,
+        window: Window,
     ) -> Result<i64> {
-        if let (None, Some(n)) = (kind, self.cache.ahead.auto_count(address, since_ms)) {
+        if let (None, Some(n)) = (kind, self.cache.ahead.auto_count(address, window)) {
             return Ok(n);
         }
+        let since_ms = self.now - window.ms;
         self.write_before_reading().await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM auto_mail_log
@@ -28,7 +29,7 @@ impl CaseTx {
         get(&row, "n")
     }
 
-    pub async fn is_failing(&mut self, address: &str) -> Result<bool> {
+    pub(crate) async fn is_failing(&mut self, address: &str) -> Result<bool> {
         if self.cache.cleared.iter().any(|a| a == address) || !self.any_failing().await? {
             return Ok(false);
         }
@@ -40,7 +41,7 @@ impl CaseTx {
     }
 
     /// A hard bounce: no more mail to this address until it writes to us again.
-    pub async fn mark_failing(&mut self, address: &str, reason: &str) -> Result<()> {
+    pub(crate) async fn mark_failing(&mut self, address: &str, reason: &str) -> Result<()> {
         self.cache.cleared.retain(|a| a != address);
         self.cache.any_failing = Some(true);
         let now = self.now();
@@ -71,7 +72,7 @@ impl CaseTx {
     }
 
     /// The address wrote to us: it works again.
-    pub async fn clear_failing(&mut self, address: &str) -> Result<()> {
+    pub(crate) async fn clear_failing(&mut self, address: &str) -> Result<()> {
         if !self.any_failing().await? {
             return Ok(());
         }

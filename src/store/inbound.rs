@@ -209,7 +209,7 @@ impl Store {
 
     /// Give a claimed mail back (a retryable problem): it will be taken again later. The
     /// process came back from it, so the claim does not count as a crash.
-    pub async fn release_inbound(&self, id: i64, error: &str) -> Result<()> {
+    pub(crate) async fn release_inbound(&self, id: i64, error: &str) -> Result<()> {
         let _turn = self.write_turn().await;
         sqlx::query("UPDATE inbound_mail SET lease_until = $1, error = $2, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $3 AND state = 'pending'")
             .bind(now_ms() + 5_000)
@@ -268,7 +268,7 @@ impl Store {
     }
 
     /// Mail from strangers that got `access_denied`, newest first, for `buzon denied`.
-    pub async fn denied_inbound(&self, limit: i64) -> Result<Vec<InboundRow>> {
+    pub(crate) async fn denied_inbound(&self, limit: i64) -> Result<Vec<InboundRow>> {
         let sql = concat!(
             "SELECT ",
             inbound_columns!(),
@@ -298,7 +298,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn mark_imap_done(&self, ids: &[i64]) -> Result<()> {
+    pub(crate) async fn mark_imap_done(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }

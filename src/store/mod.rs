@@ -3,18 +3,15 @@
 //! `ON CONFLICT`, integers for times and flags. Migrations differ only in column types.
 
 mod apply_tx;
-mod batch;
-mod cache;
 mod case_lists;
 mod case_reads;
 mod cases;
-mod deferred;
 mod directory;
 mod guards;
+mod ids;
 mod inbound;
 mod outbox;
 mod proofs;
-mod read_ahead;
 mod small_blobs;
 mod sql;
 
@@ -24,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
-pub use apply_tx::CaseTx;
+pub use apply_tx::{ApplyTx, BatchKeys, BatchMode, Window};
 pub use cases::{CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEmail};
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use inbound::{FetchedMail, InboundRow};
@@ -92,13 +89,13 @@ pub struct Store {
 }
 
 /// A write transaction holding this process's turn to write (SQLite).
-pub(crate) struct WriteTx {
+pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
-    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         self.tx.commit().await
     }
 }
@@ -200,7 +197,7 @@ impl Store {
         }
     }
 
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
 
@@ -214,14 +211,14 @@ impl Store {
     }
 
     /// A cheap round trip, for `buzon check` and health.
-    pub async fn ping(&self) -> Result<()> {
+    pub(crate) async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 }
 
 /// This process, as written on the leases it takes: `host/pid/start-ms`.
-pub fn lease_owner() -> &'static str {
+pub(crate) fn lease_owner() -> &'static str {
     static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     OWNER.get_or_init(|| format!("{}/{}/{}", host_name(), std::process::id(), now_ms()))
 }
@@ -246,7 +243,7 @@ fn owner_is_dead(owner: &str, host: &str) -> bool {
 impl Store {
     /// Take back the leases that crashed processes on this machine still hold, so their work
     /// is redone now rather than when the leases run out. Returns how many were released.
-    pub async fn release_orphaned_leases(&self) -> Result<u64> {
+    pub(crate) async fn release_orphaned_leases(&self) -> Result<u64> {
         let _turn = self.write_turn().await;
         let host = host_name();
         let now = now_ms();

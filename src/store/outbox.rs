@@ -17,7 +17,7 @@ pub enum OutboxState {
 }
 
 impl OutboxState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OutboxState::Pending => "pending",
             OutboxState::Suppressed => "suppressed",
@@ -94,7 +94,11 @@ impl Store {
 
     /// Lease up to `count` of the oldest due messages for `lease_ms`: one write for several
     /// messages, since each sent message still costs one write to record it.
-    pub async fn claim_outbox_batch(&self, lease_ms: i64, count: i64) -> Result<Vec<OutboxJob>> {
+    pub(crate) async fn claim_outbox_batch(
+        &self,
+        lease_ms: i64,
+        count: i64,
+    ) -> Result<Vec<OutboxJob>> {
         let now = now_ms();
         // Names this claim alone, so the rows it took can be read back in the same transaction.
         let lease = format!("{}/{}", super::lease_owner(), fastrand::u64(..));
@@ -134,7 +138,7 @@ impl Store {
     }
 
     /// Give back leased messages not attempted (the sender is stopping).
-    pub async fn release_outbox(&self, ids: &[i64]) -> Result<()> {
+    pub(crate) async fn release_outbox(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -161,7 +165,7 @@ impl Store {
 
     /// The recipients still owed a message some of whose recipients already took it: a
     /// retry, or `buzon retry --outbox`, sends it to them alone.
-    pub async fn outbox_recipients(&self, id: i64, recipients: &[String]) -> Result<()> {
+    pub(crate) async fn outbox_recipients(&self, id: i64, recipients: &[String]) -> Result<()> {
         let _turn = self.write_turn().await;
         sqlx::query("UPDATE outbox SET recipients = $1 WHERE id = $2")
             .bind(recipients.join(","))
@@ -232,7 +236,7 @@ impl Store {
     }
 
     /// Messages due now that no sender has taken yet: the outbox's queue length.
-    pub async fn outbox_waiting(&self) -> Result<i64> {
+    pub(crate) async fn outbox_waiting(&self) -> Result<i64> {
         let now = now_ms();
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM outbox

@@ -1,7 +1,7 @@
 //! What a mail must prove before it changes anything (issue 12): whom buzon sent a signed
 //! mail to, profile changes waiting for their confirmation, and desk-wide hourly counts.
 
-use super::apply_tx::CaseTx;
+use super::apply_tx::{ApplyTx, Window};
 use super::{get, Result};
 
 /// A `perfil` change waiting for the customer to answer its confirmation mail.
@@ -11,9 +11,9 @@ pub struct ProfileRequest {
     pub language: Option<String>,
 }
 
-impl CaseTx {
+impl ApplyTx {
     /// The addresses buzon sent the mail with this Message-ID to, if it sent one.
-    pub async fn sent_to(&mut self, message_id: &str) -> Result<Option<Vec<String>>> {
+    pub(crate) async fn sent_to(&mut self, message_id: &str) -> Result<Option<Vec<String>>> {
         self.write_before_reading().await?;
         let row = sqlx::query(
             "SELECT to_addrs FROM emails WHERE message_id = $1 AND direction = 'out' LIMIT 1",
@@ -31,13 +31,14 @@ impl CaseTx {
         ))
     }
 
-    /// Automatic mails of any of `kinds` sent to anyone since `since_ms`: the desk-wide
-    /// caps that a flood from many addresses cannot get around.
-    pub async fn auto_mails_of_kinds_since(
+    /// Automatic mails of any of `kinds` sent to anyone in `window`: the desk-wide caps
+    /// that a flood from many addresses cannot get around.
+    pub(crate) async fn auto_mails_of_kinds_within(
         &mut self,
         kinds: &[&str],
-        since_ms: i64,
+        window: Window,
     ) -> Result<i64> {
+        let since_ms = self.now - window.ms;
         self.write_before_reading().await?;
         let mut total = 0;
         for kind in kinds {
@@ -53,8 +54,13 @@ impl CaseTx {
         Ok(total)
     }
 
-    /// Cases `requester` opened since `since_ms`: a flood of new cases is stopped at the door.
-    pub async fn cases_opened_since(&mut self, requester: &str, since_ms: i64) -> Result<i64> {
+    /// Cases `requester` opened in `window`: a flood of new cases is stopped at the door.
+    pub(crate) async fn cases_opened_within(
+        &mut self,
+        requester: &str,
+        window: Window,
+    ) -> Result<i64> {
+        let since_ms = self.now - window.ms;
         let row = sqlx::query(
             // A case made since then was also touched since then: the requester index serves.
             "SELECT COUNT(*) AS n FROM cases
@@ -68,7 +74,7 @@ impl CaseTx {
     }
 
     /// Remember a profile change until the confirmation mail `message_id` is answered.
-    pub async fn save_profile_request(
+    pub(crate) async fn save_profile_request(
         &mut self,
         message_id: &str,
         email: &str,
@@ -90,7 +96,7 @@ impl CaseTx {
     }
 
     /// The change a confirmation mail asked about, once: only for the address it went to.
-    pub async fn take_profile_request(
+    pub(crate) async fn take_profile_request(
         &mut self,
         message_id: &str,
         email: &str,

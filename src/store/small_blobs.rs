@@ -1,6 +1,6 @@
 //! Small blobs kept in the database (the two tiers are explained in src/blobs.rs).
 
-use super::{get, CaseTx, Result, Store};
+use super::{get, ApplyTx, Result, Store};
 
 /// Many rows per statement: a batch's acknowledgements go in with one round trip.
 pub(super) async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(&str, &[u8])]) -> Result<()> {
@@ -21,7 +21,7 @@ pub(super) async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(&str, &[u8])])
 
 impl Store {
     /// Store small blobs in a transaction of their own.
-    pub async fn put_small_blobs(&self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
+    pub(crate) async fn put_small_blobs(&self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
         if blobs.is_empty() {
             return Ok(());
         }
@@ -31,7 +31,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn small_blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) async fn small_blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT bytes FROM small_blobs WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
@@ -42,7 +42,7 @@ impl Store {
 
 impl Store {
     /// Several small blobs in one query (those that are files are simply absent).
-    pub async fn small_blobs(
+    pub(crate) async fn small_blobs(
         &self,
         hashes: &[&str],
     ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
@@ -60,9 +60,9 @@ impl Store {
     }
 }
 
-impl CaseTx {
+impl ApplyTx {
     /// Store the batch's small blobs with the rows that name them.
-    pub async fn put_small_blobs(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
+    pub(crate) async fn put_small_blobs(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
         put(self.conn(), &as_refs(blobs)).await
     }
 }

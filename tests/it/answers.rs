@@ -261,7 +261,10 @@ async fn organisations_come_from_customer_rows_and_registered_domains() {
                 .unwrap();
         }
         store.add_org("cliente.test", None).await.unwrap();
-        let mut tx = store.begin_batch().await.unwrap();
+        let mut tx = store
+            .begin_batch(buzon::store::BatchMode::AllOrNothing)
+            .await
+            .unwrap();
         for (email, org) in [
             ("carla@correo.test", Some("cliente.test")),
             ("pedro@cliente.test", Some("cliente.test")),

@@ -155,7 +155,7 @@ async fn a_poisoned_profile_name_is_never_stored() {
 
 /// A delivery report naming `failed` as undeliverable, returning `returned_id`.
 fn report(desk: &Desk, failed: &str, returned_id: &str) -> Vec<u8> {
-    buzon::hostile::forged_dsn(&desk.names.support(), failed, returned_id)
+    crate::hostile_mail::forged_dsn(&desk.names.support(), failed, returned_id)
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ async fn malformed_mail_is_stored_and_handled() {
     for who in ["ana", "taro", "li", "jose", "nido", "b", "a"] {
         desk.customer(&format!("{who}@example.test"), None).await;
     }
-    let samples = buzon::hostile::samples();
+    let samples = crate::hostile_mail::samples();
     for (_, raw) in &samples {
         append(&support, raw).await;
     }
@@ -88,14 +88,14 @@ fn fuzz_findings_stay_fixed() {
         replayed += 1;
     }
     // The hostile samples themselves are the standing regression set.
-    for (name, raw) in buzon::hostile::samples() {
+    for (name, raw) in crate::hostile_mail::samples() {
         let parsed = std::panic::catch_unwind(|| {
             buzon::parse::parse(&raw).map(|m| buzon::quotes::new_text(&m.text, &[]))
         });
         assert!(parsed.is_ok(), "{name} panicked");
         replayed += 1;
     }
-    assert!(replayed >= buzon::hostile::samples().len());
+    assert!(replayed >= crate::hostile_mail::samples().len());
 }
 
 /// A mail that fails half-way through its effects, in the middle of a batch: only it is
@@ -171,7 +171,7 @@ async fn a_mail_failing_half_way_spoils_nothing_else_in_its_batch() {
 #[test]
 fn hostile_bombs_parse_within_their_bounds() {
     let holds = |bytes: &[u8], word: &str| bytes.windows(word.len()).any(|w| w == word.as_bytes());
-    for (name, make) in buzon::hostile::bombs() {
+    for (name, make) in crate::hostile_mail::bombs() {
         let message = buzon::parse::parse(&make()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let cut: Vec<_> = message
             .attachments
@@ -219,7 +219,7 @@ fn hostile_bombs_parse_within_their_bounds() {
 fn generated_nesting_parses() {
     let mut rng = fastrand::Rng::with_seed(12);
     for i in 0..20 {
-        let raw = buzon::hostile::random_nesting(&mut rng);
+        let raw = crate::hostile_mail::random_nesting(&mut rng);
         let ours = std::panic::catch_unwind(|| {
             buzon::parse::parse(&raw).map(|m| buzon::quotes::new_text(&m.text, &[]))
         });
@@ -251,9 +251,9 @@ async fn bombs_in_the_mailbox_do_not_hold_up_the_mail_behind_them() {
     ] {
         desk.customer(who, None).await;
     }
-    append(&support, &buzon::hostile::message_nesting(40_000)).await;
-    let div = buzon::hostile::nested_html("div", 100_000);
-    append(&support, &buzon::hostile::html_mail(&div)).await;
+    append(&support, &crate::hostile_mail::message_nesting(40_000)).await;
+    let div = crate::hostile_mail::nested_html("div", 100_000);
+    append(&support, &crate::hostile_mail::html_mail(&div)).await;
     let after = plain_mail(
         &customer,
         &support,

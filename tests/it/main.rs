@@ -12,6 +12,10 @@ mod fanout;
 mod forgery;
 mod guards;
 mod hostile;
+/// Hostile mail, generated: shared with the benchmarks and the parser's unit tests.
+#[path = "../fixtures/hostile.rs"]
+#[allow(dead_code)]
+mod hostile_mail;
 mod new_case;
 mod open_internet;
 mod secrets;

@@ -1,6 +1,7 @@
 //! SPEC.md "Mail in → 1" end to end: a customer's mail becomes a case and the
 //! acknowledgement arrives; strangers are refused; copies and restarts change nothing.
 
+use buzon::domain::Role;
 use buzon::store::CaseFilter;
 
 use crate::support::*;
@@ -291,8 +292,8 @@ async fn organisation_domain_and_cc_participants() {
     assert_eq!(
         participants,
         vec![
-            (domain_user.to_string(), "requester".to_string()),
-            (colleague.clone(), "participant".to_string())
+            (domain_user.to_string(), Role::Requester),
+            (colleague.clone(), Role::Participant)
         ]
     );
 }

@@ -37,7 +37,8 @@ async fn forged_or_misaligned_authentication_results_are_quarantined() {
         [prepended.as_bytes(), &raw].concat()
     };
     let ar = "Authentication-Results: mx.example.test;";
-    let attacks = buzon::hostile::forged_authentication_results("mx.example.test", "example.test");
+    let attacks =
+        crate::hostile_mail::forged_authentication_results("mx.example.test", "example.test");
     for (id, headers) in &attacks {
         send_mail(&carla, &[&support], &mail(id, headers)).await;
     }

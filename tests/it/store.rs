@@ -1,6 +1,9 @@
 //! The store's own contract, run the same on SQLite and PostgreSQL.
 
-use buzon::store::{CaseFilter, CustomerRow, FetchedMail, NewCaseRow, NewEmail, Store};
+use buzon::domain::{CaseId, Role};
+use buzon::store::{
+    BatchKeys, BatchMode, CaseFilter, CustomerRow, FetchedMail, NewCaseRow, NewEmail, Store, Window,
+};
 
 use crate::support::{fresh_database, Db};
 
@@ -40,7 +43,7 @@ fn new_case<'a>(subject: &'a str, folded: &'a str, requester: &'a str) -> NewCas
     }
 }
 
-fn email(case_id: Option<i64>, direction: &'static str) -> NewEmail<'static> {
+fn email(case_id: Option<CaseId>, direction: &'static str) -> NewEmail<'static> {
     NewEmail {
         case_id,
         from_inbound: direction == "in",
@@ -272,8 +275,8 @@ async fn case_queries_filter_and_search(db: Db) {
             .create_case(&new_case(subject, &folded, who))
             .await
             .unwrap();
-        tx.add_participant(id, who, "requester").await.unwrap();
-        tx.add_participant(id, "jefe@x.test", "participant")
+        tx.add_participant(id, who, Role::Requester).await.unwrap();
+        tx.add_participant(id, "jefe@x.test", Role::Participant)
             .await
             .unwrap();
     }
@@ -461,11 +464,16 @@ async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) 
     let rows = s.claim_inbound_batch(3, 1 << 20).await.unwrap();
     assert_eq!(rows.len(), 3);
     let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
-    let mut tx = s.begin_batch().await.unwrap();
-    tx.read_ahead(&["a@x.test"], 0, &keys).await.unwrap();
+    let mut tx = s.begin_batch(BatchMode::AllOrNothing).await.unwrap();
+    let ahead = BatchKeys {
+        addresses: vec!["a@x.test"],
+        dedupe_keys: keys,
+    };
+    tx.read_ahead(&ahead, Window::HOUR).await.unwrap();
     let mut numbers = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        assert!(tx.claim(row.id).await.unwrap());
+        tx.start_mail(row.id).await.unwrap();
+        assert!(tx.claim().await.unwrap());
         if !tx.claim_dedupe_key(&row.dedupe_key).await.unwrap() {
             tx.finish_mail("duplicate", true).await.unwrap();
             continue;
@@ -475,12 +483,10 @@ async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) 
             .await
             .unwrap();
         numbers.push(number);
-        tx.add_participant(case_id, "a@x.test", "requester")
+        tx.add_participant(case_id, "a@x.test", Role::Requester)
             .await
             .unwrap();
-        tx.add_email_later(&email(Some(case_id), "in"))
-            .await
-            .unwrap();
+        tx.add_email(&email(Some(case_id), "in")).await.unwrap();
         let ack = format!("ack{i}@x");
         let out = NewEmail {
             message_id: Some(&ack),
@@ -491,7 +497,7 @@ async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) 
             .unwrap();
         assert_eq!(
             tx.case_participants(case_id).await.unwrap(),
-            vec![("a@x.test".to_string(), "requester".to_string())],
+            vec![("a@x.test".to_string(), Role::Requester)],
             "the batch reads what it wrote"
         );
         tx.finish_mail("case_created", false).await.unwrap();
@@ -520,8 +526,9 @@ async fn a_batch_without_savepoints_writes_at_its_end_and_notices_races(db: Db) 
     assert_eq!(rows.len(), 1);
     let elsewhere = s.begin_apply(rows[0].id).await.unwrap().unwrap();
     elsewhere.finish("case_created", false).await.unwrap();
-    let mut tx = s.begin_batch().await.unwrap();
-    assert!(tx.claim(rows[0].id).await.unwrap());
+    let mut tx = s.begin_batch(BatchMode::AllOrNothing).await.unwrap();
+    tx.start_mail(rows[0].id).await.unwrap();
+    assert!(tx.claim().await.unwrap());
     let (_, number) = tx
         .create_case(&new_case("Tarde", "tarde", "a@x.test"))
         .await
@@ -603,11 +610,16 @@ async fn fast_batch(
     rows: &[buzon::store::InboundRow],
 ) -> Result<Option<usize>, buzon::store::StoreError> {
     let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
-    let mut tx = s.begin_batch().await?;
-    tx.read_ahead(&[], 0, &keys).await?;
+    let mut tx = s.begin_batch(BatchMode::AllOrNothing).await?;
+    let ahead = BatchKeys {
+        addresses: vec![],
+        dedupe_keys: keys,
+    };
+    tx.read_ahead(&ahead, Window::HOUR).await?;
     let mut made = 0;
     for row in rows {
-        assert!(tx.claim(row.id).await?);
+        tx.start_mail(row.id).await?;
+        assert!(tx.claim().await?);
         let new = tx.claim_dedupe_key(&row.dedupe_key).await?;
         if new {
             tx.create_case(&new_case("x", "x", "a@x.test")).await?;

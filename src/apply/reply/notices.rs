@@ -5,18 +5,19 @@ use serde_json::json;
 
 use super::{case_language, CaseContext, CommentMade};
 use crate::apply::outgoing::{attachment_facts, facts_of, who, CaseRef, Outgoing};
+use crate::apply::Batch;
 use crate::apply::{ApplyError, Processor};
 use crate::compose::{self, mime, MailKind, Threading};
 use crate::domain::Mailbox;
 use crate::parse::InboundMessage;
-use crate::store::{CaseRow, CaseTx};
+use crate::store::CaseRow;
 
 impl Processor {
     /// An agent's answer relayed to the case's customers from the support address, with
     /// the agent's attachments; held past `limits.relays_per_case_per_hour`.
     pub(super) async fn relay(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         message: &InboundMessage,
         answer: &CommentMade<'_>,
         updated: &CaseRow,
@@ -55,7 +56,7 @@ impl Processor {
     /// `agent_comment`: what the customer wrote, changed, or asked and must still confirm.
     pub(super) async fn notify_agents_of_comment(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         message: &InboundMessage,
         updated: &CaseRow,
         context: &CaseContext,
@@ -81,7 +82,7 @@ impl Processor {
     /// `attachments_refused` to the sender, when the limits kept some of their files out.
     pub(super) async fn tell_refused(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         updated: &CaseRow,
         context: &CaseContext,
         sender: &Mailbox,

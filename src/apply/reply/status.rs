@@ -7,12 +7,13 @@ use serde_json::{json, Value};
 
 use super::{case_language, requester, CaseContext};
 use crate::apply::outgoing::{change, facts_of, CaseRef, Outgoing};
+use crate::apply::Batch;
 use crate::apply::{ApplyError, Processor};
 use crate::commands::ReplyCommands;
 use crate::compose::{self, MailKind, Threading};
 use crate::domain::CaseStatus;
 use crate::domain::{Language, Mailbox};
-use crate::store::{CaseRow, CaseTx};
+use crate::store::CaseRow;
 
 /// Who changed the case, which decides how the others are told.
 pub(super) enum ChangedBy<'a> {
@@ -44,7 +45,7 @@ impl Processor {
     /// Apply `Severidad:`, `Producto:` and `cerrar`; the case as it is now and what changed.
     pub(super) async fn apply_commands(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         case: &CaseRow,
         commands: &ReplyCommands,
     ) -> Result<(CaseRow, Vec<Value>), ApplyError> {
@@ -85,7 +86,7 @@ impl Processor {
     /// `case_closed` or `case_updated` to the customers, when a command changed the case.
     pub(super) async fn status_mail(
         &self,
-        tx: &mut CaseTx,
+        tx: &mut Batch,
         updated: &CaseRow,
         context: &CaseContext,
         changes: &[Value],
@@ -142,7 +143,7 @@ impl Processor {
     /// How the others read the author of the change: a customer by the name in their
     /// profile (else the one their mail gave, else their address), an agent as
     /// [`ChangedBy::agent_shown`].
-    async fn shown(&self, tx: &mut CaseTx, by: &ChangedBy<'_>) -> Result<String, ApplyError> {
+    async fn shown(&self, tx: &mut Batch, by: &ChangedBy<'_>) -> Result<String, ApplyError> {
         Ok(match by {
             ChangedBy::Customer(m) => {
                 let (_, profile_name) = self.profile_of(tx, &m.address).await?;

@@ -1,5 +1,9 @@
 //! The nesting cut and the iterative drop.
 
+#[path = "../../../tests/fixtures/hostile.rs"]
+#[allow(dead_code)]
+mod hostile_mail;
+
 use super::*;
 
 fn nested_messages(depth: usize) -> Vec<u8> {
@@ -65,7 +69,7 @@ fn an_encoded_message_that_nests_too_deep_is_opaque() {
 /// a test thread's ordinary stack.
 #[test]
 fn a_deep_tree_is_dropped_without_recursion() {
-    let raw = crate::hostile::message_nesting(40_000);
+    let raw = hostile_mail::message_nesting(40_000);
     let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
     assert!(message_depth(&parsed) > 39_000);
     drop_flat(parsed);

@@ -4,28 +4,28 @@
 use std::collections::HashMap;
 
 use super::read_ahead::ReadAhead;
-use super::{AgentRow, CustomerRow};
+use crate::store::{AgentRow, CustomerRow};
 
 #[derive(Default)]
-pub(super) struct BatchCache {
+pub(in crate::store) struct BatchCache {
     /// The agents, read once per batch (mail never changes them).
-    pub(super) agents: Option<Vec<AgentRow>>,
+    pub(in crate::store) agents: Option<Vec<AgentRow>>,
     /// Addresses this transaction took off the failing list: known not to be failing
     /// without asking again (the acknowledgement to a sender who just wrote).
-    pub(super) cleared: Vec<String>,
+    pub(in crate::store) cleared: Vec<String>,
     /// Whether the failing list has any address (None: not asked yet in this batch).
-    pub(super) any_failing: Option<bool>,
+    pub(in crate::store) any_failing: Option<bool>,
     /// Customer rows read in this batch, by address.
-    pub(super) customers: HashMap<String, Option<CustomerRow>>,
+    pub(in crate::store) customers: HashMap<String, Option<CustomerRow>>,
     /// What the batch read up front ([`super::read_ahead`]).
-    pub(super) ahead: ReadAhead,
+    pub(in crate::store) ahead: ReadAhead,
 }
 
 impl BatchCache {
     /// A mail failed: what it may have changed is read again. The read-ahead goes only when
     /// its savepoint was undone (`undone`); an all-or-nothing batch has none, and its mail
     /// changed nothing the read-ahead holds. The agents stay: mail never changes them.
-    pub(super) fn forget_mail(&mut self, undone: bool) {
+    pub(in crate::store) fn forget_mail(&mut self, undone: bool) {
         self.cleared.clear();
         self.any_failing = None;
         self.customers.clear();

@@ -1,14 +1,60 @@
-//! The end of an all-or-nothing batch (see `batch.rs`): what it left for later, written with
+//! The end of an all-or-nothing batch (see `writes.rs`): what it left for later, written with
 //! one statement per table, and written early when the batch reads one of those tables.
 
 use std::collections::HashMap;
 
-use super::apply_tx::CaseTx;
-use super::batch::{EmailRef, EmailValues};
-use super::sql::{insert_rows, placeholders, ROWS_PER_STATEMENT};
-use super::{get, Result};
+use super::ApplyTx;
+use crate::domain::{CaseId, Role};
+use crate::store::sql::{insert_rows, placeholders, ROWS_PER_STATEMENT};
+use crate::store::{get, Result, StoreError};
 
-impl CaseTx {
+/// What an all-or-nothing batch will write at its end.
+#[derive(Default)]
+pub(in crate::store) struct Deferred {
+    pub(in crate::store) emails: Vec<EmailValues>,
+    pub(in crate::store) outbox: Vec<QueuedRow>,
+    /// (case id, address, role).
+    pub(in crate::store) participants: Vec<(CaseId, String, Role)>,
+    /// (dedupe key, inbound id) of each mail that took its key.
+    pub(in crate::store) dedupe_keys: Vec<(String, i64)>,
+    /// (address, kind) of each automatic mail counted.
+    pub(in crate::store) auto_mail: Vec<(String, String)>,
+    /// (inbound id, final state, outcome) of each mail the batch finished.
+    pub(in crate::store) finished: Vec<(i64, &'static str, String)>,
+    /// The last case number the batch gave out, once it gave out one.
+    pub(in crate::store) last_number: Option<i64>,
+    pub(in crate::store) number_given: bool,
+}
+
+/// A history entry, owned so that it can wait.
+pub(in crate::store) struct EmailValues {
+    pub(in crate::store) case_id: Option<CaseId>,
+    pub(in crate::store) inbound_id: Option<i64>,
+    pub(in crate::store) direction: String,
+    pub(in crate::store) kind: String,
+    pub(in crate::store) from_addr: String,
+    pub(in crate::store) to_addrs: String,
+    pub(in crate::store) subject: String,
+    pub(in crate::store) message_id: Option<String>,
+    pub(in crate::store) body_text: Option<String>,
+    pub(in crate::store) raw_hash: String,
+    pub(in crate::store) raw_size: i64,
+}
+
+/// An outbox row; its history entry is named by id once written, by Message-ID before.
+pub(in crate::store) struct QueuedRow {
+    pub(in crate::store) email: EmailRef,
+    pub(in crate::store) envelope_from: String,
+    pub(in crate::store) recipients: String,
+    pub(in crate::store) state: &'static str,
+}
+
+pub(in crate::store) enum EmailRef {
+    Id(i64),
+    MessageId(String),
+}
+
+impl ApplyTx {
     /// Write what the batch deferred. False when another process got to one of the
     /// batch's mails (or a copy of it) meanwhile: the batch must not commit.
     pub async fn write_deferred(&mut self) -> Result<bool> {
@@ -23,20 +69,20 @@ impl CaseTx {
     }
 
     /// Write the rows a read could look for.
-    pub(super) async fn write_before_reading(&mut self) -> Result<()> {
+    pub(in crate::store) async fn write_before_reading(&mut self) -> Result<()> {
         self.write_history().await?;
         self.write_participants().await?;
         self.write_auto_mail().await
     }
 
     /// Write the waiting history entries, then the outbox rows that name them.
-    pub(super) async fn write_history(&mut self) -> Result<()> {
+    pub(in crate::store) async fn write_history(&mut self) -> Result<()> {
         let ids = self.write_emails().await?;
         self.write_outbox(&ids).await
     }
 
     /// Write the waiting history entries; the ids of the outgoing ones, by Message-ID.
-    pub(super) async fn write_emails(&mut self) -> Result<HashMap<String, i64>> {
+    pub(in crate::store) async fn write_emails(&mut self) -> Result<HashMap<String, i64>> {
         let rows = std::mem::take(&mut self.deferred.emails);
         let mut ids = HashMap::new();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -52,7 +98,7 @@ impl CaseTx {
     }
 
     /// Insert history entries in one statement: (id, Message-ID, direction) of each.
-    pub(super) async fn insert_emails(
+    pub(in crate::store) async fn insert_emails(
         &mut self,
         rows: &[EmailValues],
     ) -> Result<Vec<(i64, Option<String>, String)>> {
@@ -90,15 +136,18 @@ impl CaseTx {
     }
 
     /// `ids`: the history entries just written, by Message-ID.
-    pub(super) async fn write_outbox(&mut self, ids: &HashMap<String, i64>) -> Result<()> {
+    pub(in crate::store) async fn write_outbox(
+        &mut self,
+        ids: &HashMap<String, i64>,
+    ) -> Result<()> {
         let rows = std::mem::take(&mut self.deferred.outbox);
         let mut resolved = Vec::with_capacity(rows.len());
         for r in &rows {
             let email_id = match &r.email {
                 EmailRef::Id(id) => *id,
-                EmailRef::MessageId(m) => *ids.get(m).ok_or_else(|| {
-                    super::StoreError::Invalid(format!("no history entry for {m}"))
-                })?,
+                EmailRef::MessageId(m) => *ids
+                    .get(m)
+                    .ok_or_else(|| StoreError::Invalid(format!("no history entry for {m}")))?,
             };
             resolved.push((email_id, r));
         }
@@ -123,7 +172,7 @@ impl CaseTx {
         Ok(())
     }
 
-    pub(super) async fn write_participants(&mut self) -> Result<()> {
+    pub(in crate::store) async fn write_participants(&mut self) -> Result<()> {
         let mut rows = std::mem::take(&mut self.deferred.participants);
         // The first role given to an address on a case is the one kept.
         let mut seen = std::collections::HashSet::new();
@@ -140,7 +189,7 @@ impl CaseTx {
         Ok(())
     }
 
-    pub(super) async fn write_auto_mail(&mut self) -> Result<()> {
+    pub(in crate::store) async fn write_auto_mail(&mut self) -> Result<()> {
         let rows = std::mem::take(&mut self.deferred.auto_mail);
         let now = self.now();
         insert_rows(
@@ -156,7 +205,7 @@ impl CaseTx {
     }
 
     /// False when another process took one of the keys after the batch read them.
-    pub(super) async fn write_dedupe_keys(&mut self) -> Result<bool> {
+    pub(in crate::store) async fn write_dedupe_keys(&mut self) -> Result<bool> {
         let rows = std::mem::take(&mut self.deferred.dedupe_keys);
         let taken = insert_rows(
             self.conn(),
@@ -172,7 +221,7 @@ impl CaseTx {
 
     /// Claim and finish every mail of the batch in one statement. False when one of them
     /// was no longer pending (applied by another process after our lease ran out).
-    pub(super) async fn write_finished(&mut self) -> Result<bool> {
+    pub(in crate::store) async fn write_finished(&mut self) -> Result<bool> {
         let rows = std::mem::take(&mut self.deferred.finished);
         let now = self.now();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {

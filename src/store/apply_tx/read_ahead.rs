@@ -1,31 +1,51 @@
-//! What a batch reads once, up front, for all its mails: the customer rows, this hour's
-//! automatic-mail counts and the dedupe keys already taken. One statement each instead of
-//! one per mail (see [`super::batch`] for why statements are what a mail costs).
+//! What a batch reads once, up front, for all its mails: the customer rows, the
+//! automatic-mail counts of the guards' window and the dedupe keys already taken. One
+//! statement each instead of one per mail (see `writes.rs` for why statements are what a
+//! mail costs).
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::apply_tx::CaseTx;
-use super::sql::select_in;
-use super::{get, Result};
+use super::ApplyTx;
+use crate::store::sql::select_in;
+use crate::store::{get, Result};
+
+/// How far back a guard counts (automatic mail, refusals, new cases), ending at the
+/// transaction's `now`. The batch reads one window ahead; asking for it again hits the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub ms: i64,
+}
+
+impl Window {
+    pub const HOUR: Window = Window { ms: 3_600_000 };
+    pub(crate) const DAY: Window = Window { ms: 24 * 3_600_000 };
+}
+
+/// What the batch's mails will ask about: the addresses they come from or go to, and
+/// their dedupe keys.
+pub struct BatchKeys<'a> {
+    pub addresses: Vec<&'a str>,
+    pub dedupe_keys: Vec<&'a str>,
+}
 
 #[derive(Default)]
-pub(super) struct ReadAhead {
-    /// (since, count by address) of automatic mail.
-    auto_counts: Option<(i64, HashMap<String, i64>)>,
+pub(in crate::store) struct ReadAhead {
+    /// (window, count by address) of automatic mail.
+    auto_counts: Option<(Window, HashMap<String, i64>)>,
     /// The batch's dedupe keys: true while free to take.
-    pub(super) dedupe_keys: HashMap<String, bool>,
+    pub(in crate::store) dedupe_keys: HashMap<String, bool>,
 }
 
 impl ReadAhead {
-    /// This hour's automatic mails to `address`, when read ahead for `since`.
-    pub(super) fn auto_count(&self, address: &str, since: i64) -> Option<i64> {
+    /// The automatic mails to `address` in `window`, when read ahead for that window.
+    pub(in crate::store) fn auto_count(&self, address: &str, window: Window) -> Option<i64> {
         match &self.auto_counts {
-            Some((known_since, counts)) if *known_since == since => counts.get(address).copied(),
+            Some((known, counts)) if *known == window => counts.get(address).copied(),
             _ => None,
         }
     }
 
-    pub(super) fn counted_auto_mail(&mut self, address: &str) {
+    pub(in crate::store) fn counted_auto_mail(&mut self, address: &str) {
         if let Some(n) = self
             .auto_counts
             .as_mut()
@@ -36,24 +56,20 @@ impl ReadAhead {
     }
 }
 
-impl CaseTx {
-    /// Read the customer rows and the automatic-mail counts since `auto_since` of
-    /// `addresses`, and which of `dedupe_keys` are taken.
-    pub async fn read_ahead(
-        &mut self,
-        addresses: &[&str],
-        auto_since: i64,
-        dedupe_keys: &[&str],
-    ) -> Result<()> {
-        let addresses: Vec<&str> = addresses
+impl ApplyTx {
+    /// Read the customer rows and the automatic-mail counts in `window` of the batch's
+    /// addresses, and which of its dedupe keys are taken.
+    pub async fn read_ahead(&mut self, keys: &BatchKeys<'_>, window: Window) -> Result<()> {
+        let addresses: Vec<&str> = keys
+            .addresses
             .iter()
             .copied()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         self.read_customers(&addresses).await?;
-        self.read_auto_counts(&addresses, auto_since).await?;
-        self.read_dedupe_keys(dedupe_keys).await
+        self.read_auto_counts(&addresses, window).await?;
+        self.read_dedupe_keys(&keys.dedupe_keys).await
     }
 
     async fn read_customers(&mut self, addresses: &[&str]) -> Result<()> {
@@ -75,7 +91,7 @@ impl CaseTx {
             self.cache.customers.insert(a.to_string(), None);
         }
         for row in &found {
-            let customer = super::directory::customer_row(row)?;
+            let customer = crate::store::directory::customer_row(row)?;
             self.cache
                 .customers
                 .insert(customer.email.clone(), Some(customer));
@@ -83,7 +99,8 @@ impl CaseTx {
         Ok(())
     }
 
-    async fn read_auto_counts(&mut self, addresses: &[&str], since: i64) -> Result<()> {
+    async fn read_auto_counts(&mut self, addresses: &[&str], window: Window) -> Result<()> {
+        let since = self.now - window.ms;
         self.write_before_reading().await?;
         let rows = select_in(
             self.conn(),
@@ -102,7 +119,7 @@ impl CaseTx {
         for row in &rows {
             counts.insert(get(row, "address")?, get(row, "n")?);
         }
-        self.cache.ahead.auto_counts = Some((since, counts));
+        self.cache.ahead.auto_counts = Some((window, counts));
         Ok(())
     }
 

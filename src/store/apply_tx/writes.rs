@@ -12,57 +12,12 @@
 
 use std::collections::HashMap;
 
-use super::apply_tx::CaseTx;
-use super::cases::NewEmail;
-use super::{get, Result};
+use super::deferred::{EmailRef, EmailValues, QueuedRow};
+use super::ApplyTx;
+use crate::domain::{CaseId, Role};
+use crate::store::{get, NewAttachment, NewEmail, OutboxState, Result};
 
-/// What an all-or-nothing batch will write at its end.
-#[derive(Default)]
-pub(super) struct Deferred {
-    pub(super) emails: Vec<EmailValues>,
-    pub(super) outbox: Vec<QueuedRow>,
-    /// (case id, address, role).
-    pub(super) participants: Vec<(i64, String, String)>,
-    /// (dedupe key, inbound id) of each mail that took its key.
-    pub(super) dedupe_keys: Vec<(String, i64)>,
-    /// (address, kind) of each automatic mail counted.
-    pub(super) auto_mail: Vec<(String, String)>,
-    /// (inbound id, final state, outcome) of each mail the batch finished.
-    pub(super) finished: Vec<(i64, &'static str, String)>,
-    /// The last case number the batch gave out, once it gave out one.
-    pub(super) last_number: Option<i64>,
-    pub(super) number_given: bool,
-}
-
-/// A history entry, owned so that it can wait.
-pub(super) struct EmailValues {
-    pub(super) case_id: Option<i64>,
-    pub(super) inbound_id: Option<i64>,
-    pub(super) direction: String,
-    pub(super) kind: String,
-    pub(super) from_addr: String,
-    pub(super) to_addrs: String,
-    pub(super) subject: String,
-    pub(super) message_id: Option<String>,
-    pub(super) body_text: Option<String>,
-    pub(super) raw_hash: String,
-    pub(super) raw_size: i64,
-}
-
-/// An outbox row; its history entry is named by id once written, by Message-ID before.
-pub(super) struct QueuedRow {
-    pub(super) email: EmailRef,
-    pub(super) envelope_from: String,
-    pub(super) recipients: String,
-    pub(super) state: &'static str,
-}
-
-pub(super) enum EmailRef {
-    Id(i64),
-    MessageId(String),
-}
-
-impl CaseTx {
+impl ApplyTx {
     fn email_values(&self, e: &NewEmail<'_>) -> EmailValues {
         EmailValues {
             case_id: e.case_id,
@@ -79,23 +34,55 @@ impl CaseTx {
         }
     }
 
-    /// A history entry whose id is needed now (its attachments name it).
-    pub async fn add_email(&mut self, e: &NewEmail<'_>) -> Result<i64> {
+    /// A history entry. Nothing refers to it by id, so an all-or-nothing batch writes it
+    /// at its end.
+    pub async fn add_email(&mut self, e: &NewEmail<'_>) -> Result<()> {
+        let values = self.email_values(e);
+        if self.defers() {
+            self.deferred.emails.push(values);
+            return Ok(());
+        }
+        self.insert_emails(std::slice::from_ref(&values)).await?;
+        Ok(())
+    }
+
+    /// A history entry with the files it brought: written now, since the attachment rows
+    /// name the entry by id.
+    pub(crate) async fn add_email_with_files(
+        &mut self,
+        e: &NewEmail<'_>,
+        files: &[NewAttachment<'_>],
+    ) -> Result<()> {
+        let case_id = e
+            .case_id
+            .ok_or_else(|| crate::store::StoreError::Invalid("attachments need a case".into()))?;
+        let email_id = self.write_email_now(e).await?;
+        for file in files {
+            sqlx::query(
+                "INSERT INTO attachments (case_id, email_id, filename, content_type, size, blob_hash, inline, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(case_id)
+            .bind(email_id)
+            .bind(file.filename)
+            .bind(file.content_type)
+            .bind(file.size as i64)
+            .bind(file.blob_hash)
+            .bind(i64::from(file.inline))
+            .bind(self.now)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A history entry whose id is needed now.
+    async fn write_email_now(&mut self, e: &NewEmail<'_>) -> Result<i64> {
         // Entries waiting go first, so that ids keep the order of events.
         self.write_history().await?;
         let values = self.email_values(e);
         let ids = self.insert_emails(std::slice::from_ref(&values)).await?;
         Ok(ids[0].0)
-    }
-
-    /// A history entry nothing in the batch refers to by id.
-    pub async fn add_email_later(&mut self, e: &NewEmail<'_>) -> Result<()> {
-        if !self.all_or_nothing {
-            return self.add_email(e).await.map(|_| ());
-        }
-        let values = self.email_values(e);
-        self.deferred.emails.push(values);
-        Ok(())
     }
 
     /// An outgoing mail's history entry and its outbox row. `send` false (an archive
@@ -107,18 +94,18 @@ impl CaseTx {
         send: bool,
     ) -> Result<()> {
         let state = match send {
-            true => super::OutboxState::Pending,
-            false => super::OutboxState::Suppressed,
+            true => OutboxState::Pending,
+            false => OutboxState::Suppressed,
         };
         self.queue_mail_as(e, recipients, state).await
     }
 
     /// `queue_mail` in a given state (`Held`: recorded and listed, not sent).
-    pub async fn queue_mail_as(
+    pub(crate) async fn queue_mail_as(
         &mut self,
         e: &NewEmail<'_>,
         recipients: &[String],
-        state: super::OutboxState,
+        state: OutboxState,
     ) -> Result<()> {
         // The outbox row finds its entry by Message-ID: it must name one entry alone.
         let write_now = e.message_id.is_none_or(|id| {
@@ -127,11 +114,11 @@ impl CaseTx {
                 .iter()
                 .any(|w| w.direction == "out" && w.message_id.as_deref() == Some(id))
         });
-        let email = if self.all_or_nothing && !write_now {
-            self.add_email_later(e).await?;
+        let email = if self.defers() && !write_now {
+            self.add_email(e).await?;
             EmailRef::MessageId(e.message_id.unwrap_or_default().to_string())
         } else {
-            EmailRef::Id(self.add_email(e).await?)
+            EmailRef::Id(self.write_email_now(e).await?)
         };
         self.deferred.outbox.push(QueuedRow {
             email,
@@ -139,17 +126,22 @@ impl CaseTx {
             recipients: recipients.join(","),
             state: state.as_str(),
         });
-        if !self.all_or_nothing {
+        if !self.defers() {
             self.write_outbox(&HashMap::new()).await?;
         }
         Ok(())
     }
 
-    pub async fn add_participant(&mut self, case_id: i64, email: &str, role: &str) -> Result<()> {
+    pub async fn add_participant(
+        &mut self,
+        case_id: CaseId,
+        email: &str,
+        role: Role,
+    ) -> Result<()> {
         self.deferred
             .participants
-            .push((case_id, email.to_string(), role.to_string()));
-        if !self.all_or_nothing {
+            .push((case_id, email.to_string(), role));
+        if !self.defers() {
             self.write_participants().await?;
         }
         Ok(())
@@ -160,7 +152,7 @@ impl CaseTx {
     /// what it read and inserts the keys at its end (where a key another process took
     /// meanwhile makes the batch run again with savepoints).
     pub async fn claim_dedupe_key(&mut self, key: &str) -> Result<bool> {
-        if self.all_or_nothing {
+        if self.defers() {
             if self.deferred.dedupe_keys.iter().any(|(k, _)| k == key) {
                 return Ok(false);
             }
@@ -184,10 +176,10 @@ impl CaseTx {
 
     /// The next case number. An all-or-nothing batch reads the counter once (taking its
     /// row lock on PostgreSQL) and writes it back once at its end.
-    pub(super) async fn next_case_number(&mut self) -> Result<i64> {
-        let step = if self.all_or_nothing { 0 } else { 1 };
+    pub(in crate::store) async fn next_case_number(&mut self) -> Result<i64> {
+        let step = if self.defers() { 0 } else { 1 };
         let last = match self.deferred.last_number {
-            Some(n) if self.all_or_nothing => n,
+            Some(n) if self.defers() => n,
             _ => {
                 let row = sqlx::query(
                     "UPDATE counters SET value = value + $1 WHERE name = 'case_number' RETURNING value",
@@ -198,7 +190,7 @@ impl CaseTx {
                 get::<i64>(&row, "value")? - step
             }
         };
-        if self.all_or_nothing {
+        if self.defers() {
             self.deferred.last_number = Some(last + 1);
             self.deferred.number_given = true;
         }
@@ -206,22 +198,22 @@ impl CaseTx {
     }
 
     /// Count an automatic mail to `address`.
-    pub async fn log_auto_mail(&mut self, address: &str, kind: &str) -> Result<()> {
+    pub(crate) async fn log_auto_mail(&mut self, address: &str, kind: &str) -> Result<()> {
         self.cache.ahead.counted_auto_mail(address);
         self.deferred
             .auto_mail
             .push((address.to_string(), kind.to_string()));
-        if !self.all_or_nothing {
+        if !self.defers() {
             self.write_auto_mail().await?;
         }
         Ok(())
     }
 
     /// Record what the current mail came to. An all-or-nothing batch also claims it only
-    /// here, at its end ([`CaseTx::write_deferred`]); a savepoint's mail was claimed first.
+    /// here, at its end ([`ApplyTx::write_deferred`]); a savepoint's mail was claimed first.
     pub async fn finish_mail(&mut self, outcome: &str, duplicate: bool) -> Result<()> {
         let state = if duplicate { "duplicate" } else { "done" };
-        if self.all_or_nothing {
+        if self.defers() {
             self.deferred
                 .finished
                 .push((self.inbound_id, state, outcome.to_string()));
