@@ -32,6 +32,7 @@ pub mod fetch;
 pub mod hostile;
 pub mod import;
 pub mod logging;
+pub mod oauth2;
 pub mod parse;
 pub mod private_files;
 pub mod quotes;
