@@ -13,6 +13,8 @@ mod forgery;
 mod guards;
 mod hostile;
 mod new_case;
+mod oauth2;
+mod oauth_server;
 mod open_internet;
 mod secrets;
 mod self_service;

@@ -294,6 +294,9 @@ pub struct DeskOptions {
     pub smtp_extra: String,
     /// Added to the `[storage]` section.
     pub storage_extra: String,
+    /// Log in to IMAP and SMTP with OAuth2 (give `[oauth2]` in `extra`); `admin-<tag>` is
+    /// support.admin.
+    pub oauth2: bool,
 }
 
 impl Default for DeskOptions {
@@ -309,6 +312,7 @@ impl Default for DeskOptions {
             imap_extra: String::new(),
             smtp_extra: String::new(),
             storage_extra: String::new(),
+            oauth2: false,
         }
     }
 }
@@ -349,7 +353,16 @@ impl Desk {
         let (imap_port, smtp_port) = ports(server, options.imap_security, options.smtp_security);
         let imap_port = options.imap_port.unwrap_or(imap_port);
         let smtp_port = options.smtp_port.unwrap_or(smtp_port);
-        let smtp_auth = if options.smtp_security == "none" {
+        let (imap_login, admin) = match options.oauth2 {
+            true => (
+                "auth = \"oauth2\"".into(),
+                format!("admin = \"{}\"", names.addr("admin")),
+            ),
+            false => ("password = \"secret\"".to_string(), String::new()),
+        };
+        let smtp_auth = if options.oauth2 {
+            "auth = \"oauth2\"\n".to_string()
+        } else if options.smtp_security == "none" {
             String::new()
         } else {
             format!(
@@ -364,7 +377,7 @@ host = "127.0.0.1"
 port = {imap_port}
 security = "{imap_sec}"
 username = "{support}"
-password = "secret"
+{imap_login}
 ca_file = "{ca}"
 poll_interval_secs = 30
 {imap_extra}
@@ -379,6 +392,7 @@ address = "{support}"
 name = "Soporte Test"
 products = ["Harmony", "Integration Studio", "API Manager"]
 secret = "test-secret-0123456789abcdef"
+{admin}
 
 [agents]
 addresses = ["{agent}"]
