@@ -228,3 +228,72 @@ async fn tokens_expiring_during_idle_lose_no_mail() {
     // Every login presented a live token: buzon renewed before the server would refuse.
     assert_eq!(s.oauth.count(&Seen::Introspection { active: false }), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_login_alarms_backs_off_and_recovers_after_auth_login() {
+    let mut s = setup("oauth-revoked", Duration::from_secs(6)).await;
+    auth_login(&s.desk, &s.oauth).await;
+    s.desk.start();
+    round_trip(&s, 1).await;
+    // Consent withdrawn: every refresh token dies; the access token in hand lives on.
+    s.oauth.revoke_refresh_tokens();
+    let admin = s.desk.names.addr("admin");
+    let told = wait_for_mail_on(&s.server.0, &admin, 1, Duration::from_secs(20)).await;
+    let subject = header(&told[0], "Subject").unwrap_or_default();
+    assert!(subject.contains("OAuth2 login"), "{subject}");
+    let failure = s
+        .desk
+        .store()
+        .oauth2_failure()
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert!(
+        failure.refused && failure.error.contains("invalid_grant"),
+        "{failure:?}"
+    );
+    let (ok, out) = cli(&s.desk, &["check"]).await;
+    assert!(
+        !ok && out.contains("oauth2: FAILED") && out.contains("fails since"),
+        "{out}"
+    );
+    assert!(out.contains("buzon auth login"), "{out}");
+
+    // A customer writes while buzon cannot log in; it keeps trying, without hammering.
+    let refused = Seen::Refresh { accepted: false };
+    let customer = s.desk.names.addr("cliente2");
+    s.desk.customer(&customer, None).await;
+    let support = s.desk.names.support();
+    let raw = plain_mail(
+        &customer,
+        &support,
+        "Durante el fallo",
+        &format!("f-{}@cliente.test", s.desk.names.tag),
+        "x",
+    );
+    send_mail_via(&s.server.0, &customer, &[&support], &raw).await;
+    let since = Instant::now();
+    eventually("three refused refreshes", || async {
+        s.oauth.count(&refused) >= 3
+    })
+    .await;
+    let tries = s.oauth.count(&refused);
+    assert!(
+        tries <= 8,
+        "{tries} refused refreshes in {:?}: no backoff",
+        since.elapsed()
+    );
+    assert_eq!(
+        mailbox_on(&s.server.0, &admin).await.len(),
+        1,
+        "told once a day at most"
+    );
+
+    // The admin signs in again: buzon takes the new login at once and catches up.
+    auth_login(&s.desk, &s.oauth).await;
+    wait_for_mail_on(&s.server.0, &customer, 1, Duration::from_secs(30)).await;
+    assert_eq!(s.desk.store().oauth2_failure().await.unwrap(), None);
+    s.desk.stop().await;
+    let (ok, out) = cli(&s.desk, &["check"]).await;
+    assert!(ok, "{out}");
+}
