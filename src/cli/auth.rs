@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::say;
+use crate::config::Provider;
 use crate::daemon::App;
 use crate::oauth2::login::{device_login, Prompt};
 
@@ -25,7 +26,16 @@ pub async fn auth(app: &App, command: AuthCommand) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let mut shown = Ok(());
-    device_login(tokens, |prompt| shown = show(tokens.account(), prompt)).await?;
+    let login = device_login(tokens, |prompt| shown = show(tokens.account(), prompt)).await;
+    let google = matches!(
+        app.config.oauth2.as_ref().map(|o| &o.provider),
+        Some(Provider::Google)
+    );
+    if let (Err(e), true) = (&login, google) {
+        // README, "Gmail": Google's device flow does not offer the Gmail scope.
+        anyhow::bail!("{e} (Google's device-code flow does not allow the Gmail scope; see the README, \"Gmail\")");
+    }
+    login?;
     shown?;
     // Prove the stored login works before saying so.
     tokens.access_token().await?;
