@@ -115,6 +115,15 @@ async fn round_trip(s: &Setup, n: usize) {
     wait_for_mail_on(&s.server.0, &customer, 1, Duration::from_secs(30)).await;
 }
 
+/// Set up, log in, start buzon, and see one mail through.
+async fn running(test: &str, lifetime: Duration) -> Setup {
+    let mut s = setup(test, lifetime).await;
+    auth_login(&s.desk, &s.oauth).await;
+    s.desk.start();
+    round_trip(&s, 1).await;
+    s
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_login_then_imap_and_smtp_with_xoauth2() {
     let mut s = setup("oauth-login", Duration::from_secs(3600)).await;
@@ -164,10 +173,7 @@ async fn device_login_then_imap_and_smtp_with_xoauth2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_is_refreshed_and_tried_again() {
-    let mut s = setup("oauth-refused", Duration::from_secs(3600)).await;
-    auth_login(&s.desk, &s.oauth).await;
-    s.desk.start();
-    round_trip(&s, 1).await;
+    let mut s = running("oauth-refused", Duration::from_secs(3600)).await;
     let refreshes = s.oauth.count(&Seen::Refresh { accepted: true });
     // The provider ends the tokens early, and the IMAP server restarts: the next logins
     // are refused until buzon refreshes.
@@ -231,10 +237,7 @@ async fn tokens_expiring_during_idle_lose_no_mail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_login_alarms_backs_off_and_recovers_after_auth_login() {
-    let mut s = setup("oauth-revoked", Duration::from_secs(6)).await;
-    auth_login(&s.desk, &s.oauth).await;
-    s.desk.start();
-    round_trip(&s, 1).await;
+    let mut s = running("oauth-revoked", Duration::from_secs(6)).await;
     // Consent withdrawn: every refresh token dies; the access token in hand lives on.
     s.oauth.revoke_refresh_tokens();
     let admin = s.desk.names.addr("admin");
