@@ -127,12 +127,17 @@ impl PrivateServer {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        for _ in 0..20 {
+        for _ in 0..40 {
             let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // 50000-57999: apart from the shared servers' 20000-49999.
             let base = 50_000 + (std::process::id() % 8) as u16 * 1000 + (slot % 8) * 100;
             let dir =
                 std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
+            // Slots wrap around: a directory still there is another test's running server,
+            // which `start` would hand back as if it were new.
+            if dir.exists() {
+                continue;
+            }
             if mailserver_sh_with(&dir, base, &["start"], &settings) {
                 return PrivateServer(
                     MailServer {
@@ -143,6 +148,9 @@ impl PrivateServer {
                     settings,
                 );
             }
+            // A port was taken: nothing runs there; free the slot for a later try.
+            mailserver_sh(&dir, base, &["stop", "--fast"]);
+            let _ = std::fs::remove_dir_all(&dir);
         }
         panic!("could not start a private mail server");
     }
