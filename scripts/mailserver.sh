@@ -15,6 +15,10 @@ DIR=${MAILTEST_DIR:?set MAILTEST_DIR to an instance directory}
 BASE=${MAILTEST_PORT_BASE:-20000}
 PASSWORD=${MAILTEST_PASSWORD:-secret}
 DOMAINS=${MAILTEST_DOMAINS:-example.test}
+# With MAILTEST_OAUTH2_INTROSPECTION_URL set, Dovecot also offers XOAUTH2 and OAUTHBEARER and
+# checks each token there (RFC 7662 introspection, as its oauth2 passdb does against a real
+# provider); Postfix's SMTP AUTH goes through Dovecot, so it takes the same tokens.
+OAUTH2_INTROSPECTION=${MAILTEST_OAUTH2_INTROSPECTION_URL:-}
 # Postfix's smtpd_recipient_limit (RCPTs per transaction; past it, 452 4.5.3 "Too many
 # recipients"). Postfix's own default is 1000.
 RECIPIENT_LIMIT=${MAILTEST_RECIPIENT_LIMIT:-1000}
@@ -59,6 +63,20 @@ write_tls() {
     chgrp postfix "$t/key.pem" 2>/dev/null || true
 }
 
+# The oauth2 passdb (only with MAILTEST_OAUTH2_INTROSPECTION_URL) and its settings file.
+oauth2_passdb() {
+    [ -n "$OAUTH2_INTROSPECTION" ] || return 0
+    cat > "$DIR/dovecot-oauth2.conf.ext" <<CONF
+introspection_mode = post
+introspection_url = $OAUTH2_INTROSPECTION
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+CONF
+    printf 'passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n' "$DIR/dovecot-oauth2.conf.ext"
+}
+
 write_dovecot() {
     mkdir -p "$DIR/run" "$DIR/state" "$DIR/log" "$DIR/mail"
     chown nobody:nogroup "$DIR/mail"
@@ -76,7 +94,7 @@ ssl = yes
 ssl_cert = <$DIR/tls/cert.pem
 ssl_key = <$DIR/tls/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${OAUTH2_INTROSPECTION:+ oauthbearer xoauth2}
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_fsync = never
@@ -84,9 +102,11 @@ first_valid_uid = 1
 default_process_limit = 30
 lda_mailbox_autocreate = yes
 lda_mailbox_autosubscribe = yes
+$(oauth2_passdb)
 passdb {
   driver = static
   args = password=$PASSWORD
+${OAUTH2_INTROSPECTION:+  mechanisms = plain login}
 }
 userdb {
   driver = static

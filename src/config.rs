@@ -10,10 +10,12 @@ use serde::Deserialize;
 
 use crate::domain::{EmailAddress, Language};
 
+mod oauth2;
 mod raw;
 mod validate;
 mod weak_secret;
 
+pub use oauth2::{AuthMethod, OAuth2Config, Provider};
 use raw::RawConfig;
 use validate::validate;
 
@@ -59,6 +61,8 @@ pub struct ImapConfig {
     pub port: u16,
     pub security: Security,
     pub username: String,
+    pub auth: AuthMethod,
+    /// Empty with `auth = "oauth2"`.
     pub password: Secret,
     pub mailbox: String,
     pub idle: bool,
@@ -76,6 +80,7 @@ pub struct SmtpConfig {
     pub port: u16,
     pub security: Security,
     pub username: Option<String>,
+    pub auth: AuthMethod,
     pub password: Option<Secret>,
     pub ca_file: Option<PathBuf>,
     /// Messages in flight at once, each on its own connection.
@@ -105,6 +110,8 @@ pub struct SupportConfig {
     /// The clock times shown to people (case lists, histories, `buzon case`) are read on:
     /// the desk's own zone (`support.timezone`, an IANA name, default UTC).
     pub timezone: jiff::tz::TimeZone,
+    /// Who is told when buzon cannot log in any more (a refused OAuth2 refresh).
+    pub admin: Option<EmailAddress>,
 }
 
 impl SupportConfig {
@@ -202,6 +209,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub security: SecurityConfig,
+    /// Set when `imap.auth` or `smtp.auth` is `"oauth2"`.
+    pub oauth2: Option<OAuth2Config>,
 }
 
 /// Every problem found, one line each.
@@ -244,6 +253,7 @@ const LITERAL_KEYS: &[&str] = &[
     "max_participants_per_case",
     "max_participants_per_mail",
     "relays_per_case_per_hour",
+    "scopes",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.

@@ -15,6 +15,8 @@ use crate::blobs::BlobStore;
 use crate::compose::{Composer, Templates};
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::oauth2::watch::watch;
+use crate::oauth2::TokenSource;
 use crate::send::Sender;
 use crate::store::Store;
 
@@ -25,6 +27,8 @@ pub struct App {
     pub store: Store,
     pub blobs: BlobStore,
     pub composer: Arc<Composer>,
+    /// The OAuth2 login IMAP and SMTP share, when either uses one.
+    pub tokens: Option<Arc<TokenSource>>,
 }
 
 impl App {
@@ -40,11 +44,13 @@ impl App {
             Templates::load_with(config.support.templates_dir.as_deref())?,
             &config.support,
         ));
+        let tokens = TokenSource::for_config(&config, &store)?.map(Arc::new);
         Ok(App {
             config: Arc::new(config),
             store,
             blobs,
             composer,
+            tokens,
         })
     }
 
@@ -80,6 +86,7 @@ pub async fn run(app: App, shutdown: CancellationToken) -> anyhow::Result<()> {
         blobs: app.blobs.clone(),
         stored: stored.clone(),
         processed: processed.clone(),
+        tokens: app.tokens.clone(),
     };
     tasks.spawn(fetcher.run(shutdown.clone()));
     let processor = app.processor();
@@ -95,7 +102,17 @@ pub async fn run(app: App, shutdown: CancellationToken) -> anyhow::Result<()> {
         store: app.store.clone(),
         blobs: app.blobs.clone(),
         ready: ready.clone(),
+        tokens: app.tokens.clone(),
     };
+    if let Some(tokens) = &app.tokens {
+        let watch = watch(
+            app.config.clone(),
+            app.store.clone(),
+            tokens.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(watch);
+    }
     // Mail committed before a restart is waiting already.
     ready.notify_one();
     tasks.spawn(sender.run(shutdown.clone()));

@@ -11,6 +11,9 @@
 //! send     outbox -> SMTP, leases, retries with backoff                     (I/O)
 //! ```
 //!
+//! `oauth2` gives `fetch` and `send` their access tokens when the mailbox logs in with OAuth2
+//! (XOAUTH2), refreshing them from the sealed refresh token `buzon auth login` stored.
+//!
 //! Stages hand work to each other as committed database rows, so a crash at any instant
 //! loses nothing. Only `fetch` imports async-imap, only `send` imports lettre, only `store`
 //! speaks SQL, and only `parse` knows mail-parser.
@@ -31,6 +34,7 @@ pub mod domain;
 pub mod fetch;
 pub mod import;
 pub mod logging;
+pub mod oauth2;
 pub mod parse;
 pub mod private_files;
 pub mod quotes;

@@ -17,10 +17,13 @@ use tracing::{debug, info, warn, Instrument};
 use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
 use crate::config::Config;
+use crate::oauth2::TokenSource;
 use crate::store::{now_ms, OutboxJob, Store, StoreError};
-pub use connect::{connect, open};
+pub use connect::{connect, connect_with, open};
+pub use notice::send_notice;
 
 mod connect;
+mod notice;
 mod transaction;
 
 /// How long a worker holds a row before another may take it over.
@@ -44,6 +47,11 @@ pub enum SendError {
     Invalid(String),
     #[error("recording progress: {0}")]
     Store(String),
+    /// Not the message's fault: the mail waits (and is retried) until the login works.
+    #[error("SMTP login as {0} refused: {1}")]
+    LoginRefused(String, String),
+    #[error("OAuth2: {0}")]
+    Token(String),
 }
 
 impl SendError {
@@ -63,6 +71,8 @@ pub struct Sender {
     pub blobs: BlobStore,
     /// Poked when new rows are committed to the outbox.
     pub ready: Arc<Notify>,
+    /// Logs in when `smtp.auth` is `"oauth2"`.
+    pub tokens: Option<Arc<TokenSource>>,
 }
 
 impl Sender {
@@ -292,7 +302,7 @@ impl Sender {
             }
         }
         if session.is_none() {
-            *session = Some(Session::open(&self.config).await?);
+            *session = Some(Session::open(&self.config, self.tokens.as_deref()).await?);
         }
         Ok(session.as_mut().expect("session was just opened"))
     }
@@ -307,8 +317,9 @@ struct Session {
 }
 
 impl Session {
-    async fn open(config: &Config) -> Result<Session, SendError> {
-        let (conn, pipelining) = connect(&config.smtp, config.support.address.domain()).await?;
+    async fn open(config: &Config, tokens: Option<&TokenSource>) -> Result<Session, SendError> {
+        let domain = config.support.address.domain();
+        let (conn, pipelining) = connect_with(&config.smtp, domain, tokens).await?;
         Ok(Session {
             conn,
             last_used: Instant::now(),

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use crate::compose::Templates;
 use crate::config::Config;
+use crate::oauth2::TokenSource;
 use crate::store::Store;
+
+mod oauth2;
 
 pub async fn check(config: Config) -> ExitCode {
     // A closed stdout loses only the report; the exit code still says it.
@@ -27,8 +30,18 @@ pub async fn check(config: Config) -> ExitCode {
     );
     report("database", database(&config).await);
     report("storage", storage(&config));
-    report("imap", imap(&config).await);
-    report("smtp", smtp(&config).await);
+    let tokens = match oauth2::token_source(&config).await {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            report("oauth2", Err(e));
+            None
+        }
+    };
+    if let Some(tokens) = &tokens {
+        report("oauth2", oauth2::check(&config, tokens).await);
+    }
+    report("imap", imap(&config, tokens.as_ref()).await);
+    report("smtp", smtp(&config, tokens.as_ref()).await);
     if ok {
         ExitCode::SUCCESS
     } else {
@@ -61,10 +74,11 @@ fn storage(config: &Config) -> Result<String, String> {
     Ok(format!(" ({})", dir.display()))
 }
 
-async fn imap(config: &Config) -> Result<String, String> {
-    let mut session = crate::fetch::connect(&config.imap)
+async fn imap(config: &Config, tokens: Option<&TokenSource>) -> Result<String, String> {
+    let mut session = crate::fetch::connect_with_deadline(&config.imap, tokens)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .0;
     let idle = session
         .capabilities()
         .await
@@ -85,10 +99,11 @@ async fn imap(config: &Config) -> Result<String, String> {
     ))
 }
 
-async fn smtp(config: &Config) -> Result<String, String> {
-    let mut conn = crate::send::open(&config.smtp, config.support.address.domain())
+async fn smtp(config: &Config, tokens: Option<&TokenSource>) -> Result<String, String> {
+    let mut conn = crate::send::connect_with(&config.smtp, config.support.address.domain(), tokens)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .0;
     let encrypted = conn.is_encrypted();
     let _ = conn.quit().await;
     Ok(format!(

@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 failure, 2 bad usage or bad configuration.
 
 mod admin;
+mod auth;
 mod check;
 mod terminal;
 mod views;
@@ -86,6 +87,9 @@ pub enum Command {
         #[arg(long)]
         send: bool,
     },
+    /// OAuth2 login of the mailbox (imap.auth / smtp.auth = "oauth2")
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Put a failed, quarantined or denied mail (or, with --outbox, a refused outgoing mail)
     /// back in line
     Retry {
@@ -169,6 +173,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             ))?;
         }
         Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
+        Command::Auth(c) => return auth::auth(&app, c).await,
         Command::Check => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::Security;
+use super::oauth2::RawOAuth2;
+use super::{AuthMethod, Security};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,7 @@ pub(super) struct RawConfig {
     pub(super) limits: RawLimits,
     #[serde(default)]
     pub(super) security: RawSecurity,
+    pub(super) oauth2: Option<RawOAuth2>,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +57,7 @@ pub(super) struct RawImap {
     pub(super) port: Option<u16>,
     pub(super) security: Option<Security>,
     pub(super) username: String,
+    pub(super) auth: Option<AuthMethod>,
     pub(super) password: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) mailbox: Option<String>,
@@ -73,6 +76,7 @@ pub(super) struct RawSmtp {
     pub(super) port: Option<u16>,
     pub(super) security: Option<Security>,
     pub(super) username: Option<String>,
+    pub(super) auth: Option<AuthMethod>,
     pub(super) password: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) ca_file: Option<PathBuf>,
@@ -98,6 +102,7 @@ pub(super) struct RawSupport {
     pub(super) previous_secrets: Vec<String>,
     pub(super) templates_dir: Option<PathBuf>,
     pub(super) timezone: Option<String>,
+    pub(super) admin: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

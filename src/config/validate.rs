@@ -7,7 +7,7 @@ use super::*;
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut p = Vec::new();
     let imap = validate_imap(raw.imap, &mut p);
-    let smtp = validate_smtp(raw.smtp, &mut p);
+    let mut smtp = validate_smtp(raw.smtp, &mut p);
     let support = validate_support(raw.support, &mut p);
     let agents = validate_agents(raw.agents, &mut p);
     let database_url = raw
@@ -28,6 +28,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     };
     let limits = validate_limits(raw.limits, &mut p);
     let security = validate_security(raw.security, &mut p);
+    let oauth2 = raw
+        .oauth2
+        .and_then(|o| super::oauth2::validate_oauth2(o, &mut p));
+    if let (Some(imap), Some(smtp), Some(support)) = (&imap, &mut smtp, &support) {
+        one_oauth2_login(imap, smtp, support, &oauth2, &mut p);
+    }
     match (imap, smtp, support, p.is_empty()) {
         (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
             imap,
@@ -38,17 +44,71 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             storage,
             limits,
             security,
+            oauth2,
         }),
         _ => Err(ConfigErrors(p)),
     }
 }
 
+/// With OAuth2, IMAP and SMTP share one login (`buzon auth login` stores one refresh
+/// token), an `[oauth2]` section, and an admin to tell when that login stops working.
+fn one_oauth2_login(
+    imap: &ImapConfig,
+    smtp: &mut SmtpConfig,
+    support: &SupportConfig,
+    oauth2: &Option<OAuth2Config>,
+    p: &mut Vec<String>,
+) {
+    let users = [(imap.auth, "imap.auth"), (smtp.auth, "smtp.auth")];
+    let Some((_, key)) = users.iter().find(|(a, _)| *a == AuthMethod::OAuth2) else {
+        return;
+    };
+    if oauth2.is_none() {
+        p.push(format!("{key}: \"oauth2\" needs an [oauth2] section"));
+    }
+    if support.admin.is_none() {
+        p.push(
+            "support.admin: required with OAuth2 (who is told when the login stops working)".into(),
+        );
+    }
+    if smtp.auth == AuthMethod::OAuth2 {
+        let user = smtp.username.get_or_insert_with(|| imap.username.clone());
+        if imap.auth == AuthMethod::OAuth2 && *user != imap.username {
+            p.push("smtp.username: must be imap.username when both use OAuth2 (one login)".into());
+        }
+    }
+}
+
+/// `<section>.password`: required with `auth = "password"`, refused with `"oauth2"`.
+fn password_for(
+    section: &str,
+    auth: AuthMethod,
+    password: Option<Secret>,
+    p: &mut Vec<String>,
+) -> Option<Secret> {
+    match (auth, password) {
+        (AuthMethod::OAuth2, Some(_)) => {
+            p.push(format!(
+                "{section}.password: not used with auth = \"oauth2\" (remove it)"
+            ));
+            None
+        }
+        (_, password) => password,
+    }
+}
+
 fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
     let security = raw.security.unwrap_or(Security::Starttls);
+    let auth = raw.auth.unwrap_or_default();
     let password = secret("imap.password", raw.password, raw.password_file, p);
-    if password.is_none() {
-        p.push("imap.password: missing (set password or password_file)".into());
-    }
+    let password = match password_for("imap", auth, password, p) {
+        None if auth == AuthMethod::OAuth2 => Some(Secret::default()),
+        None => {
+            p.push("imap.password: missing (set password or password_file)".into());
+            None
+        }
+        some => some,
+    };
     if raw.host.trim().is_empty() {
         p.push("imap.host: empty".into());
     }
@@ -73,6 +133,7 @@ fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
         host: raw.host,
         security,
         username: raw.username,
+        auth,
         password: password?,
         mailbox: raw.mailbox.unwrap_or_else(|| "INBOX".to_string()),
         idle: raw.idle.unwrap_or(true),
@@ -85,12 +146,17 @@ fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
 
 fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
     let security = raw.security.unwrap_or(Security::Starttls);
+    let auth = raw.auth.unwrap_or_default();
     let password = secret("smtp.password", raw.password, raw.password_file, p);
-    if raw.username.is_some() != password.is_some() {
+    let password = password_for("smtp", auth, password, p);
+    if auth == AuthMethod::Password && raw.username.is_some() != password.is_some() {
         p.push("smtp: username and password go together (give both or neither)".into());
     }
-    if raw.username.is_some() && security == Security::None {
-        p.push("smtp: refusing to send a password without TLS (security = \"none\")".into());
+    let logs_in = raw.username.is_some() || auth == AuthMethod::OAuth2;
+    if logs_in && security == Security::None {
+        p.push(
+            "smtp: refusing to send a password or token without TLS (security = \"none\")".into(),
+        );
     }
     if raw.host.trim().is_empty() {
         p.push("smtp.host: empty".into());
@@ -105,6 +171,7 @@ fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
         host: raw.host,
         security,
         username: raw.username,
+        auth,
         password,
         ca_file: raw.ca_file,
         connections: connections.clamp(1, 64),
@@ -165,6 +232,9 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
         p.push("support.products: a product name is empty".into());
     }
     let timezone = timezone(raw.timezone.as_deref(), p);
+    let admin = raw
+        .admin
+        .and_then(|a| super::address("support.admin", &a, p));
     Some(SupportConfig {
         address: address?,
         name: raw.name.unwrap_or_else(|| "Soporte".to_string()),
@@ -174,6 +244,7 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
         previous_secrets: raw.previous_secrets.into_iter().map(Secret).collect(),
         templates_dir: raw.templates_dir,
         timezone,
+        admin,
     })
 }
 

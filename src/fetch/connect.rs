@@ -9,8 +9,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-use crate::config::{ImapConfig, Security};
+use crate::config::{AuthMethod, ImapConfig, Security};
 use crate::deadline::{Deadline, DeadlineHandle};
+use crate::oauth2::{AccessToken, OAuthError, TokenSource};
 
 /// Any byte stream an IMAP session can run over.
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
@@ -30,6 +31,8 @@ pub enum ConnectError {
     Greeting(String, String),
     #[error("login as {0} refused: {1}")]
     Login(String, String),
+    #[error("OAuth2: {0}")]
+    Token(#[from] OAuthError),
 }
 
 impl ConnectError {
@@ -41,16 +44,19 @@ impl ConnectError {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A session logged in with the configured password.
 pub async fn connect(config: &ImapConfig) -> Result<ImapSession, ConnectError> {
-    Ok(connect_with_deadline(config).await?.0)
+    Ok(connect_with_deadline(config, None).await?.0)
 }
 
 /// A session whose every read and write fails after `imap.timeout` without progress, and
-/// the handle that pauses that limit (for IDLE).
+/// the handle that pauses that limit (for IDLE). `tokens` logs in when `imap.auth` is
+/// `"oauth2"`.
 pub async fn connect_with_deadline(
     config: &ImapConfig,
+    tokens: Option<&TokenSource>,
 ) -> Result<(ImapSession, DeadlineHandle), ConnectError> {
-    tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(config))
+    tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(config, tokens))
         .await
         .map_err(|_| ConnectError::Timeout(endpoint(config)))?
 }
@@ -59,7 +65,10 @@ fn endpoint(config: &ImapConfig) -> String {
     format!("{}:{}", config.host, config.port)
 }
 
-async fn connect_inner(config: &ImapConfig) -> Result<(ImapSession, DeadlineHandle), ConnectError> {
+async fn connect_inner(
+    config: &ImapConfig,
+    tokens: Option<&TokenSource>,
+) -> Result<(ImapSession, DeadlineHandle), ConnectError> {
     let where_ = endpoint(config);
     let tcp = TcpStream::connect((config.host.as_str(), config.port))
         .await
@@ -90,15 +99,70 @@ async fn connect_inner(config: &ImapConfig) -> Result<(ImapSession, DeadlineHand
             client
         }
     };
-    let session = client
-        .login(&config.username, config.password.expose())
-        .await
-        .map_err(|(e, _)| match e {
-            // A stalled server is an outage, not a refusal.
-            async_imap::error::Error::Io(e) => ConnectError::Network(where_.clone(), e),
-            e => ConnectError::Login(config.username.clone(), e.to_string()),
-        })?;
+    let refused = |e: async_imap::error::Error| match e {
+        // A stalled server is an outage, not a refusal.
+        async_imap::error::Error::Io(e) => ConnectError::Network(where_.clone(), e),
+        e => ConnectError::Login(config.username.clone(), e.to_string()),
+    };
+    let session = match (config.auth, tokens) {
+        (AuthMethod::Password, _) => client
+            .login(&config.username, config.password.expose())
+            .await
+            .map_err(|(e, _)| refused(e))?,
+        (AuthMethod::OAuth2, Some(tokens)) => oauth2_login(client, tokens, refused).await?,
+        (AuthMethod::OAuth2, None) => {
+            return Err(ConnectError::Login(
+                config.username.clone(),
+                "imap.auth is oauth2 but no OAuth2 login was set up".into(),
+            ))
+        }
+    };
     Ok((session, deadline))
+}
+
+/// AUTHENTICATE XOAUTH2 with the access token in hand; when the server refuses it (revoked,
+/// or expired early), once more on the same connection with a fresh one.
+async fn oauth2_login(
+    client: Client<Box<dyn ImapIo>>,
+    tokens: &TokenSource,
+    refused: impl Fn(async_imap::error::Error) -> ConnectError,
+) -> Result<ImapSession, ConnectError> {
+    let token = tokens.access_token().await?;
+    match authenticate(client, tokens, &token).await {
+        Ok(session) => Ok(session),
+        Err((async_imap::error::Error::No(_), client)) => {
+            tokens.refused(&token).await;
+            let fresh = tokens.access_token().await?;
+            authenticate(client, tokens, &fresh)
+                .await
+                .map_err(|(e, _)| refused(e))
+        }
+        Err((e, _)) => Err(refused(e)),
+    }
+}
+
+async fn authenticate(
+    client: Client<Box<dyn ImapIo>>,
+    tokens: &TokenSource,
+    token: &AccessToken,
+) -> Result<ImapSession, (async_imap::error::Error, Client<Box<dyn ImapIo>>)> {
+    let sasl = XOAuth2 {
+        response: Some(crate::oauth2::xoauth2_response(tokens.account(), token)),
+    };
+    client.authenticate("XOAUTH2", sasl).await
+}
+
+/// The XOAUTH2 exchange: the initial response, then (after a refusal the server explains
+/// in a JSON challenge) the empty line that ends it.
+struct XOAuth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.response.take().unwrap_or_default()
+    }
 }
 
 async fn read_greeting<T: ImapIo>(

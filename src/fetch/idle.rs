@@ -1,6 +1,8 @@
 //! Waiting for news in IMAP IDLE (RFC 2177), with the command timeout paused: an idle
 //! connection is silent by design.
 
+use std::time::Duration;
+
 use async_imap::extensions::idle::IdleResponse;
 use tokio_util::sync::CancellationToken;
 
@@ -9,18 +11,20 @@ use crate::deadline::DeadlineHandle;
 
 impl Fetcher {
     /// Wait in IDLE until the server reports something, the processor has committed mail
-    /// (side effects to apply), the poll interval passes, or shutdown.
+    /// (side effects to apply), `wait` passes (the poll interval, or less when the login's
+    /// token is due for renewal), or shutdown.
     pub(super) async fn idle(
         &self,
         session: ImapSession,
         deadline: &DeadlineHandle,
+        wait: Duration,
         shutdown: &CancellationToken,
     ) -> Result<ImapSession, FetchError> {
         let mut handle = session.idle();
         handle.init().await?;
         // The wait itself is bounded by `limit` below, not by the command timeout.
         deadline.pause();
-        let limit = self.config.imap.poll_interval.min(IDLE_MAX);
+        let limit = wait.min(IDLE_MAX);
         let mut interrupted = false;
         let response = {
             let (fut, stop) = handle.wait_with_timeout(limit);

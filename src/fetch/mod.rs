@@ -17,7 +17,8 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::blobs::{BlobHash, BlobStore};
-use crate::config::{Config, ImapConfig, OnProcessed};
+use crate::config::{AuthMethod, Config, ImapConfig, OnProcessed};
+use crate::oauth2::TokenSource;
 use crate::store::{FetchedMail, Store, StoreError};
 pub use connect::{connect, connect_with_deadline, ConnectError, ImapSession};
 
@@ -53,6 +54,15 @@ pub struct Fetcher {
     pub stored: Arc<Notify>,
     /// Poked by the processor after it commits, so side effects follow soon.
     pub processed: Arc<Notify>,
+    /// Logs in when `imap.auth` is `"oauth2"`.
+    pub tokens: Option<Arc<TokenSource>>,
+}
+
+/// Why a session ended without an error.
+enum SessionEnd {
+    Shutdown,
+    /// The token it logged in with is due for renewal: log in again.
+    TokenDue,
 }
 
 /// How the cursor and rows name this mailbox: the account and folder.
@@ -66,7 +76,8 @@ impl Fetcher {
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
             match self.session(&shutdown, &mut backoff).await {
-                Ok(()) => break,
+                Ok(SessionEnd::Shutdown) => break,
+                Ok(SessionEnd::TokenDue) => info!("renewing the IMAP login with a fresh token"),
                 Err(e) => {
                     let delay = backoff.next_delay();
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "IMAP connection lost");
@@ -84,9 +95,19 @@ impl Fetcher {
         &self,
         shutdown: &CancellationToken,
         backoff: &mut Backoff,
-    ) -> Result<(), FetchError> {
+    ) -> Result<SessionEnd, FetchError> {
         let imap = &self.config.imap;
-        let (mut session, deadline) = connect_with_deadline(imap).await?;
+        let tokens = self
+            .tokens
+            .as_deref()
+            .filter(|_| imap.auth == AuthMethod::OAuth2);
+        let (mut session, deadline) = connect_with_deadline(imap, tokens).await?;
+        // Servers drop a session once its token expires (Exchange Online does): end it
+        // first, when the token is due for renewal, and log in again with a fresh one.
+        let renew_at = match tokens {
+            Some(tokens) => tokens.session_due().await,
+            None => None,
+        };
         let idle = imap.idle && session.capabilities().await?.has_str("IDLE");
         let selected = session.select(&imap.mailbox).await?;
         let uidvalidity = selected.uid_validity.unwrap_or(0);
@@ -105,8 +126,16 @@ impl Fetcher {
             let reported = drain_unsolicited(&session);
             if shutdown.is_cancelled() {
                 let _ = session.logout().await;
-                return Ok(());
+                return Ok(SessionEnd::Shutdown);
             }
+            let now = tokio::time::Instant::now();
+            if renew_at.is_some_and(|at| at <= now) {
+                let _ = session.logout().await;
+                return Ok(SessionEnd::TokenDue);
+            }
+            let wait = renew_at.map_or(imap.poll_interval, |at| {
+                imap.poll_interval.min(at.duration_since(now))
+            });
             if let Some(count) = reported.filter(|count| *count != exists) {
                 // The server told of new mail while we synced; IDLE would not tell it again.
                 // (A count it merely repeats is no news, and must not make us spin.)
@@ -114,10 +143,10 @@ impl Fetcher {
                 continue;
             }
             session = if idle {
-                self.idle(session, &deadline, shutdown).await?
+                self.idle(session, &deadline, wait, shutdown).await?
             } else {
                 tokio::select! {
-                    _ = tokio::time::sleep(imap.poll_interval) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = self.processed.notified() => {}
                     _ = shutdown.cancelled() => {}
                 }

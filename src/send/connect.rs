@@ -16,10 +16,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::{SendError, CONNECT_TIMEOUT};
-use crate::config::{Security, SmtpConfig};
+use crate::config::{AuthMethod, Security, SmtpConfig};
 use crate::deadline::Deadline;
+use crate::oauth2::TokenSource;
 
-/// An authenticated SMTP connection, ready for MAIL FROM.
+/// An SMTP connection logged in with the configured password (if any), ready for MAIL FROM.
 pub async fn open(
     config: &SmtpConfig,
     hello_domain: &str,
@@ -27,10 +28,35 @@ pub async fn open(
     Ok(connect(config, hello_domain).await?.0)
 }
 
-/// An authenticated SMTP connection, and whether the server announced PIPELINING.
+/// An SMTP connection logged in with the configured password (if any), and whether the
+/// server announced PIPELINING.
 pub async fn connect(
     config: &SmtpConfig,
     hello_domain: &str,
+) -> Result<(AsyncSmtpConnection, bool), SendError> {
+    connect_with(config, hello_domain, None).await
+}
+
+/// [`connect`], logging in with an OAuth2 access token from `tokens` when `smtp.auth` is
+/// `"oauth2"`. A refused token is refreshed and tried once more, on a new connection
+/// (after a failed AUTH the SMTP dialogue is in no state to go on).
+pub async fn connect_with(
+    config: &SmtpConfig,
+    hello_domain: &str,
+    tokens: Option<&TokenSource>,
+) -> Result<(AsyncSmtpConnection, bool), SendError> {
+    match connect_once(config, hello_domain, tokens).await {
+        Err(SendError::LoginRefused(..)) if tokens.is_some() => {
+            connect_once(config, hello_domain, tokens).await
+        }
+        result => result,
+    }
+}
+
+async fn connect_once(
+    config: &SmtpConfig,
+    hello_domain: &str,
+    tokens: Option<&TokenSource>,
 ) -> Result<(AsyncSmtpConnection, bool), SendError> {
     let where_ = format!("{}:{}", config.host, config.port);
     let tcp = tokio::time::timeout(
@@ -60,12 +86,44 @@ pub async fn connect(
         .await?
         .message()
         .any(|line| line.eq_ignore_ascii_case("PIPELINING"));
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        let credentials = Credentials::new(user.clone(), password.expose().to_string());
-        conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-            .await?;
+    match (config.auth, tokens) {
+        (AuthMethod::OAuth2, Some(tokens)) => xoauth2(&mut conn, tokens).await?,
+        (AuthMethod::OAuth2, None) => {
+            return Err(SendError::Invalid(
+                "smtp.auth is oauth2 but no OAuth2 login was set up".into(),
+            ))
+        }
+        (AuthMethod::Password, _) => {
+            if let (Some(user), Some(password)) = (&config.username, &config.password) {
+                let credentials = Credentials::new(user.clone(), password.expose().to_string());
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                    .await?;
+            }
+        }
     }
     Ok((conn, pipelining))
+}
+
+/// AUTH XOAUTH2 (lettre's mechanism) with the access token in hand. A server that refuses
+/// the token answers with a JSON challenge that lettre reports as a client error: either
+/// way the token source hears of it and refreshes next time.
+async fn xoauth2(conn: &mut AsyncSmtpConnection, tokens: &TokenSource) -> Result<(), SendError> {
+    let token = tokens
+        .access_token()
+        .await
+        .map_err(|e| SendError::Token(e.to_string()))?;
+    let credentials = Credentials::new(tokens.account().to_string(), token.expose().to_string());
+    match conn.auth(&[Mechanism::Xoauth2], &credentials).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_permanent() || e.is_client() => {
+            tokens.refused(&token).await;
+            Err(SendError::LoginRefused(
+                tokens.account().to_string(),
+                e.to_string(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn starttls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SendError> {

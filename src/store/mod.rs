@@ -14,6 +14,7 @@ mod outbox;
 mod proofs;
 mod small_blobs;
 mod sql;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,6 +28,7 @@ pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use inbound::{FetchedMail, InboundRow};
 pub use outbox::{OutboxJob, OutboxState};
 pub use proofs::ProfileRequest;
+pub use tokens::{TokenFailure, TokenRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

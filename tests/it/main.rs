@@ -17,6 +17,8 @@ mod hostile;
 #[allow(dead_code)]
 mod hostile_mail;
 mod new_case;
+mod oauth2;
+mod oauth_server;
 mod open_internet;
 mod secrets;
 mod self_service;

@@ -127,12 +127,17 @@ impl PrivateServer {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        for _ in 0..20 {
+        for _ in 0..40 {
             let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // 50000-57999: apart from the shared servers' 20000-49999.
             let base = 50_000 + (std::process::id() % 8) as u16 * 1000 + (slot % 8) * 100;
             let dir =
                 std::env::temp_dir().join(format!("buzon-private-{}-{base}", std::process::id()));
+            // Slots wrap around: a directory still there is another test's running server,
+            // which `start` would hand back as if it were new.
+            if dir.exists() {
+                continue;
+            }
             if mailserver_sh_with(&dir, base, &["start"], &settings) {
                 return PrivateServer(
                     MailServer {
@@ -143,6 +148,9 @@ impl PrivateServer {
                     settings,
                 );
             }
+            // A port was taken: nothing runs there; free the slot for a later try.
+            mailserver_sh(&dir, base, &["stop", "--fast"]);
+            let _ = std::fs::remove_dir_all(&dir);
         }
         panic!("could not start a private mail server");
     }
@@ -294,6 +302,9 @@ pub struct DeskOptions {
     pub smtp_extra: String,
     /// Added to the `[storage]` section.
     pub storage_extra: String,
+    /// Log in to IMAP and SMTP with OAuth2 (give `[oauth2]` in `extra`); `admin-<tag>` is
+    /// support.admin.
+    pub oauth2: bool,
 }
 
 impl Default for DeskOptions {
@@ -309,6 +320,7 @@ impl Default for DeskOptions {
             imap_extra: String::new(),
             smtp_extra: String::new(),
             storage_extra: String::new(),
+            oauth2: false,
         }
     }
 }
@@ -349,7 +361,16 @@ impl Desk {
         let (imap_port, smtp_port) = ports(server, options.imap_security, options.smtp_security);
         let imap_port = options.imap_port.unwrap_or(imap_port);
         let smtp_port = options.smtp_port.unwrap_or(smtp_port);
-        let smtp_auth = if options.smtp_security == "none" {
+        let (imap_login, admin) = match options.oauth2 {
+            true => (
+                "auth = \"oauth2\"".into(),
+                format!("admin = \"{}\"", names.addr("admin")),
+            ),
+            false => ("password = \"secret\"".to_string(), String::new()),
+        };
+        let smtp_auth = if options.oauth2 {
+            "auth = \"oauth2\"\n".to_string()
+        } else if options.smtp_security == "none" {
             String::new()
         } else {
             format!(
@@ -364,7 +385,7 @@ host = "127.0.0.1"
 port = {imap_port}
 security = "{imap_sec}"
 username = "{support}"
-password = "secret"
+{imap_login}
 ca_file = "{ca}"
 poll_interval_secs = 30
 {imap_extra}
@@ -379,6 +400,7 @@ address = "{support}"
 name = "Soporte Test"
 products = ["Harmony", "Integration Studio", "API Manager"]
 secret = "test-secret-0123456789abcdef"
+{admin}
 
 [agents]
 addresses = ["{agent}"]
@@ -545,6 +567,7 @@ pub fn plain_smtp(port: u16) -> buzon::config::SmtpConfig {
         port,
         security: buzon::config::Security::None,
         username: None,
+        auth: buzon::config::AuthMethod::Password,
         password: None,
         ca_file: None,
         connections: 1,
@@ -608,6 +631,7 @@ pub fn imap_config(server: &MailServer, user: &str) -> buzon::config::ImapConfig
         port: server.imap(),
         security: buzon::config::Security::None,
         username: user.into(),
+        auth: buzon::config::AuthMethod::Password,
         password: buzon::config::Secret::new("secret"),
         mailbox: "INBOX".into(),
         idle: false,
