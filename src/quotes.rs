@@ -51,6 +51,12 @@ pub fn new_text(body: &str, known_quoted: &[&str]) -> String {
     new_text_bounded(body, known_quoted)
 }
 
+/// Whether a line is the title clients put above a forwarded mail: HTML conversion keeps
+/// a forward as content, not as a quote.
+pub fn is_forward_title(line: &str) -> bool {
+    headers::is_forward_title(line)
+}
+
 fn new_text_bounded(body: &str, known_quoted: &[&str]) -> String {
     let normalised = body.replace("\r\n", "\n").replace('\r', "\n");
     let mut lines = classify(&normalised);

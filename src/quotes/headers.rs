@@ -121,49 +121,53 @@ const HEADER_KEYS: &[&str] = &[
     "제목", // ko
 ];
 
-/// The line a client puts above a quoted or forwarded mail, folded, without its dashes.
-const SEPARATORS: &[&str] = &[
+/// The line a client puts above the quoted mail it answers, folded, without its dashes.
+const ORIGINAL_TITLES: &[&str] = &[
     "original message",
     "reply message",
-    "forwarded message",
-    "begin forwarded message",
     "mensaje original",
-    "mensaje reenviado",
-    "inicio del mensaje reenviado",
     "mensagem original",
-    "mensagem encaminhada",
-    "comeco da mensagem encaminhada",
     "message d'origine",
     "message original",
-    "message transfere",
-    "debut du message reexpedie",
     "ursprungliche nachricht",
     "antwort nachricht",
-    "weitergeleitete nachricht",
-    "anfang der weitergeleiteten nachricht",
     "messaggio originale",
-    "messaggio inoltrato",
-    "inizio messaggio inoltrato",
     "oorspronkelijk bericht",
-    "doorgestuurd bericht",
     "oprindelig meddelelse",
-    "videresendt meddelelse",
     "opprinnelig melding",
     "ursprungligt meddelande",
-    "vidarebefordrat meddelande",
     "wiadomosc oryginalna",
     "исходное сообщение",
-    "пересылаемое сообщение",
     "oprindelig besked",
-    "videresendt besked",
     "alkuperainen viesti",
-    "valitetty viesti",
     "eredeti uzenet",
     "puvodni zprava",
     "orijinal mesaj",
     "原始邮件",
-    "转发的邮件",
     "元のメッセージ",
+];
+
+/// The line a client puts above a forwarded mail, folded, without its dashes.
+const FORWARD_TITLES: &[&str] = &[
+    "forwarded message",
+    "begin forwarded message",
+    "mensaje reenviado",
+    "inicio del mensaje reenviado",
+    "mensagem encaminhada",
+    "comeco da mensagem encaminhada",
+    "message transfere",
+    "debut du message reexpedie",
+    "weitergeleitete nachricht",
+    "anfang der weitergeleiteten nachricht",
+    "messaggio inoltrato",
+    "inizio messaggio inoltrato",
+    "doorgestuurd bericht",
+    "videresendt meddelelse",
+    "vidarebefordrat meddelande",
+    "пересылаемое сообщение",
+    "videresendt besked",
+    "valitetty viesti",
+    "转发的邮件",
 ];
 
 /// Lines a header block may span: a dozen headers, some wrapped.
@@ -205,16 +209,21 @@ pub(super) fn find<'a>(lines: &[Line<'a>], i: usize) -> Option<(Option<&'a str>,
 /// "-----Original Message-----", "*-------- Forwarded message --------*", "Begin forwarded
 /// message:" and their translations.
 fn is_separator(raw: &str) -> bool {
+    title_of(raw).is_some_and(|t| {
+        ORIGINAL_TITLES.contains(&t.as_str()) || FORWARD_TITLES.contains(&t.as_str())
+    })
+}
+
+/// "Begin forwarded message:", "---------- Forwarded message ---------" and kin.
+pub(super) fn is_forward_title(raw: &str) -> bool {
+    title_of(raw).is_some_and(|t| FORWARD_TITLES.contains(&t.as_str()))
+}
+
+/// A separator line's words, folded, without dashes, stars and colons.
+fn title_of(raw: &str) -> Option<String> {
     let folded = fold(raw.trim());
     let core = folded.trim_matches(|c: char| "-_=*: ".contains(c));
-    core.len() < 48
-        && SEPARATORS.contains(
-            &core
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .as_str(),
-        )
+    (core.len() < 48).then(|| core.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Words in a dashed title ("-------- Oprindelig besked --------") of any language.
