@@ -55,6 +55,7 @@ mod tests {
             inline: false,
             content_id: None,
             stored_as: None,
+            damaged: false,
         }
     }
 
