@@ -9,6 +9,7 @@ use mail_parser::{
 use crate::domain::{EmailAddress, Mailbox};
 
 mod body;
+mod charset;
 mod html;
 mod nesting;
 mod report;
@@ -114,7 +115,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
         reply_to: message.reply_to().and_then(first_mailbox),
         to: message.to().map(mailboxes).unwrap_or_default(),
         cc: message.cc().map(mailboxes).unwrap_or_default(),
-        subject: message.subject().unwrap_or_default().trim().to_string(),
+        subject: subject(&message),
         text: body::text(&message),
         attachments: Vec::new(),
         signals: signals(&message),
@@ -135,6 +136,23 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     without_nul(&mut inbound);
     nesting::drop_flat(message);
     Ok(inbound)
+}
+
+/// The subject, read again when its charset label was wrong or missing (see `charset`).
+fn subject(message: &Message<'_>) -> String {
+    let decoded = message.subject().unwrap_or_default();
+    let raw = message
+        .root_part()
+        .headers()
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case("Subject"));
+    let repaired = raw.and_then(|h| {
+        let bytes = message
+            .raw_message()
+            .get(h.offset_start() as usize..h.offset_end() as usize)?;
+        charset::repaired(bytes, decoded)
+    });
+    repaired.as_deref().unwrap_or(decoded).trim().to_string()
 }
 
 /// mail-parser gave up on the MIME tree (it asserts on part ids it lost track of).

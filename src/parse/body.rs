@@ -37,14 +37,17 @@ const PLACEHOLDERS: &[&str] = &[
 
 /// The mail's text: its text parts, or its HTML parts as text when those say clearly more.
 pub(super) fn text(message: &Message<'_>) -> String {
-    let plain = join(message.text_bodies().filter_map(|p| match &p.body {
-        PartType::Text(t) => Some(match Transfer::of(p.content_transfer_encoding()) {
-            Transfer::Uuencode => {
-                String::from_utf8_lossy(&uudecode(super::raw_body(message, p))).into_owned()
-            }
-            _ => t.to_string(),
-        }),
-        _ => None,
+    let plain = join(message.text_bodies().filter_map(|p| {
+        match &p.body {
+            PartType::Text(t) => Some(match Transfer::of(p.content_transfer_encoding()) {
+                Transfer::Uuencode => {
+                    String::from_utf8_lossy(&uudecode(super::raw_body(message, p))).into_owned()
+                }
+                _ => super::charset::repaired_body(&transfer_decoded(message, p), t)
+                    .unwrap_or_else(|| t.to_string()),
+            }),
+            _ => None,
+        }
     }));
     let html_parts: Vec<&MessagePart<'_>> = inline_html_parts(message).collect();
     let mut text = if html_parts.is_empty() {
@@ -79,6 +82,16 @@ fn inline_html_parts<'a>(message: &'a Message<'a>) -> impl Iterator<Item = &'a M
                 .is_some_and(|d| d.is_attachment());
         (matches!(part.body, PartType::Html(_)) && !attached).then_some(part)
     })
+}
+
+/// A part's bytes with its transfer encoding undone, before any charset.
+fn transfer_decoded(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<u8> {
+    let raw = super::raw_body(message, part);
+    match Transfer::of(part.content_transfer_encoding()) {
+        Transfer::Base64 => super::transfer::base64_lenient(raw).0,
+        Transfer::Uuencode => uudecode(raw),
+        Transfer::Other => super::original_bytes(message, part),
+    }
 }
 
 fn plain_is_enough(plain: &str, html: &str) -> bool {

@@ -100,3 +100,16 @@ fn mail_parser_trees_it_cannot_build_keep_text_and_parts() {
     assert_eq!(gifs.count(), 4, "the four images are kept");
     assert!(first.attachments.len() >= 7, "nested messages kept opaque");
 }
+
+#[test]
+fn headers_and_text_with_a_wrong_or_missing_charset_are_sniffed() {
+    let (subject, _, _) = encoding_rs::GBK.encode("关于发票的问题，请尽快回复");
+    let (body, _, _) = encoding_rs::SHIFT_JIS.encode("請求書の件について、至急ご確認ください。");
+    let mut raw = b"From: a@b.test\r\nSubject: ".to_vec();
+    raw.extend_from_slice(&subject);
+    raw.extend_from_slice(b"\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+    raw.extend_from_slice(&body);
+    let m = parse(&raw).unwrap();
+    assert_eq!(m.subject, "关于发票的问题，请尽快回复");
+    assert_eq!(m.text, "請求書の件について、至急ご確認ください。");
+}
