@@ -22,6 +22,8 @@ eval "export $(scripts/postgres.sh start)"
 cargo build --release --benches --quiet
 # Issue 12's hostile mail: CPU and peak memory of each, failing over 1 s or 100 MB.
 cargo bench --quiet --bench hostile
+# Issue 15: quote stripping and HTML to text on long replies, failing at 1 s.
+cargo bench --quiet --bench reply_text
 for db in sqlite postgres; do
     BUZON_LOG=warn cargo bench --quiet --bench pipeline -- --db "$db" "$@"
 done

@@ -1,7 +1,6 @@
 //! Bytes → [`InboundMessage`]. The only module that knows mail-parser, so the rest of buzon
 //! speaks its own types and a move to another parser stays local.
 
-use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{
     Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
@@ -9,9 +8,14 @@ use mail_parser::{
 
 use crate::domain::{EmailAddress, Mailbox};
 
+mod body;
+mod charset;
 mod html;
 mod nesting;
 mod report;
+mod transfer;
+
+use transfer::Transfer;
 
 use report::delivery_report;
 pub use report::DeliveryReport;
@@ -68,6 +72,9 @@ pub struct InboundAttachment {
     pub bytes: Vec<u8>,
     pub inline: bool,
     pub content_id: Option<String>,
+    /// Its base64 was damaged on the way (stray characters, a truncated end): `bytes` are
+    /// what could be decoded, and the case should say the file is incomplete.
+    pub damaged: bool,
     /// Set once the bytes are staged in the blob store (before the apply transaction).
     pub stored_as: Option<crate::blobs::BlobHash>,
 }
@@ -83,9 +90,16 @@ pub enum ParseError {
 pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     let flattened = nesting::flatten(raw);
     let raw = flattened.as_deref().unwrap_or(raw);
-    let mut message = MessageParser::default()
-        .parse(raw)
-        .ok_or(ParseError::NotAnEmail)?;
+    let shallow;
+    let mut message = match parse_guarded(raw) {
+        Ok(message) => message,
+        Err(Unbuildable) => {
+            tracing::warn!("mail-parser cannot build this MIME tree: nested parts kept opaque");
+            shallow = nesting::flatten_at(raw, 1);
+            parse_guarded(shallow.as_deref().unwrap_or(raw)).map_err(|_| ParseError::NotAnEmail)?
+        }
+    }
+    .ok_or(ParseError::NotAnEmail)?;
     let has_any = message.from().is_some()
         || message.subject().is_some()
         || message.message_id().is_some()
@@ -101,8 +115,8 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
         reply_to: message.reply_to().and_then(first_mailbox),
         to: message.to().map(mailboxes).unwrap_or_default(),
         cc: message.cc().map(mailboxes).unwrap_or_default(),
-        subject: message.subject().unwrap_or_default().trim().to_string(),
-        text: body_text(&message),
+        subject: subject(&message),
+        text: body::text(&message),
         attachments: Vec::new(),
         signals: signals(&message),
         authentication_results: message
@@ -122,6 +136,32 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     without_nul(&mut inbound);
     nesting::drop_flat(message);
     Ok(inbound)
+}
+
+/// The subject, read again when its charset label was wrong or missing (see `charset`).
+fn subject(message: &Message<'_>) -> String {
+    let decoded = message.subject().unwrap_or_default();
+    let raw = message
+        .root_part()
+        .headers()
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case("Subject"));
+    let repaired = raw.and_then(|h| {
+        let bytes = message
+            .raw_message()
+            .get(h.offset_start() as usize..h.offset_end() as usize)?;
+        charset::repaired(bytes, decoded)
+    });
+    repaired.as_deref().unwrap_or(decoded).trim().to_string()
+}
+
+/// mail-parser gave up on the MIME tree (it asserts on part ids it lost track of).
+struct Unbuildable;
+
+/// mail-parser's parse, with its internal assertions (which panic in debug builds on some
+/// real trees: MimeKit's content-length-001) turned into [`Unbuildable`].
+fn parse_guarded(raw: &[u8]) -> Result<Option<Message<'_>>, Unbuildable> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw)).map_err(|_| Unbuildable)
 }
 
 /// The Message-ID alone, from the header section only: what the fetcher needs to spot a
@@ -166,30 +206,6 @@ fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
 
 fn mailboxes(address: &Address<'_>) -> Vec<Mailbox> {
     address.iter().filter_map(to_mailbox).collect()
-}
-
-fn body_text(message: &Message<'_>) -> String {
-    let mut text = String::new();
-    for part in message.text_bodies() {
-        let chunk = match &part.body {
-            PartType::Html(html) => html_to_text(html),
-            PartType::Text(t) => t.to_string(),
-            _ => continue,
-        };
-        if text.is_empty() {
-            text = chunk;
-        } else {
-            text.push('\n');
-            text.push_str(&chunk);
-        }
-    }
-    // In place where it can be: this text may be megabytes long.
-    if text.contains('\r') {
-        text = text.replace("\r\n", "\n");
-    }
-    text.truncate(text.trim_end().len());
-    text.drain(..text.len() - text.trim_start().len());
-    text
 }
 
 /// NUL characters carry nothing a person wrote (a UTF-16 file sent as text, a broken
@@ -237,15 +253,17 @@ fn attachments(message: &mut Message<'_>) -> Vec<InboundAttachment> {
         let inline = part.content_disposition().is_some_and(|d| d.is_inline())
             || part.content_id().is_some();
         let content_id = part.content_id().map(clean_id);
-        let bytes = match &part.body {
-            PartType::Binary(_) | PartType::InlineBinary(_) => {
-                match std::mem::take(&mut message.parts[id as usize].body) {
-                    PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
-                    _ => unreachable!("matched above"),
-                }
-            }
-            _ => original_bytes(message, part),
+        let (bytes, damaged) = match Transfer::of(part.content_transfer_encoding()) {
+            Transfer::Uuencode => (transfer::uudecode(raw_body(message, part)), false),
+            Transfer::Base64 => transfer::base64_lenient(raw_body(message, part)),
+            Transfer::Other => (decoded_bytes(message, id), false),
         };
+        if damaged {
+            tracing::warn!(
+                size = bytes.len(),
+                "damaged base64 attachment: its readable part kept"
+            );
+        }
         found.push(InboundAttachment {
             filename,
             content_type,
@@ -253,9 +271,32 @@ fn attachments(message: &mut Message<'_>) -> Vec<InboundAttachment> {
             inline,
             content_id,
             stored_as: None,
+            damaged,
         });
     }
     found
+}
+
+/// A part's bytes as mail-parser decoded them, moved out of the parsed message (not copied,
+/// so a 20 MB attachment is in memory once), or as the sender attached them for text.
+fn decoded_bytes(message: &mut Message<'_>, id: u32) -> Vec<u8> {
+    match &message.parts[id as usize].body {
+        PartType::Binary(_) | PartType::InlineBinary(_) => {
+            match std::mem::take(&mut message.parts[id as usize].body) {
+                PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+                _ => unreachable!("matched above"),
+            }
+        }
+        _ => original_bytes(message, &message.parts[id as usize]),
+    }
+}
+
+/// A part's body as it stands in the raw mail, still transfer-encoded.
+fn raw_body<'m>(message: &'m Message<'_>, part: &MessagePart<'_>) -> &'m [u8] {
+    let raw = message.raw_message();
+    let end = (part.raw_end_offset() as usize).min(raw.len());
+    raw.get(part.raw_body_offset() as usize..end)
+        .unwrap_or_default()
 }
 
 fn content_type(part: &MessagePart<'_>) -> String {
@@ -274,22 +315,13 @@ fn original_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<u8> {
     if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
         return part.contents().to_vec();
     }
-    let raw = message.raw_message();
-    let (start, end) = (
-        part.raw_body_offset() as usize,
-        part.raw_end_offset() as usize,
-    );
-    let Some(encoded) = raw.get(start..end.min(raw.len())) else {
-        return part.contents().to_vec();
-    };
-    let encoding = part
+    let encoded = raw_body(message, part);
+    let quoted_printable = part
         .content_transfer_encoding()
-        .unwrap_or("7bit")
-        .to_ascii_lowercase();
-    let decoded = match encoding.as_str() {
-        "base64" => base64_decode(encoded),
-        "quoted-printable" => quoted_printable_decode(encoded),
-        _ => Some(encoded.to_vec()),
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("quoted-printable"));
+    let decoded = match quoted_printable {
+        true => quoted_printable_decode(encoded),
+        false => Some(encoded.to_vec()),
     };
     decoded.unwrap_or_else(|| part.contents().to_vec())
 }
@@ -352,6 +384,8 @@ fn signals(message: &Message<'_>) -> AutoSignals {
     }
 }
 
+#[cfg(test)]
+mod body_tests;
 #[cfg(test)]
 mod name_tests;
 

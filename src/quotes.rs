@@ -20,6 +20,10 @@ mod signature;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod extra_corpus_tests;
+#[cfg(test)]
+mod shape_tests;
+#[cfg(test)]
 mod tests;
 
 /// The customer's or agent's new text in `body`. `known_quoted` holds texts buzon itself
@@ -45,6 +49,12 @@ pub fn new_text(body: &str, known_quoted: &[&str]) -> String {
         return text;
     }
     new_text_bounded(body, known_quoted)
+}
+
+/// Whether a line is the title clients put above a forwarded mail: HTML conversion keeps
+/// a forward as content, not as a quote.
+pub fn is_forward_title(line: &str) -> bool {
+    headers::is_forward_title(line)
 }
 
 fn new_text_bounded(body: &str, known_quoted: &[&str]) -> String {
@@ -139,18 +149,31 @@ fn is_quoted(trimmed: &str) -> bool {
             .is_none_or(char::is_whitespace)
 }
 
-/// A client that wraps a long quoted URL can leave its tail without the `>` marker. Such a
-/// fragment sits tight between two quoted lines and looks like a link, not like a sentence,
-/// so a terse inline answer ("Yes.") between quotes is still the sender's.
+/// Clients re-wrap quoted text and can leave a wrapped tail without its `>` marker: a
+/// long link's tail, or the rest of a sentence ("> … Nullam pharetra d" / "ignissim odio?").
+/// Such a fragment sits tight between two quoted lines and either looks like a link or
+/// carries on the quoted line above it (it starts in lower case, or the quoted line above
+/// was cut at the wrap width mid-sentence). A terse inline answer between quotes ("Yes.",
+/// "Only on Mondays.") starts a sentence of its own and stays the sender's.
 fn join_broken_quote_lines(lines: &mut [Line<'_>]) {
     for i in 1..lines.len().saturating_sub(1) {
         let sandwiched = lines[i].kind == Kind::Text
             && lines[i - 1].kind == Kind::Quote
             && lines[i + 1].kind == Kind::Quote;
-        if sandwiched && is_link_fragment(lines[i].raw.trim()) {
+        if sandwiched && is_quote_tail(lines[i - 1].raw, lines[i].raw.trim()) {
             lines[i].kind = Kind::Quote;
         }
     }
+}
+
+/// Characters of a quoted line that was wrapped by width, not ended by its writer.
+const WRAPPED_QUOTE_MIN_CHARS: usize = 60;
+
+fn is_quote_tail(quoted_above: &str, t: &str) -> bool {
+    let above = quoted_above.trim_end();
+    let cut_mid_sentence =
+        above.chars().count() >= WRAPPED_QUOTE_MIN_CHARS && !above.ends_with(['.', '!', '?', ':']);
+    is_link_fragment(t) || t.starts_with(char::is_lowercase) || cut_mid_sentence
 }
 
 fn is_link_fragment(t: &str) -> bool {
@@ -240,8 +263,11 @@ fn next_non_blank(lines: &[Line<'_>], from: usize) -> Option<usize> {
     (from..lines.len()).find(|&k| lines[k].kind != Kind::Blank)
 }
 
+/// Whether a line says something: letters, digits or a pictograph (a reply of "🎉" alone
+/// is the sender's text, not debris).
 fn has_words(s: &str) -> bool {
-    s.chars().any(char::is_alphanumeric)
+    s.chars()
+        .any(|c| c.is_alphanumeric() || crate::text::is_pictograph(c))
 }
 
 /// Blank runs that touch a removal shrink to one blank line; the sender's own spacing

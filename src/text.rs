@@ -12,6 +12,14 @@ pub fn fold(input: &str) -> String {
         .collect()
 }
 
+/// Emoji and other pictographs: symbols a person types as a whole answer ("👍", "🎉").
+pub fn is_pictograph(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x2190..=0x21FF | 0x2300..=0x23FF | 0x2460..=0x27BF | 0x2B00..=0x2BFF | 0x1F000..=0x1FAFF
+    )
+}
+
 /// Fold and collapse every run of whitespace to one space, trimming the ends.
 pub fn fold_words(input: &str) -> String {
     fold(input).split_whitespace().collect::<Vec<_>>().join(" ")

@@ -59,6 +59,7 @@ mod tests {
             inline: false,
             content_id: None,
             stored_as: None,
+            damaged: false,
         }
     }
 

@@ -34,7 +34,14 @@ struct Cut {
 /// The mail with every container at [`MAX_DEPTH`] made opaque, or `None` when nothing is
 /// that deep (nearly always: then nothing is copied).
 pub fn flatten(raw: &[u8]) -> Option<Vec<u8>> {
-    let cuts = Scanner::new(raw, MAX_DEPTH, ENCODED_LEVELS).run();
+    flatten_at(raw, MAX_DEPTH)
+}
+
+/// The mail with every container at `depth` made opaque (`None` when nothing is that
+/// deep). At depth 1 only the top level's own parts stay parts: what `parse` falls back
+/// to when mail-parser cannot build the whole tree.
+pub fn flatten_at(raw: &[u8], depth: usize) -> Option<Vec<u8>> {
+    let cuts = Scanner::new(raw, depth, ENCODED_LEVELS).run();
     if cuts.is_empty() {
         return None;
     }

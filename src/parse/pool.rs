@@ -2,7 +2,7 @@
 //! tokio's blocking threads (2 MiB stacks shared with everything else).
 //!
 //! Parsing is bounded ([`super::MAX_NESTING_DEPTH`] levels of MIME, a bounded HTML
-//! depth), but html2text and mail-parser still recurse once per level, several frames of
+//! depth), but html5ever and mail-parser still recurse once per level, several frames of
 //! a few hundred bytes each, more in a debug build. [`STACK_BYTES`] leaves two orders of
 //! magnitude of room over that; it is address space, and only the pages a parse touches
 //! become memory. A panic stays in its job: the caller gets an error, the thread lives.

@@ -63,6 +63,17 @@ static OPENER_INSIDE: LazyLock<Regex> = LazyLock::new(|| regex(r"[\s-](?:On|Le|E
 /// A clock time ("10:00"), the date part of an attribution that has no opener word.
 static TIME: LazyLock<Regex> = LazyLock::new(|| regex(r"\d:\d\d"));
 
+/// A date or a time in any language's shape: "10:00", "17.50", a year ("2017", "2022年"),
+/// "30/04/2025", "1月1日". Month and day names vary by language; these numbers do not.
+static DATE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"\d{1,2}[:.]\d\d(?:\D|$)|(?:^|\D)(?:19|20)\d\d(?:\D|$)|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d\s*[年月日]",
+    )
+});
+
+/// Words in an attribution recognised by its shape alone (date, name or address, colon).
+const MAX_SHAPED_WORDS: usize = 30;
+
 /// Attributions by first line: `result[i]` is set when one starts at line `i`.
 pub(super) fn find(lines: &[Line<'_>]) -> Vec<Option<Found>> {
     let mut found: Vec<Option<Found>> = lines.iter().map(|_| None).collect();
@@ -84,15 +95,17 @@ pub(super) fn find(lines: &[Line<'_>]) -> Vec<Option<Found>> {
 fn could_end(raw: &str) -> bool {
     let t = raw.trim_end_matches(|c: char| c.is_whitespace() || c == '*');
     t.len() <= MAX_CHARS
-        && (t.ends_with([':', '-', '>']) || t.to_ascii_lowercase().ends_with("wrote"))
+        && (t.ends_with([':', '：', '-', '>']) || t.to_ascii_lowercase().ends_with("wrote"))
 }
 
 /// The attribution ending at line `j`, growing upwards one line at a time. A window whose
 /// first line opens like an attribution ("On …", "Le …") wins, so a wrapped one is taken
-/// whole; otherwise the smallest window, so the sender's line above is not swallowed.
+/// whole; otherwise the smallest window, so the sender's line above is not swallowed,
+/// unless that window has no date and the line above brings one ("pe 20. lokakuuta 2017
+/// klo 17.50 John Coe" / "<john@…> kirjoitti:").
 fn window_ending_at(lines: &[Line<'_>], j: usize) -> Option<(usize, Option<usize>)> {
     let mut parts: Vec<&str> = Vec::new();
-    let mut smallest = None;
+    let mut best: Option<(usize, String, usize)> = None;
     let mut start = j + 1;
     while start > 0 && j + 1 - start < MAX_SPAN && parts.len() < MAX_WORD_LINES {
         start -= 1;
@@ -115,14 +128,24 @@ fn window_ending_at(lines: &[Line<'_>], j: usize) -> Option<(usize, Option<usize
             continue;
         }
         let opener = OPENER.is_match(&fold(clean(line.raw).trim_start_matches('-').trim()));
-        if is_attribution(&joined, opener) || bare_above_quote(lines, j, &joined) {
-            if opener {
-                return Some((start, None));
-            }
-            smallest.get_or_insert((start, joined, parts[0].len()));
+        let found = is_attribution(&joined, opener)
+            || bare_above_quote(lines, j, &joined)
+            || shaped_above_quote(lines, j, &joined);
+        if !found {
+            continue;
+        }
+        if opener {
+            return Some((start, None));
+        }
+        let brings_date = best
+            .as_ref()
+            .is_some_and(|(_, below, _)| !DATE_TOKEN.is_match(below))
+            && DATE_TOKEN.is_match(line.raw);
+        if best.is_none() || brings_date {
+            best = Some((start, joined, parts[0].len()));
         }
     }
-    let (start, joined, first_len) = smallest?;
+    let (start, joined, first_len) = best?;
     let raw = lines[start].raw;
     let lead = raw.len() - raw.trim_start().len();
     let prefix = shared_line_prefix(&joined).filter(|&pos| pos <= first_len);
@@ -170,6 +193,21 @@ fn word_count(raw: &str) -> usize {
     raw.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .count()
+}
+
+/// An attribution by its shape, in any language and with any verb or none, right above a
+/// `>` block: it holds a date or time and an address, and ends in a colon
+/// ("2022年1月1日(金) 9:00 田中太郎 <taro@…>:", "ср, 30 апр. 2025 г. в 15:19, John <…>:",
+/// "11:00 AM, November 17, 2021, \"John - Acme\" <john@…>:").
+fn shaped_above_quote(lines: &[Line<'_>], j: usize, joined: &str) -> bool {
+    let cleaned = clean(joined);
+    let quote_follows =
+        super::next_non_blank(lines, j + 1).is_some_and(|k| lines[k].kind == Kind::Quote);
+    quote_follows
+        && cleaned.ends_with([':', '：'])
+        && DATE_TOKEN.is_match(&cleaned)
+        && (cleaned.contains('@') || cleaned.contains('<'))
+        && word_count(&cleaned) <= MAX_SHAPED_WORDS
 }
 
 /// "Support wrote:" right above a `>` block: no date or address, but nothing else it could be.

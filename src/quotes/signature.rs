@@ -96,11 +96,12 @@ fn is_delimiter(t: &str) -> bool {
         .is_some_and(|c| "-_=*~#+—–".contains(c) && is_rule(t, c))
 }
 
-/// Debris at an end: delimiter lines and lone symbols (Gmail's "ᐧ" tracking mark).
+/// Debris at an end: delimiter lines and lone symbols (Gmail's "ᐧ" tracking mark); a lone
+/// emoji is an answer, not debris.
 fn is_debris(t: &str) -> bool {
     let mut chars = t.chars();
-    let lone =
-        matches!((chars.next(), chars.next()), (Some(c), None) if !c.is_ascii_alphanumeric());
+    let lone = matches!((chars.next(), chars.next()),
+        (Some(c), None) if !c.is_ascii_alphanumeric() && !crate::text::is_pictograph(c));
     lone || t == "--" || is_delimiter(t)
 }
 
