@@ -76,8 +76,12 @@ impl Processor {
     pub(super) async fn queue(
         &self,
         tx: &mut Batch,
-        out: Outgoing,
+        mut out: Outgoing,
     ) -> Result<Option<String>, ApplyError> {
+        if let (false, Some(case)) = (out.kind.to_customer(), out.case) {
+            // Every agents' mail of a case, whoever queues it, joins the case's one thread.
+            out.threading = self.agent_threading(tx, case).await?;
+        }
         let recipients = self.allowed_recipients(tx, &out).await?;
         let mut id = None;
         if !recipients.hold.is_empty() {
@@ -227,9 +231,4 @@ pub(super) fn mailbox(address: &str) -> Option<Mailbox> {
         name: None,
         address,
     })
-}
-
-/// A field change for `case_updated`.
-pub(super) fn change(field: &str, before: impl ToString, after: impl ToString) -> Value {
-    json!({ "field": field, "before": before.to_string(), "after": after.to_string() })
 }

@@ -7,6 +7,8 @@ pub mod msgid;
 pub mod templates;
 
 #[cfg(test)]
+mod agent_wording_tests;
+#[cfg(test)]
 mod html_render_tests;
 
 use serde::Serialize;
@@ -147,9 +149,11 @@ pub fn sample_context(subject: &str) -> Value {
         "attachments": [{ "filename": "captura.png", "size": 2048 }],
         "changed_by": "Ana <ana@cliente.test>",
         "by_you": false,
+        "closed_by_customer": false,
         "changes": [{ "field": "severidad", "before": "3", "after": "1" }],
         "related_case": 1041,
         "mentioned_case": 1040,
+        "not_attached": [{ "filename": "volcado.zip", "size": 12_582_912 }],
         "skipped": [{ "filename": "video.mp4", "size": 90_000_000, "reason": "attachment_too_large" }],
         "search": Value::Null,
         "filter": "open",

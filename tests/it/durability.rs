@@ -99,8 +99,14 @@ async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
         // operator's `buzon retry` brings it back, as the README says.
         for parked in desk.store().failed_inbound().await.unwrap() {
             let crashed = parked.error.as_deref().unwrap_or("");
-            assert!(crashed.contains("died"), "parked for another reason: {parked:?}");
-            assert!(desk.cli(&["retry", &parked.id.to_string()]).status.success());
+            assert!(
+                crashed.contains("died"),
+                "parked for another reason: {parked:?}"
+            );
+            assert!(desk
+                .cli(&["retry", &parked.id.to_string()])
+                .status
+                .success());
             retried += 1;
         }
         if started.elapsed() > Duration::from_secs(240) {
