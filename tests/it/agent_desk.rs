@@ -194,3 +194,89 @@ async fn files_past_the_budget_are_listed_with_the_command_that_fetches_them() {
         m.text
     );
 }
+
+/// The agents read what happened, in Spanish only: a customer's `cerrar` is a close by the
+/// customer, not "Comentario de Carla" with an English status; a new case written on the
+/// closed one names it; and no mail the customer gets carries the agent's own address.
+#[tokio::test]
+async fn closing_and_reopening_are_announced_as_such_and_the_agent_stays_private() {
+    let mut desk = Desk::new("agclose").await;
+    let (carla, support, agent) = (
+        desk.names.addr("carla"),
+        desk.names.support(),
+        desk.names.addr("agente"),
+    );
+    desk.customer(&carla, None).await;
+    desk.start();
+    desk.write(
+        &carla,
+        "No arranca",
+        "c1@cliente.test",
+        "Severidad: 1\nNo arranca.",
+    )
+    .await;
+    let ack = wait_for_mail(&carla, 1).await.remove(0);
+    desk.agent_answers("a1@example.test", "Pruebe a reiniciar el conector.")
+        .await;
+    wait_for_mail(&carla, 2).await;
+    let close = reply_to(
+        &ack,
+        &carla,
+        &support,
+        "c2@cliente.test",
+        "Ya funciona.\ncerrar",
+    );
+    send_mail(&carla, &[&support], &close).await;
+    wait_for_mail(&agent, 2).await;
+    wait_for_mail(&carla, 3).await;
+    let again = reply_to(
+        &ack,
+        &carla,
+        &support,
+        "c3@cliente.test",
+        "Ahora falla la exportación.",
+    );
+    send_mail(&carla, &[&support], &again).await;
+    let notes = wait_for_mail(&agent, 3).await;
+    let customers = wait_for_mail(&carla, 4).await;
+    desk.stop().await;
+
+    let closed = parsed(&notes[1]);
+    assert!(
+        closed
+            .subject
+            .starts_with("[Caso #1] Cerrado por el cliente"),
+        "{}",
+        closed.subject
+    );
+    assert!(
+        closed
+            .text
+            .contains("ha cerrado el Caso #1 (severidad 1, crítica)"),
+        "{}",
+        closed.text
+    );
+    for english in ["closed", "open", "critical", "severity"] {
+        assert!(!closed.text.contains(english), "{english}: {}", closed.text);
+    }
+    let follow_up = parsed(&notes[2]);
+    assert!(
+        follow_up
+            .subject
+            .starts_with("[Caso #2] Nuevo caso (relacionado con el Caso #1)"),
+        "{}",
+        follow_up.subject
+    );
+    assert!(
+        follow_up.references[0].starts_with("buzon.2.thread."),
+        "the new case is a thread of its own: {:?}",
+        follow_up.references
+    );
+    for mail in &customers {
+        let text = String::from_utf8_lossy(mail);
+        assert!(
+            !text.contains(&agent),
+            "agent's address reached the customer: {text}"
+        );
+    }
+}
