@@ -173,7 +173,7 @@ impl Processor {
         let language = self.config.support.language;
         let mut data = self.case_data(&super::new_case::empty_case(), language);
         data["person"] = compose::person(person);
-        data["held_kind"] = json!(out.kind.name());
+        data["held_kind"] = json!(out.kind.label(language));
         data["limit"] = json!(self.config.limits.auto_replies_per_hour);
         data["case"]["number"] = json!(out.case.map_or(0, |c| c.number.0));
         let notify = self.notify_list(tx).await?;

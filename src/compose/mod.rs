@@ -2,6 +2,7 @@
 //! Pure given the clock and the nonce; the apply stage stores what comes out in the outbox.
 
 mod html;
+mod kind_labels;
 pub mod mime;
 pub mod msgid;
 pub mod templates;
@@ -175,7 +176,7 @@ pub fn sample_context(subject: &str) -> Value {
         "inbound_id": 7,
         "commands": ["cerrar"],
         "held_commands": ["cerrar"],
-        "held_kind": "case_list",
+        "held_kind": "lista de casos",
         "limit": 20,
         "request": { "name": "Ana María", "language": "es" },
     })
