@@ -99,6 +99,92 @@ async fn each_case_is_one_thread_in_the_agents_mailbox() {
     let two = assert_one_chain("2", &threads["2"]);
     assert_ne!(one, two, "cases do not mix");
     assert!(one.starts_with("buzon.1.thread.") && two.starts_with("buzon.2.thread."));
+
+    let index = mutt_thread_view(&mails);
+    // One line a mail, numbered; mutt leaves out a subject its parent already shows.
+    let lines: Vec<&str> = index
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .collect();
+    let roots: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("->"))
+        .collect();
+    assert_eq!(lines.len(), 5, "{index}");
+    assert_eq!(roots.len(), 2, "one thread per case in mutt:\n{index}");
+    assert!(
+        roots[0].contains("[Caso #1]") && roots[1].contains("[Caso #2]"),
+        "{index}"
+    );
+    assert!(
+        lines[1..3].iter().all(|l| l.contains("->")),
+        "case 1's mails under it:\n{index}"
+    );
+}
+
+/// The agent's mails in a maildir, opened by a real mutt in tmux in thread view: its index
+/// as the agent sees it (one line a mail, `` `-> `` for a mail under another).
+fn mutt_thread_view(mails: &[Vec<u8>]) -> String {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("agente");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for (i, raw) in mails.iter().enumerate() {
+        std::fs::write(maildir.join("cur").join(format!("{i}.eml:2,S")), raw).unwrap();
+    }
+    let rc = dir.path().join("muttrc");
+    let settings = format!(
+        "set folder={}\nset sort=threads\nset sort_aux=date-sent\nset ascii_chars=yes\nset index_format=\"%4C %s\"\n",
+        dir.path().display()
+    );
+    std::fs::write(&rc, settings).unwrap();
+    let session = format!("buzon-mutt-{}", std::process::id());
+    let mutt = format!(
+        "env TERM=xterm LANG=C.UTF-8 mutt -n -F {} -f {}",
+        rc.display(),
+        maildir.display()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux (scripts/install-deps.sh)")
+    };
+    assert!(tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "20",
+        &mutt
+    ])
+    .status
+    .success());
+    let mut screen = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        screen =
+            String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into();
+        if screen.contains("Msgs:5") {
+            break;
+        }
+    }
+    tmux(&["kill-session", "-t", &session]);
+    assert!(
+        screen.contains("Msgs:5"),
+        "mutt did not open the mailbox:\n{screen}"
+    );
+    screen
 }
 
 /// A customer's mail with a PDF and a PNG, as a mail client builds it.
