@@ -85,7 +85,12 @@ async fn each_case_is_one_thread_in_the_agents_mailbox() {
         ("Uno", "r3@cliente.test"),
     ];
     for (n, (subject, id)) in replies.iter().enumerate() {
-        let reply = reply_to(ack_of(&acks, subject), &carla, &support, id, "Más datos.");
+        let text = if n == 2 {
+            "Severidad: 1\nMás datos."
+        } else {
+            "Más datos."
+        };
+        let reply = reply_to(ack_of(&acks, subject), &carla, &support, id, text);
         send_mail(&carla, &[&support], &reply).await;
         wait_for_mail(&agent, 3 + n).await;
     }
@@ -99,6 +104,15 @@ async fn each_case_is_one_thread_in_the_agents_mailbox() {
     let two = assert_one_chain("2", &threads["2"]);
     assert_ne!(one, two, "cases do not mix");
     assert!(one.starts_with("buzon.1.thread.") && two.starts_with("buzon.2.thread."));
+
+    let raised = parsed(mails.last().unwrap());
+    assert!(
+        raised
+            .text
+            .contains("Cambios que ha hecho el cliente:\n  - severidad: 3 (menor) → 1 (crítica)"),
+        "a change is told in Spanish: {}",
+        raised.text
+    );
 
     let index = mutt_thread_view(&mails);
     // One line a mail, numbered; mutt leaves out a subject its parent already shows.
