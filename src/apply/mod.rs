@@ -10,6 +10,7 @@
 //! a function of the mail and the batch that returns an [`Outcome`]; it may read and write
 //! in any order, and never claims or finishes the mail itself.
 
+mod agent_mail;
 mod batch;
 mod crash_only;
 mod fanout;

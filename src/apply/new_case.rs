@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::agent_mail::agent_files;
 use super::limits::Skipped;
 use super::outgoing::{attachment_facts, CaseRef, Outgoing};
 use super::proofs::{Held, HeldKind};
@@ -150,10 +151,11 @@ impl Processor {
             },
             requester,
             language,
+            related: related.map(|r| r.number),
         };
         self.acknowledge(tx, message, &opened, case, related, skipped)
             .await?;
-        self.tell_agents_of_new_case(tx, &opened, case, skipped, notify)
+        self.tell_agents_of_new_case(tx, message, &opened, (case, skipped), notify)
             .await?;
         Ok(Outcome::CaseCreated(CaseNumber(number)))
     }
@@ -225,21 +227,25 @@ impl Processor {
         Ok(())
     }
 
-    /// `agent_new_case`, urgent for Producción Caída, in the support language.
+    /// `agent_new_case`, urgent for Producción Caída, in the support language, with the
+    /// customer's files within `agents.attach_max_bytes`.
     async fn tell_agents_of_new_case(
         &self,
         tx: &mut Batch,
+        message: &InboundMessage,
         opened: &Opened,
-        case: &NewCase,
-        skipped: &[Skipped],
+        (case, skipped): (&NewCase, &[Skipped]),
         notify: Vec<Mailbox>,
     ) -> Result<(), ApplyError> {
+        let files = agent_files(message, self.config.agents.attach_max_bytes);
         let agent_language = self.config.support.language;
         let mut data = self.case_data(&opened.facts, agent_language);
         data["requester"] = compose::person(&opened.requester);
         data["person"] = compose::person(&opened.requester);
         data["skipped"] = json!(skipped);
         data["mentioned_case"] = json!(case.mentions.map(|n| n.0));
+        data["not_attached"] = json!(files.listed);
+        data["related_case"] = json!(opened.related);
         let mut note = Outgoing::new(
             MailKind::AgentNewCase,
             agent_language,
@@ -248,6 +254,7 @@ impl Processor {
             Some(opened.reference),
         );
         note.urgent = case.production_down;
+        note.attachments = files.attached;
         self.queue(tx, note).await?;
         Ok(())
     }
@@ -290,6 +297,8 @@ struct Opened {
     facts: CaseFacts,
     requester: Mailbox,
     language: Language,
+    /// The closed case the customer wrote on, which this one follows from.
+    related: Option<i64>,
 }
 
 pub(super) fn empty_case() -> CaseFacts {

@@ -76,8 +76,12 @@ impl Processor {
     pub(super) async fn queue(
         &self,
         tx: &mut Batch,
-        out: Outgoing,
+        mut out: Outgoing,
     ) -> Result<Option<String>, ApplyError> {
+        if let (false, Some(case)) = (out.kind.to_customer(), out.case) {
+            // Every agents' mail of a case, whoever queues it, joins the case's one thread.
+            out.threading = self.agent_threading(tx, case).await?;
+        }
         let recipients = self.allowed_recipients(tx, &out).await?;
         let mut id = None;
         if !recipients.hold.is_empty() {
@@ -169,7 +173,7 @@ impl Processor {
         let language = self.config.support.language;
         let mut data = self.case_data(&super::new_case::empty_case(), language);
         data["person"] = compose::person(person);
-        data["held_kind"] = json!(out.kind.name());
+        data["held_kind"] = json!(out.kind.label(language));
         data["limit"] = json!(self.config.limits.auto_replies_per_hour);
         data["case"]["number"] = json!(out.case.map_or(0, |c| c.number.0));
         let notify = self.notify_list(tx).await?;
@@ -227,9 +231,4 @@ pub(super) fn mailbox(address: &str) -> Option<Mailbox> {
         name: None,
         address,
     })
-}
-
-/// A field change for `case_updated`.
-pub(super) fn change(field: &str, before: impl ToString, after: impl ToString) -> Value {
-    json!({ "field": field, "before": before.to_string(), "after": after.to_string() })
 }

@@ -13,6 +13,7 @@ use crate::domain::{CaseNumber, CaseStatus, Direction, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, EmailRow, InboundRow};
 
+mod changes;
 mod notices;
 mod status;
 
@@ -22,7 +23,7 @@ use status::ChangedBy;
 struct CommentMade<'a> {
     sender: &'a Mailbox,
     commands: &'a ReplyCommands,
-    changes: &'a [serde_json::Value],
+    changes: &'a [changes::Change],
     /// Commands set aside until the customer confirms them.
     held: Option<&'a [String]>,
 }

@@ -2,10 +2,13 @@
 //! Pure given the clock and the nonce; the apply stage stores what comes out in the outbox.
 
 mod html;
+mod kind_labels;
 pub mod mime;
 pub mod msgid;
 pub mod templates;
 
+#[cfg(test)]
+mod agent_wording_tests;
 #[cfg(test)]
 mod html_render_tests;
 
@@ -147,9 +150,11 @@ pub fn sample_context(subject: &str) -> Value {
         "attachments": [{ "filename": "captura.png", "size": 2048 }],
         "changed_by": "Ana <ana@cliente.test>",
         "by_you": false,
+        "closed_by_customer": false,
         "changes": [{ "field": "severidad", "before": "3", "after": "1" }],
         "related_case": 1041,
         "mentioned_case": 1040,
+        "not_attached": [{ "filename": "volcado.zip", "size": 12_582_912 }],
         "skipped": [{ "filename": "video.mp4", "size": 90_000_000, "reason": "attachment_too_large" }],
         "search": Value::Null,
         "filter": "open",
@@ -171,7 +176,7 @@ pub fn sample_context(subject: &str) -> Value {
         "inbound_id": 7,
         "commands": ["cerrar"],
         "held_commands": ["cerrar"],
-        "held_kind": "case_list",
+        "held_kind": "lista de casos",
         "limit": 20,
         "request": { "name": "Ana María", "language": "es" },
     })

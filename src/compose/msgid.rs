@@ -59,6 +59,21 @@ pub fn new_message_id(
     )
 }
 
+/// The thread root of case `case` in the agents' clients: `buzon.N.thread.SIG@domain`.
+/// Deterministic (no nonce), so every agents' notification of the case names the same root in
+/// References, from any process and after any restart, without a lookup; signed for the
+/// agents like their notifications, so a reply that keeps only the root still reaches case N
+/// and still proves an agent. No mail carries it as its own Message-ID: clients group the
+/// case's mails under it as under a parent they never received.
+pub fn case_thread_root(secret: &str, case: CaseNumber, domain: &str) -> String {
+    let nonce = "thread";
+    format!(
+        "buzon.{}.{nonce}.{}@{domain}",
+        case.0,
+        signature(secret, case.0, nonce, Audience::Agents)
+    )
+}
+
 /// What a genuine buzon Message-ID says: the case (0 for none) and who it went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signed {
@@ -127,6 +142,21 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "0123456789abcdef-secret";
+
+    #[test]
+    fn a_case_has_one_thread_root_for_the_agents() {
+        let root = case_thread_root(SECRET, CaseNumber(7), "example.test");
+        assert_eq!(
+            root,
+            case_thread_root(SECRET, CaseNumber(7), "example.test")
+        );
+        assert_ne!(
+            root,
+            case_thread_root(SECRET, CaseNumber(8), "example.test")
+        );
+        assert!(proves_agent(&root, &[SECRET], CaseNumber(7)));
+        assert!(!proves_agent(&root, &["another secret"], CaseNumber(7)));
+    }
 
     #[test]
     fn signed_ids_name_their_case() {

@@ -112,6 +112,7 @@ pub(super) struct RawAgents {
     pub(super) addresses: Vec<String>,
     #[serde(default)]
     pub(super) notify: Vec<String>,
+    pub(super) attach_max_bytes: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -122,3 +122,20 @@ fn secrets_come_from_files_and_hide_in_debug() {
     assert_eq!(c.imap.password.expose(), "from-file");
     assert!(!format!("{:?}", c.imap).contains("from-file"));
 }
+
+#[test]
+fn agents_attachment_budget_defaults_to_10_mib_and_refuses_nonsense() {
+    let c = from_toml(MINIMAL, &[]).unwrap();
+    assert_eq!(c.agents.attach_max_bytes, 10 * 1024 * 1024);
+    let small = format!("{MINIMAL}[agents]\nattach_max_bytes = 0\n");
+    assert_eq!(from_toml(&small, &[]).unwrap().agents.attach_max_bytes, 0);
+    for bad in ["-1", "2000000000"] {
+        let text = format!("{MINIMAL}[agents]\nattach_max_bytes = {bad}\n");
+        let err = from_toml(&text, &[]).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(
+            err.0[0].starts_with("agents.attach_max_bytes: ") && err.0[0].contains(bad),
+            "{err}"
+        );
+    }
+}

@@ -343,5 +343,26 @@ fn validate_agents(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {
         .iter()
         .filter_map(|a| address("agents.notify", a, p))
         .collect();
-    AgentsConfig { addresses, notify }
+    let attach_max_bytes = attach_max_bytes(raw.attach_max_bytes, p);
+    AgentsConfig {
+        addresses,
+        notify,
+        attach_max_bytes,
+    }
+}
+
+/// `agents.attach_max_bytes`: 0 (list every file) up to 1 GiB.
+fn attach_max_bytes(raw: Option<i64>, p: &mut Vec<String>) -> u64 {
+    let Some(value) = raw else {
+        return AgentsConfig::DEFAULT_ATTACH_MAX_BYTES;
+    };
+    match u64::try_from(value) {
+        Ok(v) if v <= AgentsConfig::MAX_ATTACH_MAX_BYTES => v,
+        _ => {
+            p.push(format!(
+                "agents.attach_max_bytes: {value} is not between 0 (list the files only) and 1073741824 (1 GiB)"
+            ));
+            AgentsConfig::DEFAULT_ATTACH_MAX_BYTES
+        }
+    }
 }

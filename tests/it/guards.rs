@@ -208,6 +208,11 @@ async fn answers_past_the_cap_are_held_and_sent_on_retry() {
         1,
         "the agents are told once an hour per address"
     );
+    assert!(
+        told[0].text.contains("(lista de casos)") && !told[0].text.contains("case_list"),
+        "the held mail is named in the support language: {}",
+        told[0].text
+    );
     // The admin sends what was held.
     desk.start();
     for line in held_lines {

@@ -302,6 +302,8 @@ pub struct DeskOptions {
     pub smtp_extra: String,
     /// Added to the `[storage]` section.
     pub storage_extra: String,
+    /// Added to the `[agents]` section.
+    pub agents_extra: String,
     /// Log in to IMAP and SMTP with OAuth2 (give `[oauth2]` in `extra`); `admin-<tag>` is
     /// support.admin.
     pub oauth2: bool,
@@ -320,6 +322,7 @@ impl Default for DeskOptions {
             imap_extra: String::new(),
             smtp_extra: String::new(),
             storage_extra: String::new(),
+            agents_extra: String::new(),
             oauth2: false,
         }
     }
@@ -404,6 +407,7 @@ secret = "test-secret-0123456789abcdef"
 
 [agents]
 addresses = ["{agent}"]
+{agents_extra}
 
 [database]
 url = "{url}"
@@ -423,6 +427,7 @@ dir = "{storage}"
             imap_extra = options.imap_extra,
             smtp_extra = options.smtp_extra,
             storage_extra = options.storage_extra,
+            agents_extra = options.agents_extra,
         );
         let config_path = dir.path().join("buzon.toml");
         std::fs::write(&config_path, &text).expect("write config");

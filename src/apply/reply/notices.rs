@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::{case_language, CaseContext, CommentMade};
+use crate::apply::agent_mail::agent_files;
 use crate::apply::outgoing::{attachment_facts, facts_of, who, CaseRef, Outgoing};
 use crate::apply::Batch;
 use crate::apply::{ApplyError, Processor};
@@ -64,17 +65,22 @@ impl Processor {
         notify: Vec<Mailbox>,
     ) -> Result<(), ApplyError> {
         let language = self.config.support.language;
+        let files = agent_files(message, self.config.agents.attach_max_bytes);
         let facts = facts_of(updated, &context.participants, vec![]);
         let mut data = self.case_data(&facts, language);
+        data["not_attached"] = json!(files.listed);
+        // Customers' mail on a closed case opens a new one, so closed now is closed by them.
+        data["closed_by_customer"] = json!(updated.status != context.case.status);
         data["author"] = compose::person(comment.sender);
         data["comment"] = json!(comment.commands.comment);
         data["attachments"] = json!(attachment_facts(message));
-        data["changes"] = json!(comment.changes);
+        data["changes"] = super::changes::worded(comment.changes, language);
         data["changed_by"] = json!(who(comment.sender));
         data["skipped"] = json!(context.skipped);
         data["held_commands"] = json!(comment.held.unwrap_or_default());
         let kind = MailKind::AgentComment;
-        let note = Outgoing::new(kind, language, data, notify, Some(CaseRef::of(updated)));
+        let mut note = Outgoing::new(kind, language, data, notify, Some(CaseRef::of(updated)));
+        note.attachments = files.attached;
         self.queue(tx, note).await?;
         Ok(())
     }

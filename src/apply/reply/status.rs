@@ -3,16 +3,17 @@
 //! others read who it was — a customer by name, an agent as "<first name> (<support name>)",
 //! never an agent's address (SPEC.md "Customers see the desk, not the person").
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::changes::{worded, Change};
 use super::{case_language, requester, CaseContext};
-use crate::apply::outgoing::{change, facts_of, CaseRef, Outgoing};
+use crate::apply::outgoing::{facts_of, CaseRef, Outgoing};
 use crate::apply::Batch;
 use crate::apply::{ApplyError, Processor};
 use crate::commands::ReplyCommands;
 use crate::compose::{self, MailKind, Threading};
 use crate::domain::CaseStatus;
-use crate::domain::{Language, Mailbox};
+use crate::domain::Mailbox;
 use crate::store::CaseRow;
 
 /// Who changed the case, which decides how the others are told.
@@ -48,18 +49,15 @@ impl Processor {
         tx: &mut Batch,
         case: &CaseRow,
         commands: &ReplyCommands,
-    ) -> Result<(CaseRow, Vec<Value>), ApplyError> {
-        let spanish = case_language(case) == Language::Es;
+    ) -> Result<(CaseRow, Vec<Change>), ApplyError> {
         let mut updated = case.clone();
         let mut changes = Vec::new();
         if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
             tx.set_severity(case.id, severity.level()).await?;
-            let language = case_language(case);
-            changes.push(change(
-                if spanish { "severidad" } else { "severity" },
-                compose::severity_text(case.severity, language),
-                compose::severity_text(severity.level(), language),
-            ));
+            changes.push(Change::Severity {
+                before: case.severity,
+                after: severity.level(),
+            });
             updated.severity = severity.level();
             updated.production_down &= severity.level() == 1;
         }
@@ -69,12 +67,10 @@ impl Processor {
             .filter(|p| case.product.as_ref() != Some(*p))
         {
             tx.set_product(case.id, product).await?;
-            let before = case.product.clone().unwrap_or_else(|| "-".into());
-            changes.push(change(
-                if spanish { "producto" } else { "product" },
-                before,
-                product,
-            ));
+            changes.push(Change::Product {
+                before: case.product.clone(),
+                after: product.clone(),
+            });
             updated.product = Some(product.clone());
         }
         if commands.close && tx.close_case(case.id).await? {
@@ -89,7 +85,7 @@ impl Processor {
         tx: &mut Batch,
         updated: &CaseRow,
         context: &CaseContext,
-        changes: &[Value],
+        changes: &[Change],
         by: ChangedBy<'_>,
         threading: Threading,
     ) -> Result<(), ApplyError> {
@@ -104,7 +100,7 @@ impl Processor {
         };
         let language = case_language(updated);
         let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
-        data["changes"] = json!(changes);
+        data["changes"] = worded(changes, language);
         data["changed_by"] = json!(self.shown(tx, &by).await?);
         data["by_you"] = json!(false);
         let changer = by.customer();
