@@ -105,6 +105,7 @@ mod tests {
                 inline: false,
                 content_id: None,
                 stored_as: None,
+                damaged: false,
             })
             .collect();
         m
