@@ -10,10 +10,12 @@ use serde::Deserialize;
 
 use crate::domain::{EmailAddress, Language};
 
+mod ops;
 mod raw;
 mod validate;
 mod weak_secret;
 
+pub use ops::{HealthConfig, HttpConfig, LogConfig, LogFormat};
 use raw::RawConfig;
 use validate::validate;
 
@@ -202,6 +204,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub security: SecurityConfig,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub health: HealthConfig,
 }
 
 /// Every problem found, one line each.
@@ -244,6 +249,8 @@ const LITERAL_KEYS: &[&str] = &[
     "max_participants_per_case",
     "max_participants_per_mail",
     "relays_per_case_per_hour",
+    "max_sync_age_secs",
+    "max_outbox_age_secs",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.

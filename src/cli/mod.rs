@@ -107,6 +107,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::logging::init(&config.log);
     match dispatch(cli.command, config).await {
         Ok(code) => code,
         // `buzon case 2 | head`: the reader has what it wanted; nothing to report.

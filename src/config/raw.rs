@@ -23,6 +23,12 @@ pub(super) struct RawConfig {
     pub(super) limits: RawLimits,
     #[serde(default)]
     pub(super) security: RawSecurity,
+    #[serde(default)]
+    pub(super) log: super::ops::RawLog,
+    #[serde(default)]
+    pub(super) http: super::ops::RawHttp,
+    #[serde(default)]
+    pub(super) health: super::ops::RawHealth,
 }
 
 #[derive(Deserialize, Default)]

@@ -6,6 +6,7 @@ use super::*;
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut p = Vec::new();
+    let poll_interval = Duration::from_secs(raw.imap.poll_interval_secs.unwrap_or(30));
     let imap = validate_imap(raw.imap, &mut p);
     let smtp = validate_smtp(raw.smtp, &mut p);
     let support = validate_support(raw.support, &mut p);
@@ -28,6 +29,9 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     };
     let limits = validate_limits(raw.limits, &mut p);
     let security = validate_security(raw.security, &mut p);
+    let log = ops::validate_log(raw.log, &mut p);
+    let http = ops::validate_http(raw.http, &mut p);
+    let health = ops::validate_health(raw.health, poll_interval, &mut p);
     match (imap, smtp, support, p.is_empty()) {
         (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
             imap,
@@ -38,6 +42,9 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             storage,
             limits,
             security,
+            log,
+            http,
+            health,
         }),
         _ => Err(ConfigErrors(p)),
     }

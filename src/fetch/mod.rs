@@ -80,6 +80,9 @@ impl Fetcher {
         info!("fetcher stopped");
     }
 
+    /// One IMAP session, from login until it breaks or buzon stops; its log lines carry
+    /// the mailbox.
+    #[tracing::instrument(name = "imap", skip_all, fields(mailbox = %mailbox_key(&self.config.imap)))]
     async fn session(
         &self,
         shutdown: &CancellationToken,
@@ -163,7 +166,13 @@ impl Fetcher {
             crate::crash::point("fetch.before_commit");
             let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
             crate::crash::point("fetch.after_commit");
-            debug!(fetched = mails.len(), new, "stored");
+            debug!(
+                uid = chunk[0],
+                last_uid = chunk[chunk.len() - 1],
+                fetched = mails.len(),
+                new,
+                "stored"
+            );
             self.stored.notify_one();
         }
         Ok(())
