@@ -29,6 +29,7 @@ pub mod daemon;
 pub mod deadline;
 pub mod domain;
 pub mod fetch;
+pub mod health;
 pub mod hostile;
 pub mod import;
 pub mod logging;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod check;
+mod status;
 mod terminal;
 mod views;
 
@@ -93,6 +94,13 @@ pub enum Command {
         #[arg(long)]
         outbox: bool,
     },
+    /// Health, as /health answers it: each mailbox's last sync, the outbox, and why buzon is
+    /// unhealthy if it is (exit 1), for cron or monitoring without HTTP
+    Status {
+        /// /health's JSON body
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run the command; print errors once, here at the edge.
@@ -108,7 +116,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         }
     };
     crate::logging::init(&config.log);
-    match dispatch(cli.command, config).await {
+    match dispatch(cli.command, config, path).await {
         Ok(code) => code,
         // `buzon case 2 | head`: the reader has what it wanted; nothing to report.
         Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
@@ -134,15 +142,14 @@ pub(crate) fn say(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{line}")
 }
 
-async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+async fn dispatch(command: Command, config: Config, path: PathBuf) -> anyhow::Result<ExitCode> {
     if let Command::Check = command {
         return Ok(check::check(config).await);
     }
     let app = App::build(config).await?;
     match command {
         Command::Run => {
-            let shutdown = daemon::shutdown_on_signals();
-            daemon::run(app, shutdown).await?;
+            daemon::run_with(app, daemon::Control::from_signals(path)).await?;
         }
         Command::Migrate => say(format_args!("database is up to date"))?,
         Command::Cases {
@@ -170,6 +177,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             ))?;
         }
         Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
+        Command::Status { json } => return status::status(&app, json).await,
         Command::Check => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

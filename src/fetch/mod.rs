@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::Backoff;
 use crate::blobs::{BlobHash, BlobStore};
 use crate::config::{Config, ImapConfig, OnProcessed};
+use crate::health::metrics::{Component, Metrics};
 use crate::store::{FetchedMail, Store, StoreError};
 pub use connect::{connect, connect_with_deadline, ConnectError, ImapSession};
 
@@ -53,6 +54,9 @@ pub struct Fetcher {
     pub stored: Arc<Notify>,
     /// Poked by the processor after it commits, so side effects follow soon.
     pub processed: Arc<Notify>,
+    /// Poked after each full sync (systemd's READY waits for the first).
+    pub synced: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// How the cursor and rows name this mailbox: the account and folder.
@@ -68,6 +72,11 @@ impl Fetcher {
             match self.session(&shutdown, &mut backoff).await {
                 Ok(()) => break,
                 Err(e) => {
+                    self.metrics.error(match e {
+                        FetchError::Store(_) => Component::Database,
+                        FetchError::Io(_) => Component::Storage,
+                        _ => Component::Imap,
+                    });
                     let delay = backoff.next_delay();
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "IMAP connection lost");
                     tokio::select! {
@@ -99,8 +108,12 @@ impl Fetcher {
         }
         info!(mailbox = %imap.mailbox, uidvalidity, idle, "IMAP session ready");
         let mut exists = selected.exists;
+        let key = mailbox_key(imap);
         loop {
             self.sync(&mut session, uidvalidity).await?;
+            // What /health and `buzon status` judge fetching by.
+            self.store.record_sync(&key, crate::store::now_ms()).await?;
+            self.synced.notify_one();
             // Reset only once a sync worked: a session that connects but cannot store (a
             // full disk, a locked database) keeps backing off.
             backoff.reset();
@@ -166,6 +179,7 @@ impl Fetcher {
             crate::crash::point("fetch.before_commit");
             let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
             crate::crash::point("fetch.after_commit");
+            self.metrics.fetched(new as u64);
             debug!(
                 uid = chunk[0],
                 last_uid = chunk[chunk.len() - 1],

@@ -11,6 +11,7 @@ mod durability;
 mod fanout;
 mod forgery;
 mod guards;
+mod health;
 mod hostile;
 mod new_case;
 mod open_internet;

@@ -294,6 +294,9 @@ pub struct DeskOptions {
     pub smtp_extra: String,
     /// Added to the `[storage]` section.
     pub storage_extra: String,
+    /// `imap.poll_interval_secs` (30): also how often IDLE re-checks, so a health test
+    /// with small ages needs a small one.
+    pub poll_interval_secs: u64,
 }
 
 impl Default for DeskOptions {
@@ -309,6 +312,7 @@ impl Default for DeskOptions {
             imap_extra: String::new(),
             smtp_extra: String::new(),
             storage_extra: String::new(),
+            poll_interval_secs: 30,
         }
     }
 }
@@ -366,7 +370,7 @@ security = "{imap_sec}"
 username = "{support}"
 password = "secret"
 ca_file = "{ca}"
-poll_interval_secs = 30
+poll_interval_secs = {poll}
 {imap_extra}
 [smtp]
 host = "127.0.0.1"
@@ -401,6 +405,7 @@ dir = "{storage}"
             imap_extra = options.imap_extra,
             smtp_extra = options.smtp_extra,
             storage_extra = options.storage_extra,
+            poll = options.poll_interval_secs,
         );
         let config_path = dir.path().join("buzon.toml");
         std::fs::write(&config_path, &text).expect("write config");

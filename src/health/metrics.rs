@@ -1,0 +1,260 @@
+//! Prometheus metrics (`/metrics`, OpenMetrics text), with `prometheus-client`: the
+//! Prometheus project's own Rust client, with an explicit registry (no global recorder, so
+//! each test's daemon has its own) and typed label sets.
+//!
+//! Two kinds of figures. Counters and the histogram count what this process did since it
+//! started (mails fetched, applied, sent; errors; acknowledgement latency). Gauges are read
+//! from the database at each scrape (mail by state, outbox by state, last sync, oldest
+//! pending mail), so they are the desk's truth whichever process did the work.
+
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Where an error happened, for `buzon_errors_total{component}`.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Component {
+    Imap,
+    Smtp,
+    Database,
+    /// The raw-mail and attachment files (`storage.dir`).
+    Storage,
+}
+
+impl EncodeLabelValue for Component {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(match self {
+            Component::Imap => "imap",
+            Component::Smtp => "smtp",
+            Component::Database => "database",
+            Component::Storage => "storage",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabel {
+    component: Component,
+}
+
+/// What became of a mail (`case_created`, `comment`, …, `failed`, `deferred`) or which
+/// state rows are in: the store's own names.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailboxLabel {
+    mailbox: String,
+}
+
+/// Every metric buzon serves; cheap to update from any task (atomics behind `Arc`s).
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    fetched: Counter,
+    applied: Family<OutcomeLabel, Counter>,
+    sent: Counter,
+    deferred: Counter,
+    parked: Counter,
+    errors: Family<ComponentLabel, Counter>,
+    ack_latency: Histogram,
+    inbound: Family<StateLabel, Gauge>,
+    outbox: Family<StateLabel, Gauge>,
+    last_sync: Family<MailboxLabel, Gauge>,
+    oldest_pending: Gauge,
+    healthy: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("buzon"),
+            fetched: Counter::default(),
+            applied: Family::default(),
+            sent: Counter::default(),
+            deferred: Counter::default(),
+            parked: Counter::default(),
+            errors: Family::default(),
+            // 0.1 s to about 14 min, doubling.
+            ack_latency: Histogram::new(exponential_buckets(0.1, 2.0, 14)),
+            inbound: Family::default(),
+            outbox: Family::default(),
+            last_sync: Family::default(),
+            oldest_pending: Gauge::default(),
+            healthy: Gauge::default(),
+        };
+        let r = &mut m.registry;
+        r.register(
+            "mails_fetched",
+            "Mails fetched from IMAP and stored, by this process",
+            m.fetched.clone(),
+        );
+        r.register("mails_applied", "Mails processed by this process, by outcome (failed: parked for buzon failed; deferred: retried later)", m.applied.clone());
+        r.register(
+            "outbox_sent",
+            "Outgoing mails accepted by the SMTP server, by this process",
+            m.sent.clone(),
+        );
+        r.register(
+            "outbox_deferred",
+            "Delivery attempts that failed for now and will be retried",
+            m.deferred.clone(),
+        );
+        r.register(
+            "outbox_parked",
+            "Outgoing mails refused for good or given up on (buzon failed)",
+            m.parked.clone(),
+        );
+        r.register(
+            "errors",
+            "IMAP, SMTP, database and storage errors, by component",
+            m.errors.clone(),
+        );
+        r.register(
+            "ack_latency_seconds",
+            "From a new case's mail being fetched to its acknowledgement being accepted by SMTP",
+            m.ack_latency.clone(),
+        );
+        r.register(
+            "inbound_mails",
+            "Fetched mails in the database, by state (pending, done, failed, quarantined, ...)",
+            m.inbound.clone(),
+        );
+        r.register(
+            "outbox_mails",
+            "Outgoing mails in the database, by state (pending, sent, failed, held, suppressed)",
+            m.outbox.clone(),
+        );
+        r.register(
+            "last_sync_timestamp_seconds",
+            "When each mailbox was last synced in full (Unix time)",
+            m.last_sync.clone(),
+        );
+        r.register(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest outgoing mail not yet sent (0: none waits)",
+            m.oldest_pending.clone(),
+        );
+        r.register(
+            "healthy",
+            "1 when /health answers 200, else 0",
+            m.healthy.clone(),
+        );
+        m
+    }
+
+    pub fn fetched(&self, mails: u64) {
+        self.fetched.inc_by(mails);
+    }
+
+    pub fn applied(&self, outcome: &str) {
+        let label = OutcomeLabel {
+            outcome: outcome.to_string(),
+        };
+        self.applied.get_or_create(&label).inc();
+    }
+
+    pub fn sent(&self) {
+        self.sent.inc();
+    }
+
+    pub fn deferred(&self) {
+        self.deferred.inc();
+    }
+
+    pub fn parked(&self) {
+        self.parked.inc();
+    }
+
+    pub fn error(&self, component: Component) {
+        self.errors
+            .get_or_create(&ComponentLabel { component })
+            .inc();
+    }
+
+    /// An acknowledgement was accepted `millis` after its mail was fetched.
+    pub fn acknowledged_after(&self, millis: i64) {
+        self.ack_latency.observe(millis.max(0) as f64 / 1000.0);
+    }
+
+    /// The OpenMetrics text of every metric, the gauges read from the database first.
+    pub async fn render(&self, store: &Store, config: &Config) -> String {
+        if let Err(e) = self.read_gauges(store).await {
+            tracing::warn!(error = %e, "metrics: could not read the database");
+            self.error(Component::Database);
+        }
+        let report = super::assess(store, config).await;
+        self.healthy.set(i64::from(report.healthy));
+        self.oldest_pending
+            .set(report.oldest_pending_outbox_secs.unwrap_or(0) as i64);
+        for m in &report.mailboxes {
+            let label = MailboxLabel {
+                mailbox: m.mailbox.clone(),
+            };
+            self.last_sync
+                .get_or_create(&label)
+                .set(m.last_sync_unix.unwrap_or(0));
+        }
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// Counts by state, replaced whole: a state with no rows left disappears.
+    async fn read_gauges(&self, store: &Store) -> crate::store::Result<()> {
+        let inbound = store.inbound_counts().await?;
+        let outbox = store.outbox_counts().await?;
+        for (family, counts) in [(&self.inbound, inbound), (&self.outbox, outbox)] {
+            family.clear();
+            for (state, n) in counts {
+                family.get_or_create(&StateLabel { state }).set(n);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_show_in_the_text_with_their_labels() {
+        let m = Metrics::new();
+        m.fetched(3);
+        m.applied("case_created");
+        m.applied("case_created");
+        m.error(Component::Smtp);
+        m.acknowledged_after(1500);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &m.registry).unwrap();
+        assert!(text.contains("buzon_mails_fetched_total 3"), "{text}");
+        assert!(text.contains("buzon_mails_applied_total{outcome=\"case_created\"} 2"));
+        assert!(text.contains("buzon_errors_total{component=\"smtp\"} 1"));
+        assert!(text.contains("buzon_ack_latency_seconds_bucket{le=\"1.6\"} 1"));
+        assert!(text.contains("buzon_ack_latency_seconds_bucket{le=\"0.8\"} 0"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
