@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, starts a private Dovecot +
 # Postfix and makes sure PostgreSQL answers, then formatting, lints, unit, golden and
-# integration tests (SQLite and PostgreSQL).
+# integration tests (SQLite and PostgreSQL), then the systemd unit's checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -33,3 +33,4 @@ psql "$BUZON_TEST_POSTGRES" -Atqc "SELECT datname FROM pg_database WHERE datname
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --lib --bins --tests --locked
+scripts/check-unit.sh target/debug/buzon

@@ -164,8 +164,8 @@ pub async fn run_with(app: App, control: Control) -> anyhow::Result<()> {
 pub(crate) struct Progress {
     /// Poked after each full IMAP sync.
     pub synced: Arc<Notify>,
-    /// When the processor's loop last turned (Unix ms).
-    pub heartbeat: Arc<std::sync::atomic::AtomicI64>,
+    /// When the processor's batch in hand began (Unix ms; 0 while it waits for mail).
+    pub busy_since: Arc<std::sync::atomic::AtomicI64>,
 }
 
 fn start_stages(
@@ -179,7 +179,7 @@ fn start_stages(
     let ready = Arc::new(Notify::new());
     let progress = Progress {
         synced: Arc::new(Notify::new()),
-        heartbeat: Arc::new(crate::store::now_ms().into()),
+        busy_since: Arc::new(0.into()),
     };
     let fetcher = Fetcher {
         config: app.config.clone(),
@@ -196,7 +196,7 @@ fn start_stages(
         stored,
         processed,
         ready: ready.clone(),
-        heartbeat: progress.heartbeat.clone(),
+        busy_since: progress.busy_since.clone(),
     };
     tasks.spawn(processing.run(shutdown.clone()));
     let sender = Sender {

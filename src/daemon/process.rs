@@ -30,8 +30,9 @@ pub(super) struct ProcessLoop {
     pub processed: Arc<Notify>,
     /// Poked here so the sender looks at the outbox.
     pub ready: Arc<Notify>,
-    /// Set to the time at every turn: systemd's watchdog is fed only while this moves.
-    pub heartbeat: Arc<AtomicI64>,
+    /// When the batch in hand began (Unix ms), 0 while waiting for mail: systemd's
+    /// watchdog is not fed while one batch takes longer than its period.
+    pub busy_since: Arc<AtomicI64>,
 }
 
 impl ProcessLoop {
@@ -43,7 +44,7 @@ impl ProcessLoop {
         // so a backlog does not turn into one IDLE interruption and UID STORE per mail.
         let mut unflagged = 0;
         while !shutdown.is_cancelled() {
-            self.heartbeat.store(now_ms(), Ordering::Relaxed);
+            self.busy_since.store(now_ms(), Ordering::Relaxed);
             if self.current.has_changed().unwrap_or(false) {
                 (processor, metrics) = self.take_current();
             }
@@ -56,6 +57,7 @@ impl ProcessLoop {
                         self.processed.notify_one();
                         unflagged = 0;
                     }
+                    self.busy_since.store(0, Ordering::Relaxed);
                     tokio::select! {
                         _ = self.stored.notified() => {}
                         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -82,6 +84,7 @@ impl ProcessLoop {
                 }
             };
             if let Some(delay) = pause {
+                self.busy_since.store(0, Ordering::Relaxed);
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.cancelled() => {}

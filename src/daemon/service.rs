@@ -3,9 +3,9 @@
 //! systemd and in tests that run the daemon in-process):
 //! - `READY=1` once the first full IMAP sync is done, so `systemctl start` returns when
 //!   buzon is really fetching, and units ordered after it start then;
-//! - `WATCHDOG=1` every half `WatchdogSec`, but only while the processor's loop turns: a
-//!   stuck loop stops the pings and systemd restarts buzon. (A mail server that is down is
-//!   no reason to restart: `/health` reports it instead.)
+//! - `WATCHDOG=1` every half `WatchdogSec`, unless the processor has been on one batch for
+//!   longer than `WatchdogSec`: a stuck loop stops the pings and systemd restarts buzon.
+//!   (A mail server that is down is no reason to restart: `/health` reports it instead.)
 //! - `STOPPING=1` on the way out; `RELOADING=1` … `READY=1` around a reload (`reload.rs`).
 
 use std::sync::atomic::Ordering;
@@ -32,11 +32,12 @@ pub(super) async fn notify_systemd(progress: Progress, shutdown: CancellationTok
             }
             _ = tokio::time::sleep(tick), if watchdog.is_some() => {
                 let period = watchdog.unwrap_or_default();
-                let quiet = now_ms() - progress.heartbeat.load(Ordering::Relaxed);
-                if quiet < period.as_millis() as i64 {
+                let since = progress.busy_since.load(Ordering::Relaxed);
+                let busy = if since == 0 { 0 } else { now_ms() - since };
+                if busy < period.as_millis() as i64 {
                     tell(&[NotifyState::Watchdog]);
                 } else {
-                    warn!(quiet_ms = quiet, "the processor's loop is stuck: not feeding systemd's watchdog");
+                    warn!(busy_ms = busy, "the processor is stuck on one batch: not feeding systemd's watchdog");
                 }
             }
             _ = shutdown.cancelled() => return,

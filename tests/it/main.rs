@@ -17,6 +17,7 @@ mod new_case;
 mod open_internet;
 mod secrets;
 mod self_service;
+mod service;
 mod stalls;
 mod store;
 mod support;
