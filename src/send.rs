@@ -17,7 +17,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::health::metrics::{Component, Metrics};
+use crate::health::metrics::{Component, Delivery, Metrics};
 use crate::store::{now_ms, OutboxJob, Store, StoreError};
 pub use connect::{connect, open};
 
@@ -134,7 +134,7 @@ impl Sender {
         let recorded = match result {
             Ok(Outcome::Sent) => {
                 debug!("accepted");
-                self.metrics.sent();
+                self.metrics.delivered(Delivery::Sent);
                 let (store, metrics) = (self.store.clone(), self.metrics.clone());
                 // The latency histogram costs a query per mail: only when it is served.
                 let timed = self.config.http.listen.is_some();
@@ -158,7 +158,7 @@ impl Sender {
             Err(e) if e.is_permanent() => {
                 *session = None;
                 self.metrics.error(Component::Smtp);
-                self.metrics.parked();
+                self.metrics.delivered(Delivery::Parked);
                 warn!(error = %e, "refused for good: parked");
                 self.store.outbox_failed(job.id, &e.to_string()).await
             }
@@ -264,7 +264,7 @@ impl Sender {
                 refused = refused.len(),
                 why, "recipients refused for good: parked"
             );
-            self.metrics.parked();
+            self.metrics.delivered(Delivery::Parked);
             let error = format!("refused for {}: {why}", refused.join(", "));
             return self.store.outbox_failed(job.id, &error).await;
         }
@@ -279,7 +279,7 @@ impl Sender {
         if now_ms() - job.created_at > max_age.as_millis() as i64 {
             let hours = max_age.as_secs() / 3600;
             warn!(error, hours, "undeliverable for too long: parked");
-            self.metrics.parked();
+            self.metrics.delivered(Delivery::Parked);
             let error = format!("gave up after {hours} hours; last error: {error}");
             return self.store.outbox_failed(job.id, &error).await;
         }
@@ -288,7 +288,7 @@ impl Sender {
             Duration::from_secs(3600),
             job.attempts.saturating_sub(1) as u32,
         );
-        self.metrics.deferred();
+        self.metrics.delivered(Delivery::Deferred);
         warn!(error, retry_in_s = delay.as_secs(), "delivery deferred");
         self.store
             .outbox_retry(job.id, error, now_ms() + delay.as_millis() as i64)

@@ -15,10 +15,18 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 use crate::daemon::{self, App};
 
+/// `buzon --version`: the release and the git commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("BUZON_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "buzon",
-    version,
+    version = VERSION,
     about = "A support-case desk whose whole interface is email"
 )]
 pub struct Cli {

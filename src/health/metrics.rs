@@ -40,6 +40,32 @@ impl EncodeLabelValue for Component {
     }
 }
 
+/// What one delivery attempt came to, for `buzon_deliveries_total{result}`.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted by the SMTP server.
+    Sent,
+    /// Failed for now; retried with backoff.
+    Deferred,
+    /// Refused for good, or given up on after `smtp.max_age_hours`: `buzon failed`.
+    Parked,
+}
+
+impl EncodeLabelValue for Delivery {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(match self {
+            Delivery::Sent => "sent",
+            Delivery::Deferred => "deferred",
+            Delivery::Parked => "parked",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabel {
+    result: Delivery,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ComponentLabel {
     component: Component,
@@ -68,9 +94,7 @@ pub struct Metrics {
     registry: Registry,
     fetched: Counter,
     applied: Family<OutcomeLabel, Counter>,
-    sent: Counter,
-    deferred: Counter,
-    parked: Counter,
+    deliveries: Family<DeliveryLabel, Counter>,
     errors: Family<ComponentLabel, Counter>,
     ack_latency: Histogram,
     inbound: Family<StateLabel, Gauge>,
@@ -92,9 +116,7 @@ impl Metrics {
             registry: Registry::with_prefix("buzon"),
             fetched: Counter::default(),
             applied: Family::default(),
-            sent: Counter::default(),
-            deferred: Counter::default(),
-            parked: Counter::default(),
+            deliveries: Family::default(),
             errors: Family::default(),
             // 0.1 s to about 14 min, doubling.
             ack_latency: Histogram::new(exponential_buckets(0.1, 2.0, 14)),
@@ -112,19 +134,9 @@ impl Metrics {
         );
         r.register("mails_applied", "Mails processed by this process, by outcome (failed: parked for buzon failed; deferred: retried later)", m.applied.clone());
         r.register(
-            "outbox_sent",
-            "Outgoing mails accepted by the SMTP server, by this process",
-            m.sent.clone(),
-        );
-        r.register(
-            "outbox_deferred",
-            "Delivery attempts that failed for now and will be retried",
-            m.deferred.clone(),
-        );
-        r.register(
-            "outbox_parked",
-            "Outgoing mails refused for good or given up on (buzon failed)",
-            m.parked.clone(),
+            "deliveries",
+            "Delivery attempts by result: sent (accepted by SMTP), deferred (retried later), parked (refused for good or given up on)",
+            m.deliveries.clone(),
         );
         r.register(
             "errors",
@@ -175,16 +187,10 @@ impl Metrics {
         self.applied.get_or_create(&label).inc();
     }
 
-    pub fn sent(&self) {
-        self.sent.inc();
-    }
-
-    pub fn deferred(&self) {
-        self.deferred.inc();
-    }
-
-    pub fn parked(&self) {
-        self.parked.inc();
+    pub fn delivered(&self, result: Delivery) {
+        self.deliveries
+            .get_or_create(&DeliveryLabel { result })
+            .inc();
     }
 
     pub fn error(&self, component: Component) {

@@ -152,7 +152,7 @@ async fn health_turns_red_when_the_outbox_ages_and_metrics_count_it_all() {
     for line in [
         "buzon_mails_fetched_total 1",
         "buzon_mails_applied_total{outcome=\"case_created\"} 1",
-        "buzon_outbox_sent_total 2",
+        "buzon_deliveries_total{result=\"sent\"} 2",
         "buzon_outbox_mails{state=\"sent\"} 2",
         "buzon_inbound_mails{state=\"done\"} 1",
         "buzon_ack_latency_seconds_count 1",
@@ -170,7 +170,10 @@ async fn health_turns_red_when_the_outbox_ages_and_metrics_count_it_all() {
             .find_map(|l| l.strip_prefix(prefix)?.trim().parse::<u64>().ok())
             .unwrap_or(0)
     };
-    assert!(counted("buzon_outbox_deferred_total") >= 1, "{metrics}");
+    assert!(
+        counted("buzon_deliveries_total{result=\"deferred\"}") >= 1,
+        "{metrics}"
+    );
     assert!(
         counted("buzon_errors_total{component=\"smtp\"}") >= 1,
         "{metrics}"

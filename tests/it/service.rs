@@ -118,6 +118,39 @@ async fn new_case(
     (case.product, parsed(&ack).text)
 }
 
+/// Write the configuration file anew and send SIGHUP.
+fn reload_with(desk: &Desk, child: &Child, text: &str) {
+    std::fs::write(&desk.config_path, text).unwrap();
+    signal(child, "HUP");
+}
+
+/// The configuration with Nuevo among the products, templates of the test's own and a
+/// tighter limit.
+fn good_reload(desk: &Desk) -> String {
+    let templates = desk.path("templates");
+    std::fs::create_dir_all(templates.join("es")).unwrap();
+    let shipped =
+        std::fs::read_to_string(repo_root().join("templates/es/case_created.hbs")).unwrap();
+    let custom = shipped.replacen("\n\n", "\n\nPlantilla recargada.\n\n", 1);
+    std::fs::write(templates.join("es/case_created.hbs"), custom).unwrap();
+    let products = "products = [\"Harmony\", \"Integration Studio\", \"API Manager\"]";
+    std::fs::read_to_string(&desk.config_path)
+        .unwrap()
+        .replace(products, "products = [\"Harmony\", \"Nuevo\"]")
+        .replace(
+            "[support]\n",
+            &format!("[support]\ntemplates_dir = \"{}\"\n", templates.display()),
+        )
+        + "\n[limits]\nauto_replies_per_hour = 7\n"
+}
+
+/// The log's `reload refused` lines.
+fn refusals(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("reload refused"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_products_templates_and_limits_and_refuses_a_bad_file() {
     let desk = Desk::new("reload").await;
@@ -128,23 +161,8 @@ async fn sighup_reloads_products_templates_and_limits_and_refuses_a_bad_file() {
     let (product, _) = new_case(&desk, &customer, 1, "Nuevo").await;
     assert_eq!(product, None, "Nuevo is not a product yet");
 
-    let original = std::fs::read_to_string(&desk.config_path).unwrap();
-    let templates = desk.path("templates");
-    std::fs::create_dir_all(templates.join("es")).unwrap();
-    let shipped =
-        std::fs::read_to_string(repo_root().join("templates/es/case_created.hbs")).unwrap();
-    let custom = shipped.replacen("\n\n", "\n\nPlantilla recargada.\n\n", 1);
-    std::fs::write(templates.join("es/case_created.hbs"), custom).unwrap();
-    let products = "products = [\"Harmony\", \"Integration Studio\", \"API Manager\"]";
-    let reloaded = original
-        .replace(products, "products = [\"Harmony\", \"Nuevo\"]")
-        .replace(
-            "[support]\n",
-            &format!("[support]\ntemplates_dir = \"{}\"\n", templates.display()),
-        )
-        + "\n[limits]\nauto_replies_per_hour = 7\n";
-    std::fs::write(&desk.config_path, &reloaded).unwrap();
-    signal(&child, "HUP");
+    let reloaded = good_reload(&desk);
+    reload_with(&desk, &child, &reloaded);
     let text = log_shows(&log, "configuration reloaded", 1);
     for change in [
         "support.products: added Nuevo; removed Integration Studio, API Manager",
@@ -157,35 +175,22 @@ async fn sighup_reloads_products_templates_and_limits_and_refuses_a_bad_file() {
     assert_eq!(product.as_deref(), Some("Nuevo"));
     assert!(ack.contains("Plantilla recargada."), "{ack}");
 
-    let broken = reloaded.replace(
-        "auto_replies_per_hour = 7",
-        "auto_replies_per_hour = 0\ncolor = \"rojo\"",
-    );
-    std::fs::write(&desk.config_path, broken).unwrap();
-    signal(&child, "HUP");
+    let limit = "auto_replies_per_hour = 7";
+    let unknown_key = "auto_replies_per_hour = 0\ncolor = \"rojo\"";
+    reload_with(&desk, &child, &reloaded.replace(limit, unknown_key));
     let text = log_shows(&log, "keeping the running one", 1);
-    let refused: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("reload refused"))
-        .collect();
+    let refused = refusals(&text);
     assert_eq!(
         refused.len(),
         1,
         "serde stops at the unknown key: {refused:?}"
     );
     assert!(refused[0].contains("color"), "{refused:?}");
-    let two_problems = reloaded.replace(
-        "auto_replies_per_hour = 7",
-        "auto_replies_per_hour = 0\nnew_cases_per_hour = 0",
-    );
-    std::fs::write(&desk.config_path, two_problems).unwrap();
-    signal(&child, "HUP");
+    let two_bad_values = "auto_replies_per_hour = 0\nnew_cases_per_hour = 0";
+    reload_with(&desk, &child, &reloaded.replace(limit, two_bad_values));
     let text = log_shows(&log, "keeping the running one", 2);
-    let refused = text
-        .lines()
-        .filter(|l| l.contains("reload refused"))
-        .count();
-    assert_eq!(refused, 3, "one line per problem:\n{text}");
+    assert_eq!(refusals(&text).len(), 3, "one line per problem:\n{text}");
+
     let (product, ack) = new_case(&desk, &customer, 3, "Nuevo").await;
     assert_eq!(
         product.as_deref(),
