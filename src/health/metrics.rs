@@ -126,54 +126,50 @@ impl Metrics {
             oldest_pending: Gauge::default(),
             healthy: Gauge::default(),
         };
-        let r = &mut m.registry;
-        r.register(
-            "mails_fetched",
-            "Mails fetched from IMAP and stored, by this process",
-            m.fetched.clone(),
-        );
-        r.register("mails_applied", "Mails processed by this process, by outcome (failed: parked for buzon failed; deferred: retried later)", m.applied.clone());
-        r.register(
-            "deliveries",
-            "Delivery attempts by result: sent (accepted by SMTP), deferred (retried later), parked (refused for good or given up on)",
-            m.deliveries.clone(),
-        );
-        r.register(
-            "errors",
-            "IMAP, SMTP, database and storage errors, by component",
-            m.errors.clone(),
-        );
-        r.register(
-            "ack_latency_seconds",
-            "From a new case's mail being fetched to its acknowledgement being accepted by SMTP",
-            m.ack_latency.clone(),
-        );
-        r.register(
-            "inbound_mails",
-            "Fetched mails in the database, by state (pending, done, failed, quarantined, ...)",
-            m.inbound.clone(),
-        );
-        r.register(
-            "outbox_mails",
-            "Outgoing mails in the database, by state (pending, sent, failed, held, suppressed)",
-            m.outbox.clone(),
-        );
+        m.register_events();
+        m.register_readings();
+        m
+    }
+
+    /// What this process counts as it works.
+    fn register_events(&mut self) {
+        let r = &mut self.registry;
+        let fetched = "Mails fetched from IMAP and stored, by this process";
+        r.register("mails_fetched", fetched, self.fetched.clone());
+        let applied = "Mails processed by this process, by outcome (failed: parked for buzon failed; deferred: retried later)";
+        r.register("mails_applied", applied, self.applied.clone());
+        let deliveries = "Delivery attempts by result: sent (accepted by SMTP), deferred (retried later), parked (refused for good or given up on)";
+        r.register("deliveries", deliveries, self.deliveries.clone());
+        let errors = "IMAP, SMTP, database and storage errors, by component";
+        r.register("errors", errors, self.errors.clone());
+        let latency =
+            "From a new case's mail being fetched to its acknowledgement being accepted by SMTP";
+        r.register("ack_latency_seconds", latency, self.ack_latency.clone());
+    }
+
+    /// What is read from the database at each scrape.
+    fn register_readings(&mut self) {
+        let r = &mut self.registry;
+        let inbound =
+            "Fetched mails in the database, by state (pending, done, failed, quarantined, ...)";
+        r.register("inbound_mails", inbound, self.inbound.clone());
+        let outbox =
+            "Outgoing mails in the database, by state (pending, sent, failed, held, suppressed)";
+        r.register("outbox_mails", outbox, self.outbox.clone());
+        let synced = "When each mailbox was last synced in full (Unix time)";
         r.register(
             "last_sync_timestamp_seconds",
-            "When each mailbox was last synced in full (Unix time)",
-            m.last_sync.clone(),
+            synced,
+            self.last_sync.clone(),
         );
+        let oldest = "Age of the oldest outgoing mail not yet sent (0: none waits)";
         r.register(
             "outbox_oldest_pending_seconds",
-            "Age of the oldest outgoing mail not yet sent (0: none waits)",
-            m.oldest_pending.clone(),
+            oldest,
+            self.oldest_pending.clone(),
         );
-        r.register(
-            "healthy",
-            "1 when /health answers 200, else 0",
-            m.healthy.clone(),
-        );
-        m
+        let healthy = "1 when /health answers 200, else 0";
+        r.register("healthy", healthy, self.healthy.clone());
     }
 
     pub fn fetched(&self, mails: u64) {

@@ -41,13 +41,35 @@ async fn trace_log_of_a_working_desk(test: &str, extra: &str) -> TraceLog {
     send_mail_via(&server.0, &customer, &[&support], &mail).await;
 
     let log_path = desk.path("trace.log");
-    let log = std::fs::File::create(&log_path).unwrap();
+    let sent = run_at_trace_level(&desk, &password, &log_path).await;
+    assert_eq!(
+        sent, 2,
+        "acknowledgement and notice sent (so both logins happened)"
+    );
+    // AUTH PLAIN carries "\0user\0password" in base64; AUTH LOGIN the password alone.
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    TraceLog {
+        text: std::fs::read_to_string(&log_path).unwrap(),
+        forbidden: vec![
+            password.clone(),
+            b64(&format!("\0{support}\0{password}")),
+            b64(&password),
+            desk.config().support.secret.expose().to_string(),
+            body,
+        ],
+    }
+}
+
+/// `buzon run` at trace level, stderr to `log_path`, until it has sent two mails (or a
+/// minute has passed); how many it sent.
+async fn run_at_trace_level(desk: &Desk, password: &str, log_path: &std::path::Path) -> i64 {
+    let log = std::fs::File::create(log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_buzon"))
         .args(["run", "--config"])
         .arg(&desk.config_path)
         .env("BUZON_LOG", "trace")
-        .env("BUZON_IMAP__PASSWORD", &password)
-        .env("BUZON_SMTP__PASSWORD", &password)
+        .env("BUZON_IMAP__PASSWORD", password)
+        .env("BUZON_SMTP__PASSWORD", password)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -68,22 +90,7 @@ async fn trace_log_of_a_working_desk(test: &str, extra: &str) -> TraceLog {
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(
-        sent, 2,
-        "acknowledgement and notice sent (so both logins happened)"
-    );
-    // AUTH PLAIN carries "\0user\0password" in base64; AUTH LOGIN the password alone.
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    TraceLog {
-        text: std::fs::read_to_string(&log_path).unwrap(),
-        forbidden: vec![
-            password.clone(),
-            b64(&format!("\0{support}\0{password}")),
-            b64(&password),
-            desk.config().support.secret.expose().to_string(),
-            body,
-        ],
-    }
+    sent
 }
 
 impl TraceLog {
