@@ -11,7 +11,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # w3m renders every template's HTML part in the tests, as a text-mode client would.
-want=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix openssl ca-certificates gcc libc6-dev pkg-config curl procps w3m mutt tmux)
+# systemd brings systemd-analyze (the unit's checks); dpkg-dev and lintian build and check
+# the Debian package (scripts/package.sh).
+want=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix openssl ca-certificates gcc libc6-dev pkg-config curl procps w3m mutt tmux systemd dpkg-dev lintian)
 if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     want+=(postgresql)
 fi

@@ -11,11 +11,13 @@ use serde::Deserialize;
 use crate::domain::{EmailAddress, Language};
 
 mod oauth2;
+mod ops;
 mod raw;
 mod validate;
 mod weak_secret;
 
 pub use oauth2::{AuthMethod, OAuth2Config, Provider};
+pub use ops::{HealthConfig, HttpConfig, LogConfig, LogFormat};
 use raw::RawConfig;
 use validate::validate;
 
@@ -221,6 +223,9 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Set when `imap.auth` or `smtp.auth` is `"oauth2"`.
     pub oauth2: Option<OAuth2Config>,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub health: HealthConfig,
 }
 
 /// Every problem found, one line each.
@@ -264,6 +269,8 @@ const LITERAL_KEYS: &[&str] = &[
     "max_participants_per_mail",
     "relays_per_case_per_hour",
     "scopes",
+    "max_sync_age_secs",
+    "max_outbox_age_secs",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.

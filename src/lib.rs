@@ -32,6 +32,7 @@ pub mod daemon;
 pub mod deadline;
 pub mod domain;
 pub mod fetch;
+pub mod health;
 pub mod import;
 pub mod logging;
 pub mod oauth2;

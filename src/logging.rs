@@ -11,6 +11,8 @@ use std::io::IsTerminal;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
+use crate::config::{LogConfig, LogFormat};
+
 /// Crates that log raw protocol traffic, and the most they may log. At info and above they
 /// report only connection events, never the commands themselves.
 const RAW_PROTOCOL: &[&str] = &["async_imap", "imap_proto", "lettre"];
@@ -26,17 +28,29 @@ pub fn protocol_cap() -> Targets {
         })
 }
 
-/// Log to stderr, at `BUZON_LOG` (default `info`) within `protocol_cap`; colours only on a
-/// terminal, so a log file holds plain text.
-pub fn init() {
-    let chosen = EnvFilter::try_from_env("BUZON_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = std::io::stderr();
+/// Log to stderr, at `BUZON_LOG` (else `log.level`) within `protocol_cap`, as text or as one
+/// JSON object a line (`log.format`). Colour codes only on a terminal (and never with
+/// `NO_COLOR` set), so a file or journald gets plain text. JSON lines carry the fields of
+/// every span the event happened in (mailbox, uid, case, outbox id), flattened beside the
+/// message.
+pub fn init(config: &LogConfig) {
+    let chosen = EnvFilter::try_from_env("BUZON_LOG")
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match config.format {
+        LogFormat::Text => lines.with_ansi(colour).boxed(),
+        LogFormat::Json => lines
+            .json()
+            .with_ansi(false)
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .boxed(),
+    };
     tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(stderr.is_terminal())
-                .with_writer(std::io::stderr),
-        )
+        .with(lines)
         .with(chosen)
         .with(protocol_cap())
         .init();

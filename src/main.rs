@@ -1,4 +1,5 @@
-//! The `buzon` binary: arguments, logging, then the library does the work.
+//! The `buzon` binary: arguments, then the library does the work (logging is set up once
+//! the configuration, which chooses its format, is loaded).
 
 use std::process::ExitCode;
 
@@ -7,7 +8,6 @@ use clap::Parser;
 fn main() -> ExitCode {
     return_large_buffers_to_the_system();
     let cli = buzon::cli::Cli::parse();
-    buzon::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -17,6 +17,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
 use crate::config::Config;
+use crate::health::metrics::{Component, Delivery, Metrics};
 use crate::oauth2::TokenSource;
 use crate::store::{now_ms, OutboxJob, Store, StoreError};
 pub use connect::{connect, connect_with, open};
@@ -73,6 +74,7 @@ pub struct Sender {
     pub ready: Arc<Notify>,
     /// Logs in when `smtp.auth` is `"oauth2"`.
     pub tokens: Option<Arc<TokenSource>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Sender {
@@ -142,11 +144,19 @@ impl Sender {
         let recorded = match result {
             Ok(Outcome::Sent) => {
                 debug!("accepted");
-                let store = self.store.clone();
+                self.metrics.delivered(Delivery::Sent);
+                let (store, metrics) = (self.store.clone(), self.metrics.clone());
+                // The latency histogram costs a query per mail: only when it is served.
+                let timed = self.config.http.listen.is_some();
                 let record = async move {
-                    if let Err(e) = store.outbox_sent(job.id).await {
+                    match store.outbox_sent(job.id).await {
+                        Ok(()) if timed => time_acknowledgement(&store, &metrics, job.id).await,
+                        Ok(()) => {}
                         // The lease runs out and the row is sent again: at least once.
-                        warn!(error = %e, "could not record the delivery");
+                        Err(e) => {
+                            metrics.error(Component::Database);
+                            warn!(error = %e, "could not record the delivery");
+                        }
                     }
                 };
                 link.recording = Some(tokio::spawn(record.in_current_span()));
@@ -157,11 +167,14 @@ impl Sender {
             }
             Err(e) if e.is_permanent() => {
                 *session = None;
+                self.metrics.error(Component::Smtp);
+                self.metrics.delivered(Delivery::Parked);
                 warn!(error = %e, "refused for good: parked");
                 self.store.outbox_failed(job.id, &e.to_string()).await
             }
             Err(e) => {
                 *session = None;
+                self.metrics.error(Component::Smtp);
                 self.later(&job, &e.to_string()).await
             }
         };
@@ -261,6 +274,7 @@ impl Sender {
                 refused = refused.len(),
                 why, "recipients refused for good: parked"
             );
+            self.metrics.delivered(Delivery::Parked);
             let error = format!("refused for {}: {why}", refused.join(", "));
             return self.store.outbox_failed(job.id, &error).await;
         }
@@ -275,6 +289,7 @@ impl Sender {
         if now_ms() - job.created_at > max_age.as_millis() as i64 {
             let hours = max_age.as_secs() / 3600;
             warn!(error, hours, "undeliverable for too long: parked");
+            self.metrics.delivered(Delivery::Parked);
             let error = format!("gave up after {hours} hours; last error: {error}");
             return self.store.outbox_failed(job.id, &error).await;
         }
@@ -283,6 +298,7 @@ impl Sender {
             Duration::from_secs(3600),
             job.attempts.saturating_sub(1) as u32,
         );
+        self.metrics.delivered(Delivery::Deferred);
         warn!(error, retry_in_s = delay.as_secs(), "delivery deferred");
         self.store
             .outbox_retry(job.id, error, now_ms() + delay.as_millis() as i64)
@@ -360,6 +376,15 @@ impl Link {
 async fn recorded(recording: &mut Option<JoinHandle<()>>) {
     if let Some(record) = recording.take() {
         let _ = record.await;
+    }
+}
+
+/// For an acknowledgement, how long its customer waited: fetched to accepted by SMTP.
+async fn time_acknowledgement(store: &Store, metrics: &Metrics, outbox_id: i64) {
+    match store.acknowledged_mail_fetched_at(outbox_id).await {
+        Ok(Some(fetched_at)) => metrics.acknowledged_after(now_ms() - fetched_at),
+        Ok(None) => {}
+        Err(_) => metrics.error(Component::Database),
     }
 }
 

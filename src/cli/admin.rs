@@ -12,6 +12,7 @@ use crate::store::{CustomerRow, StoreError};
 
 #[derive(Subcommand, Debug)]
 pub enum CustomerCommand {
+    /// Add a customer
     Add {
         email: String,
         #[arg(long)]
@@ -21,6 +22,7 @@ pub enum CustomerCommand {
         #[arg(long)]
         language: Option<String>,
     },
+    /// Change a customer's name, organisation or language
     Edit {
         email: String,
         #[arg(long)]
@@ -30,36 +32,38 @@ pub enum CustomerCommand {
         #[arg(long)]
         language: Option<String>,
     },
+    /// List them
     List,
-    Remove {
-        email: String,
-    },
+    /// Remove a customer
+    Remove { email: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum OrgCommand {
+    /// Add an organisation
     Add {
         domain: String,
         #[arg(long)]
         name: Option<String>,
     },
+    /// List them
     List,
-    Remove {
-        domain: String,
-    },
+    /// Remove an organisation
+    Remove { domain: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AgentCommand {
+    /// Add an agent
     Add {
         email: String,
         #[arg(long)]
         name: Option<String>,
     },
+    /// List them
     List,
-    Remove {
-        email: String,
-    },
+    /// Remove an agent
+    Remove { email: String },
 }
 
 fn usage(message: String) -> anyhow::Result<ExitCode> {

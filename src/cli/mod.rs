@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod check;
+mod status;
 mod terminal;
 mod views;
 
@@ -15,10 +16,18 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config};
 use crate::daemon::{self, App};
 
+/// `buzon --version`: the release and the git commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("BUZON_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "buzon",
-    version,
+    version = VERSION,
     about = "A support-case desk whose whole interface is email"
 )]
 pub struct Cli {
@@ -97,6 +106,13 @@ pub enum Command {
         #[arg(long)]
         outbox: bool,
     },
+    /// Health, as /health answers it: each mailbox's last sync, the outbox, and why buzon is
+    /// unhealthy if it is (exit 1), for cron or monitoring without HTTP
+    Status {
+        /// /health's JSON body
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run the command; print errors once, here at the edge.
@@ -111,7 +127,8 @@ pub async fn execute(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match dispatch(cli.command, config).await {
+    crate::logging::init(&config.log);
+    match dispatch(cli.command, config, path).await {
         Ok(code) => code,
         // `buzon case 2 | head`: the reader has what it wanted; nothing to report.
         Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
@@ -137,15 +154,14 @@ pub(crate) fn say(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{line}")
 }
 
-async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+async fn dispatch(command: Command, config: Config, path: PathBuf) -> anyhow::Result<ExitCode> {
     if let Command::Check = command {
         return Ok(check::check(config).await);
     }
     let app = App::build(config).await?;
     match command {
         Command::Run => {
-            let shutdown = daemon::shutdown_on_signals();
-            daemon::run(app, shutdown).await?;
+            daemon::run_with(app, daemon::Control::from_signals(path)).await?;
         }
         Command::Migrate => say(format_args!("database is up to date"))?,
         Command::Cases {
@@ -174,6 +190,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
         }
         Command::Retry { id, outbox } => return views::retry(&app, id, outbox).await,
         Command::Auth(c) => return auth::auth(&app, c).await,
+        Command::Status { json } => return status::status(&app, json).await,
         Command::Check => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

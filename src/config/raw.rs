@@ -25,6 +25,12 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) security: RawSecurity,
     pub(super) oauth2: Option<RawOAuth2>,
+    #[serde(default)]
+    pub(super) log: super::ops::RawLog,
+    #[serde(default)]
+    pub(super) http: super::ops::RawHttp,
+    #[serde(default)]
+    pub(super) health: super::ops::RawHealth,
 }
 
 #[derive(Deserialize, Default)]

@@ -6,6 +6,7 @@ use super::*;
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut p = Vec::new();
+    let poll_interval = Duration::from_secs(raw.imap.poll_interval_secs.unwrap_or(30));
     let imap = validate_imap(raw.imap, &mut p);
     let mut smtp = validate_smtp(raw.smtp, &mut p);
     let support = validate_support(raw.support, &mut p);
@@ -34,6 +35,9 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     if let (Some(imap), Some(smtp), Some(support)) = (&imap, &mut smtp, &support) {
         one_oauth2_login(imap, smtp, support, &oauth2, &mut p);
     }
+    let log = ops::validate_log(raw.log, &mut p);
+    let http = ops::validate_http(raw.http, &mut p);
+    let health = ops::validate_health(raw.health, poll_interval, &mut p);
     match (imap, smtp, support, p.is_empty()) {
         (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
             imap,
@@ -45,6 +49,9 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             limits,
             security,
             oauth2,
+            log,
+            http,
+            health,
         }),
         _ => Err(ConfigErrors(p)),
     }

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::Backoff;
 use crate::blobs::{BlobHash, BlobStore};
 use crate::config::{AuthMethod, Config, ImapConfig, OnProcessed};
+use crate::health::metrics::{Component, Metrics};
 use crate::oauth2::TokenSource;
 use crate::store::{FetchedMail, Store, StoreError};
 pub use connect::{connect, connect_with_deadline, ConnectError, ImapSession};
@@ -56,6 +57,9 @@ pub struct Fetcher {
     pub processed: Arc<Notify>,
     /// Logs in when `imap.auth` is `"oauth2"`.
     pub tokens: Option<Arc<TokenSource>>,
+    /// Poked after each full sync (systemd's READY waits for the first).
+    pub synced: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why a session ended without an error.
@@ -79,6 +83,11 @@ impl Fetcher {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::TokenDue) => info!("renewing the IMAP login with a fresh token"),
                 Err(e) => {
+                    self.metrics.error(match e {
+                        FetchError::Store(_) => Component::Database,
+                        FetchError::Io(_) => Component::Storage,
+                        _ => Component::Imap,
+                    });
                     let delay = backoff.next_delay();
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "IMAP connection lost");
                     tokio::select! {
@@ -91,6 +100,9 @@ impl Fetcher {
         info!("fetcher stopped");
     }
 
+    /// One IMAP session, from login until it breaks or buzon stops; its log lines carry
+    /// the mailbox.
+    #[tracing::instrument(name = "imap", skip_all, fields(mailbox = %mailbox_key(&self.config.imap)))]
     async fn session(
         &self,
         shutdown: &CancellationToken,
@@ -117,8 +129,12 @@ impl Fetcher {
         }
         info!(mailbox = %imap.mailbox, uidvalidity, idle, "IMAP session ready");
         let mut exists = selected.exists;
+        let key = mailbox_key(imap);
         loop {
             self.sync(&mut session, uidvalidity).await?;
+            // What /health and `buzon status` judge fetching by.
+            self.store.record_sync(&key, crate::store::now_ms()).await?;
+            self.synced.notify_one();
             // Reset only once a sync worked: a session that connects but cannot store (a
             // full disk, a locked database) keeps backing off.
             backoff.reset();
@@ -192,7 +208,14 @@ impl Fetcher {
             crate::crash::point("fetch.before_commit");
             let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
             crate::crash::point("fetch.after_commit");
-            debug!(fetched = mails.len(), new, "stored");
+            self.metrics.fetched(new as u64);
+            debug!(
+                uid = chunk[0],
+                last_uid = chunk[chunk.len() - 1],
+                fetched = mails.len(),
+                new,
+                "stored"
+            );
             self.stored.notify_one();
         }
         Ok(())

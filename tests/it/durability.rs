@@ -110,8 +110,9 @@ async fn kill_9_storm_loses_nothing_and_duplicates_no_case() {
             retried += 1;
         }
         if started.elapsed() > Duration::from_secs(240) {
-            let parked = desk.store().failed_inbound().await.unwrap();
-            panic!("stalled: {cases} cases, {pending} pending, {sent} sent; parked: {parked:?}");
+            let inbound = desk.store().inbound_counts().await.unwrap();
+            let failed = desk.store().failed_inbound().await.unwrap();
+            panic!("stalled: {cases} cases, {pending} pending, {sent} sent; mail in: {inbound:?}; failed: {failed:?}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -12,6 +12,7 @@ mod durability;
 mod fanout;
 mod forgery;
 mod guards;
+mod health;
 mod hostile;
 /// Hostile mail, generated: shared with the benchmarks and the parser's unit tests.
 #[path = "../fixtures/hostile.rs"]
@@ -23,6 +24,7 @@ mod oauth_server;
 mod open_internet;
 mod secrets;
 mod self_service;
+mod service;
 mod stalls;
 mod store;
 mod support;

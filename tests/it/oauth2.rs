@@ -261,6 +261,11 @@ async fn a_revoked_login_alarms_backs_off_and_recovers_after_auth_login() {
         "{out}"
     );
     assert!(out.contains("buzon auth login"), "{out}");
+    let (ok, out) = cli(&s.desk, &["status"]).await;
+    assert!(
+        !ok && out.contains("oauth2") && out.contains("buzon auth login"),
+        "buzon status (and /health) turn red: {out}"
+    );
 
     // A customer writes while buzon cannot log in; it keeps trying, without hammering.
     let refused = Seen::Refresh { accepted: false };

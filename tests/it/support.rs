@@ -307,6 +307,9 @@ pub struct DeskOptions {
     /// Log in to IMAP and SMTP with OAuth2 (give `[oauth2]` in `extra`); `admin-<tag>` is
     /// support.admin.
     pub oauth2: bool,
+    /// `imap.poll_interval_secs` (30): also how often IDLE re-checks, so a health test
+    /// with small ages needs a small one.
+    pub poll_interval_secs: u64,
 }
 
 impl Default for DeskOptions {
@@ -324,6 +327,7 @@ impl Default for DeskOptions {
             storage_extra: String::new(),
             agents_extra: String::new(),
             oauth2: false,
+            poll_interval_secs: 30,
         }
     }
 }
@@ -390,7 +394,7 @@ security = "{imap_sec}"
 username = "{support}"
 {imap_login}
 ca_file = "{ca}"
-poll_interval_secs = 30
+poll_interval_secs = {poll}
 {imap_extra}
 [smtp]
 host = "127.0.0.1"
@@ -428,6 +432,7 @@ dir = "{storage}"
             smtp_extra = options.smtp_extra,
             storage_extra = options.storage_extra,
             agents_extra = options.agents_extra,
+            poll = options.poll_interval_secs,
         );
         let config_path = dir.path().join("buzon.toml");
         std::fs::write(&config_path, &text).expect("write config");
