@@ -62,9 +62,15 @@ fn ack_of<'a>(acks: &'a [Vec<u8>], subject: &str) -> &'a [u8] {
         .expect("acknowledgement")
 }
 
-#[tokio::test]
-async fn each_case_is_one_thread_in_the_agents_mailbox() {
-    let mut desk = Desk::new("agthread").await;
+/// A running desk with one provisioned customer, Carla, and the addresses the tests use.
+struct Started {
+    desk: Desk,
+    carla: String,
+    support: String,
+    agent: String,
+}
+
+async fn started(mut desk: Desk) -> Started {
     let (carla, support, agent) = (
         desk.names.addr("carla"),
         desk.names.support(),
@@ -72,6 +78,22 @@ async fn each_case_is_one_thread_in_the_agents_mailbox() {
     );
     desk.customer(&carla, None).await;
     desk.start();
+    Started {
+        desk,
+        carla,
+        support,
+        agent,
+    }
+}
+
+#[tokio::test]
+async fn each_case_is_one_thread_in_the_agents_mailbox() {
+    let Started {
+        mut desk,
+        carla,
+        support,
+        agent,
+    } = started(Desk::new("agthread").await).await;
     desk.write(&carla, "Uno", "uno@cliente.test", "Falla uno.")
         .await;
     wait_for_mail(&agent, 1).await;
@@ -227,10 +249,12 @@ async fn notification_of_files(test: &str, budget: Option<u64>) -> (Vec<u8>, [Ve
         agents_extra: budget.map_or(String::new(), |b| format!("attach_max_bytes = {b}")),
         ..Default::default()
     };
-    let mut desk = Desk::with(test, options).await;
-    let (carla, support) = (desk.names.addr("carla"), desk.names.support());
-    desk.customer(&carla, None).await;
-    desk.start();
+    let Started {
+        mut desk,
+        carla,
+        support,
+        ..
+    } = started(Desk::with(test, options).await).await;
     let pdf: Vec<u8> = b"%PDF-1.4\n"
         .iter()
         .copied()
@@ -300,14 +324,12 @@ async fn files_past_the_budget_are_listed_with_the_command_that_fetches_them() {
 /// closed one names it; and no mail the customer gets carries the agent's own address.
 #[tokio::test]
 async fn closing_and_reopening_are_announced_as_such_and_the_agent_stays_private() {
-    let mut desk = Desk::new("agclose").await;
-    let (carla, support, agent) = (
-        desk.names.addr("carla"),
-        desk.names.support(),
-        desk.names.addr("agente"),
-    );
-    desk.customer(&carla, None).await;
-    desk.start();
+    let Started {
+        mut desk,
+        carla,
+        support,
+        agent,
+    } = started(Desk::new("agclose").await).await;
     desk.write(
         &carla,
         "No arranca",
