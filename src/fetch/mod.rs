@@ -5,6 +5,7 @@
 mod connect;
 mod idle;
 mod raw;
+mod side_effects;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::Backoff;
 use crate::blobs::{BlobHash, BlobStore};
 use crate::config::{AuthMethod, Config, ImapConfig, OnProcessed};
+use crate::deadline::DeadlineHandle;
 use crate::health::metrics::{Component, Metrics};
 use crate::oauth2::TokenSource;
 use crate::store::{FetchedMail, Store, StoreError};
@@ -62,6 +64,17 @@ pub struct Fetcher {
     pub metrics: Arc<Metrics>,
 }
 
+/// A logged-in session with its mailbox selected.
+struct Opened {
+    session: ImapSession,
+    deadline: DeadlineHandle,
+    /// When the OAuth2 token it logged in with is due for renewal.
+    renew_at: Option<tokio::time::Instant>,
+    idle: bool,
+    uidvalidity: u32,
+    exists: u32,
+}
+
 /// Why a session ended without an error.
 enum SessionEnd {
     Shutdown,
@@ -100,14 +113,9 @@ impl Fetcher {
         info!("fetcher stopped");
     }
 
-    /// One IMAP session, from login until it breaks or buzon stops; its log lines carry
-    /// the mailbox.
-    #[tracing::instrument(name = "imap", skip_all, fields(mailbox = %mailbox_key(&self.config.imap)))]
-    async fn session(
-        &self,
-        shutdown: &CancellationToken,
-        backoff: &mut Backoff,
-    ) -> Result<SessionEnd, FetchError> {
+    /// Log in (with the OAuth2 token when `imap.auth` says so), select the mailbox and
+    /// make sure the folder processed mail moves to exists.
+    async fn open(&self) -> Result<Opened, FetchError> {
         let imap = &self.config.imap;
         let tokens = self
             .tokens
@@ -128,7 +136,33 @@ impl Fetcher {
             let _ = session.create(target).await;
         }
         info!(mailbox = %imap.mailbox, uidvalidity, idle, "IMAP session ready");
-        let mut exists = selected.exists;
+        Ok(Opened {
+            session,
+            deadline,
+            renew_at,
+            idle,
+            uidvalidity,
+            exists: selected.exists,
+        })
+    }
+
+    /// One IMAP session, from login until it breaks or buzon stops; its log lines carry
+    /// the mailbox.
+    #[tracing::instrument(name = "imap", skip_all, fields(mailbox = %mailbox_key(&self.config.imap)))]
+    async fn session(
+        &self,
+        shutdown: &CancellationToken,
+        backoff: &mut Backoff,
+    ) -> Result<SessionEnd, FetchError> {
+        let imap = &self.config.imap;
+        let Opened {
+            mut session,
+            deadline,
+            renew_at,
+            idle,
+            uidvalidity,
+            mut exists,
+        } = self.open().await?;
         let key = mailbox_key(imap);
         loop {
             self.sync(&mut session, uidvalidity).await?;
@@ -267,43 +301,6 @@ impl Fetcher {
         }
         Ok(mails)
     }
-
-    async fn apply_side_effects(
-        &self,
-        session: &mut ImapSession,
-        uidvalidity: u32,
-    ) -> Result<(), FetchError> {
-        let key = mailbox_key(&self.config.imap);
-        loop {
-            let pending = self.store.awaiting_imap_effect(&key, uidvalidity).await?;
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let uids: Vec<u32> = pending.iter().map(|(_, uid)| *uid).collect();
-            let set = uid_set(&uids);
-            let result = match &self.config.imap.on_processed {
-                OnProcessed::Flag => match session
-                    .uid_store(&set, "+FLAGS.SILENT (\\Seen $Buzon)")
-                    .await
-                {
-                    Ok(stream) => stream.try_collect::<Vec<_>>().await.map(|_| ()),
-                    Err(e) => Err(e),
-                },
-                OnProcessed::Move(target) => session.uid_mv(&set, target).await,
-            };
-            match result {
-                Ok(()) => {}
-                Err(async_imap::error::Error::No(why))
-                | Err(async_imap::error::Error::Bad(why)) => {
-                    // The server will not flag or move these; the mail is safe either way.
-                    warn!(why, "IMAP side effect refused");
-                }
-                Err(e) => return Err(e.into()),
-            }
-            let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
-            self.store.mark_imap_done(&ids).await?;
-        }
-    }
 }
 
 fn fetched_mail(uid: u32, raw: &[u8], hash: BlobHash, message_id: Option<String>) -> FetchedMail {
@@ -378,37 +375,4 @@ fn drain_unsolicited(session: &ImapSession) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_are_bounded_in_count_and_bytes() {
-        let uids: Vec<u32> = (1..=120).collect();
-        let small: std::collections::HashMap<u32, u32> = uids.iter().map(|u| (*u, 1000)).collect();
-        let b = batches(&uids, &small);
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 20]);
-        let mut big = small.clone();
-        big.insert(3, 30 * 1024 * 1024);
-        big.insert(4, 5 * 1024 * 1024);
-        big.insert(5, 5 * 1024 * 1024);
-        let b = batches(&uids[..6], &big);
-        assert_eq!(b, vec![vec![1, 2], vec![3], vec![4], vec![5, 6]]);
-    }
-
-    #[test]
-    fn uid_sets_compress_runs() {
-        assert_eq!(uid_set(&[3, 1, 2, 7, 9, 10]), "1:3,7,9:10");
-        assert_eq!(uid_set(&[5]), "5");
-        assert_eq!(uid_set(&[]), "");
-    }
-
-    #[test]
-    fn dedupe_key_prefers_the_message_id() {
-        let raw = b"Message-ID: <a@b>\r\n\r\nx";
-        let m = fetched_mail(1, raw, BlobHash::of(raw), crate::parse::message_id(raw));
-        assert_eq!(m.dedupe_key, "mid:a@b");
-        let raw = b"Subject: none\r\n\r\nx";
-        let m = fetched_mail(1, raw, BlobHash::of(raw), crate::parse::message_id(raw));
-        assert!(m.dedupe_key.starts_with("sha256:"));
-    }
-}
+mod tests;
