@@ -191,8 +191,9 @@ impl ApplyTx {
         let number = self.next_case_number().await?;
         let row = sqlx::query(
             "INSERT INTO cases (number, subject, subject_folded, description, product, severity, production_down,
-                                status, requester, requester_name, language, related_case, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12)
+                                status, requester, requester_name, language, related_case, created_at, updated_at,
+                                customer_wrote_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12, $12)
              RETURNING id",
         )
         .bind(number)
