@@ -16,7 +16,7 @@ mod raw;
 mod validate;
 mod weak_secret;
 
-pub use oauth2::{AuthMethod, OAuth2Config, Provider};
+pub use oauth2::{AuthMethod, LoginFlow, OAuth2Config, Provider};
 pub use ops::{HealthConfig, HttpConfig, LogConfig, LogFormat};
 use raw::RawConfig;
 use validate::validate;

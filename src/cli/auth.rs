@@ -1,43 +1,69 @@
-//! `buzon auth login`: sign in as the mailbox once, from any browser, and leave the rest to
-//! the daemon (it refreshes the token and picks up a new login at once).
+//! `buzon auth login`: sign in as the mailbox once, and leave the rest to the daemon (it
+//! refreshes the token and picks up a new login at once).
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use super::say;
-use crate::config::Provider;
+use crate::config::LoginFlow;
 use crate::daemon::App;
-use crate::oauth2::login::{device_login, Prompt};
+use crate::oauth2::login::{browser_login, device_login, Prompt};
+use crate::oauth2::TokenSource;
 
 #[derive(Subcommand, Debug)]
 pub enum AuthCommand {
-    /// Sign in as the mailbox with a device code (RFC 8628) and store the refresh token,
-    /// sealed with support.secret
-    Login,
+    /// Sign in as the mailbox and store the refresh token, sealed with support.secret.
+    /// Google signs in in a browser (its device flow refuses the Gmail scope); other
+    /// providers with a device code (RFC 8628) unless --browser is given
+    Login {
+        /// Sign in with a code typed in any browser, on any machine (RFC 8628)
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// Sign in in a browser that comes back to 127.0.0.1 (PKCE, RFC 8252)
+        #[arg(long)]
+        browser: bool,
+        /// The loopback port of --browser (0: any free one; fix it for an SSH tunnel)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 pub async fn auth(app: &App, command: AuthCommand) -> anyhow::Result<ExitCode> {
-    let AuthCommand::Login = command;
-    let Some(tokens) = &app.tokens else {
+    let AuthCommand::Login {
+        device,
+        browser,
+        port,
+    } = command;
+    let (Some(tokens), Some(oauth2)) = (&app.tokens, &app.config.oauth2) else {
         eprintln!(
             "buzon: nothing to log in to: set imap.auth or smtp.auth = \"oauth2\" and an [oauth2] section"
         );
         return Ok(ExitCode::from(2));
     };
+    let flow = match (device, browser) {
+        (true, _) => LoginFlow::Device,
+        (_, true) => LoginFlow::Browser,
+        _ => oauth2.preferred_login(),
+    };
     let mut shown = Ok(());
-    let login = device_login(tokens, |prompt| shown = show(tokens.account(), prompt)).await;
-    let google = matches!(
-        app.config.oauth2.as_ref().map(|o| &o.provider),
-        Some(Provider::Google)
-    );
-    if let (Err(e), true) = (&login, google) {
-        // README, "Gmail": Google's device flow does not offer the Gmail scope.
-        anyhow::bail!("{e} (Google's device-code flow does not allow the Gmail scope; see the README, \"Gmail\")");
+    match flow {
+        LoginFlow::Device => {
+            device_login(tokens, |p| shown = show_code(tokens.account(), p)).await?
+        }
+        LoginFlow::Browser => {
+            browser_login(tokens, port, |url, port| {
+                shown = show_url(tokens.account(), url, port)
+            })
+            .await?
+        }
     }
-    login?;
     shown?;
-    // Prove the stored login works before saying so.
+    proven(tokens).await
+}
+
+/// Prove the stored login works before saying so.
+async fn proven(tokens: &TokenSource) -> anyhow::Result<ExitCode> {
     tokens.access_token().await?;
     say(format_args!(
         "signed in: the login of {} is stored; a running buzon uses it at once",
@@ -46,7 +72,7 @@ pub async fn auth(app: &App, command: AuthCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(account: &str, prompt: &Prompt) -> std::io::Result<()> {
+fn show_code(account: &str, prompt: &Prompt) -> std::io::Result<()> {
     say(format_args!("To let buzon use {account}, open"))?;
     say(format_args!("    {}", prompt.verification_uri))?;
     say(format_args!(
@@ -59,5 +85,18 @@ fn show(account: &str, prompt: &Prompt) -> std::io::Result<()> {
     say(format_args!(
         "Waiting for the sign-in (the code expires in {} minutes)...",
         prompt.expires_in_secs.div_ceil(60)
+    ))
+}
+
+fn show_url(account: &str, url: &str, port: u16) -> std::io::Result<()> {
+    say(format_args!(
+        "To let buzon use {account}, open this address in a browser on this machine and sign in as {account}:"
+    ))?;
+    say(format_args!("    {url}"))?;
+    say(format_args!(
+        "From another machine, first run: ssh -L {port}:127.0.0.1:{port} <this server>"
+    ))?;
+    say(format_args!(
+        "Waiting for the browser to come back (10 minutes)..."
     ))
 }

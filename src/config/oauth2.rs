@@ -27,10 +27,12 @@ pub enum Provider {
         tenant: String,
     },
     Google,
-    /// Any RFC 8628 provider, named by its two endpoints.
+    /// Any other provider, named by its token endpoint and at least one way to sign in:
+    /// a device-code endpoint (RFC 8628) or an authorization endpoint for the browser.
     Custom {
         token_url: String,
-        device_authorization_url: String,
+        device_authorization_url: Option<String>,
+        authorization_url: Option<String>,
     },
 }
 
@@ -55,18 +57,51 @@ impl OAuth2Config {
         }
     }
 
-    pub fn device_authorization_url(&self) -> String {
+    /// Where `buzon auth login --device` asks for a code (RFC 8628).
+    pub fn device_authorization_url(&self) -> Option<String> {
         match &self.provider {
-            Provider::Microsoft { tenant } => {
-                format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode")
-            }
-            Provider::Google => "https://oauth2.googleapis.com/device/code".into(),
+            Provider::Microsoft { tenant } => Some(format!(
+                "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"
+            )),
+            Provider::Google => Some("https://oauth2.googleapis.com/device/code".into()),
             Provider::Custom {
                 device_authorization_url,
                 ..
             } => device_authorization_url.clone(),
         }
     }
+
+    /// Where `buzon auth login --browser` sends the browser (RFC 6749 section 4.1, with
+    /// a loopback redirect as RFC 8252 asks of installed applications).
+    pub fn authorization_url(&self) -> Option<String> {
+        match &self.provider {
+            Provider::Microsoft { tenant } => Some(format!(
+                "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
+            )),
+            Provider::Google => Some("https://accounts.google.com/o/oauth2/v2/auth".into()),
+            Provider::Custom {
+                authorization_url, ..
+            } => authorization_url.clone(),
+        }
+    }
+
+    /// The sign-in this provider can do without a web server of buzon's: Google's
+    /// device-code flow refuses the Gmail scope, so Google signs in in a browser.
+    pub fn preferred_login(&self) -> LoginFlow {
+        match (&self.provider, self.device_authorization_url()) {
+            (Provider::Google, _) | (_, None) => LoginFlow::Browser,
+            _ => LoginFlow::Device,
+        }
+    }
+}
+
+/// How `buzon auth login` gets the first refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFlow {
+    /// RFC 8628: a code typed in any browser, on any machine.
+    Device,
+    /// RFC 6749 4.1 with PKCE (RFC 7636) and a loopback redirect (RFC 8252).
+    Browser,
 }
 
 /// The scopes a provider needs for IMAP and SMTP, when `oauth2.scopes` is not given.
@@ -93,6 +128,7 @@ pub(super) struct RawOAuth2 {
     scopes: Option<Vec<String>>,
     token_url: Option<String>,
     device_authorization_url: Option<String>,
+    authorization_url: Option<String>,
 }
 
 pub(super) fn validate_oauth2(raw: RawOAuth2, p: &mut Vec<String>) -> Option<OAuth2Config> {
@@ -119,6 +155,7 @@ fn provider(raw: &RawOAuth2, p: &mut Vec<String>) -> Option<Provider> {
         for (key, value) in [
             ("token_url", &raw.token_url),
             ("device_authorization_url", &raw.device_authorization_url),
+            ("authorization_url", &raw.authorization_url),
         ] {
             if value.is_some() {
                 p.push(format!("oauth2.{key}: only for provider = \"custom\""));
@@ -140,14 +177,22 @@ fn provider(raw: &RawOAuth2, p: &mut Vec<String>) -> Option<Provider> {
         }
         "custom" => {
             let token_url = endpoint("oauth2.token_url", &raw.token_url, p);
-            let device_url = endpoint(
+            if raw.device_authorization_url.is_none() && raw.authorization_url.is_none() {
+                p.push("oauth2.device_authorization_url or oauth2.authorization_url: give at least one (how the admin signs in)".into());
+            }
+            let optional = |key: &str, value: &Option<String>, p: &mut Vec<String>| {
+                value.as_ref().and_then(|_| endpoint(key, value, p))
+            };
+            let device_authorization_url = optional(
                 "oauth2.device_authorization_url",
                 &raw.device_authorization_url,
                 p,
             );
+            let authorization_url = optional("oauth2.authorization_url", &raw.authorization_url, p);
             Some(Provider::Custom {
                 token_url: token_url?,
-                device_authorization_url: device_url?,
+                device_authorization_url,
+                authorization_url,
             })
         }
         other => {
@@ -184,7 +229,7 @@ fn endpoint(key: &str, value: &Option<String>, p: &mut Vec<String>) -> Option<St
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{from_toml, AuthMethod, Provider};
+    use crate::config::{from_toml, AuthMethod, LoginFlow, Provider};
 
     const BASE: &str = r#"
 [imap]
@@ -217,9 +262,30 @@ admin = "it@example.test"
         assert!(o.token_url().ends_with("/organizations/oauth2/v2.0/token"));
         assert_eq!(o.scopes.len(), 3);
         assert!(o.scopes.iter().any(|s| s == "offline_access"));
+        assert_eq!(o.preferred_login(), LoginFlow::Device);
         let google = text.replace("microsoft", "google");
         let o = from_toml(&google, &[]).unwrap().oauth2.unwrap();
         assert_eq!(o.scopes, ["https://mail.google.com/"]);
+        // Google's device flow refuses the Gmail scope: the browser it is.
+        assert_eq!(o.preferred_login(), LoginFlow::Browser);
+        assert!(o
+            .authorization_url()
+            .unwrap()
+            .starts_with("https://accounts.google.com/"));
+    }
+
+    #[test]
+    fn a_custom_provider_needs_one_way_to_sign_in() {
+        let custom = format!(
+            "{BASE}[oauth2]\nprovider = \"custom\"\nclient_id = \"a\"\nscopes = [\"mail\"]\ntoken_url = \"https://idp.example.test/token\"\n"
+        );
+        let err = from_toml(&custom, &[]).unwrap_err();
+        assert!(err.to_string().contains("give at least one"), "{err}");
+        let browser_only =
+            format!("{custom}authorization_url = \"https://idp.example.test/auth\"\n");
+        let o = from_toml(&browser_only, &[]).unwrap().oauth2.unwrap();
+        assert_eq!(o.preferred_login(), LoginFlow::Browser);
+        assert_eq!(o.device_authorization_url(), None);
     }
 
     #[test]

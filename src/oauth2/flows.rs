@@ -5,14 +5,17 @@ use std::time::Duration;
 
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthType, ClientId, ClientSecret, DeviceAuthorizationUrl, EndpointNotSet, EndpointSet,
-    RequestTokenError, Scope, StandardDeviceAuthorizationResponse, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    DeviceAuthorizationUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardDeviceAuthorizationResponse,
+    TokenResponse, TokenUrl,
 };
 
 use super::{AccessToken, OAuthError, RefreshToken};
 use crate::config::OAuth2Config;
 
-type Client = BasicClient<EndpointNotSet, EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type Client =
+    BasicClient<EndpointMaybeSet, EndpointMaybeSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// What a token endpoint gave: an access token, how long it lives, and the refresh token
 /// when the provider sent one (a rotation, or the first login).
@@ -43,8 +46,18 @@ impl Provider {
             // Microsoft wants the client id (and secret) in the body for public clients.
             .set_auth_type(AuthType::RequestBody)
             .set_token_uri(TokenUrl::new(config.token_url()).map_err(|e| invalid(&e))?)
-            .set_device_authorization_url(
-                DeviceAuthorizationUrl::new(config.device_authorization_url())
+            .set_device_authorization_url_option(
+                config
+                    .device_authorization_url()
+                    .map(DeviceAuthorizationUrl::new)
+                    .transpose()
+                    .map_err(|e| invalid(&e))?,
+            )
+            .set_auth_uri_option(
+                config
+                    .authorization_url()
+                    .map(AuthUrl::new)
+                    .transpose()
                     .map_err(|e| invalid(&e))?,
             );
         if let Some(secret) = &config.client_secret {
@@ -69,6 +82,7 @@ impl Provider {
     ) -> Result<StandardDeviceAuthorizationResponse, OAuthError> {
         self.client
             .exchange_device_code()
+            .map_err(unconfigured)?
             .add_scopes(self.scopes.iter().cloned().map(Scope::new))
             .request_async(&self.http)
             .await
@@ -85,6 +99,50 @@ impl Provider {
             .client
             .exchange_device_access_token(details)
             .request_async(&self.http, tokio::time::sleep, None)
+            .await
+            .map_err(classify)?;
+        Ok(grant(&token))
+    }
+
+    /// RFC 6749 section 4.1 with PKCE (RFC 7636): the address to open in a browser, the
+    /// state to expect back, and the verifier the code is exchanged with.
+    pub fn browser_request(
+        &self,
+        redirect: &str,
+    ) -> Result<(String, CsrfToken, PkceCodeVerifier), OAuthError> {
+        let redirect = RedirectUrl::new(redirect.to_string())
+            .map_err(|e| OAuthError::Unreachable(e.to_string()))?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .map_err(unconfigured)?
+            .add_scopes(self.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(std::borrow::Cow::Owned(redirect))
+            // Google sends a refresh token only with offline access, and again only when
+            // consent is asked; other providers ignore the first and honour the second.
+            .add_extra_param("access_type", "offline")
+            .add_extra_param("prompt", "consent")
+            .url();
+        Ok((url.to_string(), state, verifier))
+    }
+
+    /// The code the browser brought back, exchanged for the tokens.
+    pub async fn finish_browser_login(
+        &self,
+        code: String,
+        verifier: PkceCodeVerifier,
+        redirect: &str,
+    ) -> Result<Grant, OAuthError> {
+        let redirect = RedirectUrl::new(redirect.to_string())
+            .map_err(|e| OAuthError::Unreachable(e.to_string()))?;
+        let token = self
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .set_redirect_uri(std::borrow::Cow::Owned(redirect))
+            .request_async(&self.http)
             .await
             .map_err(classify)?;
         Ok(grant(&token))
@@ -110,6 +168,13 @@ fn grant(token: &impl TokenResponse) -> Grant {
             .refresh_token()
             .map(|r| RefreshToken::new(r.secret().clone())),
     }
+}
+
+/// A sign-in the configuration has no endpoint for.
+fn unconfigured(e: oauth2::ConfigurationError) -> OAuthError {
+    OAuthError::Refused(format!(
+        "{e}: set it in [oauth2] or use the other login flow"
+    ))
 }
 
 /// A provider's "no" (RFC 6749 section 5.2: invalid_grant and the like) needs a person;

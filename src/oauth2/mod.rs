@@ -2,7 +2,8 @@
 //! passwords off, so buzon logs in with SASL XOAUTH2 and a short-lived access token.
 //!
 //! ```text
-//! buzon auth login   device code (RFC 8628) -> refresh token, sealed (seal.rs) into the store
+//! buzon auth login   device code (RFC 8628), or a browser back to 127.0.0.1 with PKCE
+//!                    (loopback.rs) -> refresh token, sealed (seal.rs) into the store
 //! TokenSource        refresh token -> access token, renewed at half its life and when the
 //!                    server refuses one; a rotated refresh token replaces the old one
 //! watch.rs           keeps the token fresh while nothing connects, and mails
@@ -14,6 +15,7 @@
 
 mod flows;
 pub mod login;
+mod loopback;
 pub mod seal;
 mod source;
 pub mod watch;

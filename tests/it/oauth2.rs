@@ -24,9 +24,10 @@ async fn setup(test: &str, lifetime: Duration) -> Setup {
     let server =
         PrivateServer::start_with(&[("MAILTEST_OAUTH2_INTROSPECTION_URL", &introspection)]);
     let extra = format!(
-        "[oauth2]\nprovider = \"custom\"\nclient_id = \"buzon-test\"\nscopes = [\"mail.imap\", \"mail.send\"]\ntoken_url = \"{}\"\ndevice_authorization_url = \"{}\"\n",
+        "[oauth2]\nprovider = \"custom\"\nclient_id = \"buzon-test\"\nscopes = [\"mail.imap\", \"mail.send\"]\ntoken_url = \"{}\"\ndevice_authorization_url = \"{}\"\nauthorization_url = \"{}\"\n",
         oauth.url("/token"),
-        oauth.url("/device")
+        oauth.url("/device"),
+        oauth.url("/authorize")
     );
     let desk = Desk::with(
         test,
@@ -76,6 +77,48 @@ async fn auth_login(desk: &Desk, oauth: &OAuthServer) {
         .unwrap()
         .unwrap();
     assert!(status.success(), "buzon auth login failed");
+}
+
+/// `buzon auth login --browser`, with the test as the browser: it opens the address buzon
+/// prints, signs in (or not, when `account` is None) and follows the redirect back to
+/// buzon's loopback listener. Returns whether the login succeeded, and its stderr.
+async fn browser_login(desk: &Desk, oauth: &OAuthServer, account: Option<&str>) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_buzon"))
+        .args(["auth", "login", "--browser", "--config"])
+        .arg(&desk.config_path)
+        .env("BUZON_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run buzon auth login --browser");
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| Some(line.trim().strip_prefix("http")?.to_string()))
+    })
+    .await
+    .unwrap()
+    .expect("buzon auth login --browser shows an address");
+    if let Some(account) = account {
+        oauth.sign_in_as(account);
+    }
+    let page = reqwest::get(format!("http{url}"))
+        .await
+        .expect("the browser's round trip");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("close this tab"), "{page}");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 async fn cli(desk: &Desk, args: &'static [&'static str]) -> (bool, String) {
@@ -169,6 +212,47 @@ async fn device_login_then_imap_and_smtp_with_xoauth2() {
         "Dovecot checked each IMAP and SMTP login's token: {active}"
     );
     assert_eq!(s.oauth.count(&Seen::Introspection { active: false }), 0);
+}
+
+/// Gmail's way in: the browser flow with PKCE and a loopback redirect; a person who
+/// refuses leaves nothing stored and a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_login_with_pkce_then_imap_and_smtp() {
+    let mut s = setup("oauth-browser", Duration::from_secs(3600)).await;
+    let (ok, err) = browser_login(&s.desk, &s.oauth, None).await;
+    assert!(!ok && err.contains("access_denied"), "{err}");
+    assert!(s
+        .desk
+        .store()
+        .oauth2_token(&s.desk.names.support())
+        .await
+        .unwrap()
+        .is_none());
+
+    let (ok, err) = browser_login(&s.desk, &s.oauth, Some(&s.desk.names.support())).await;
+    assert!(ok, "{err}");
+    let asked = s.oauth.seen().into_iter().find_map(|(_, seen)| match seen {
+        Seen::Authorize { client_id, scope } => Some((client_id, scope)),
+        _ => None,
+    });
+    assert_eq!(
+        asked,
+        Some(("buzon-test".into(), "mail.imap mail.send".into()))
+    );
+    assert_eq!(s.oauth.count(&Seen::CodeExchange { accepted: true }), 1);
+    assert_eq!(s.oauth.count(&Seen::CodeExchange { accepted: false }), 0);
+    assert!(
+        !s.oauth
+            .seen()
+            .iter()
+            .any(|(_, seen)| matches!(seen, Seen::DeviceCode { .. })),
+        "no device code was asked for"
+    );
+    let (ok, out) = cli(&s.desk, &["check"]).await;
+    assert!(ok, "{out}");
+    s.desk.start();
+    round_trip(&s, 1).await;
+    s.desk.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! A small OAuth2 authorization server on loopback, standing in for Microsoft's or Google's:
-//! the device-code endpoint (RFC 8628), the token endpoint (device code and refresh grants,
+//! the device-code endpoint (RFC 8628), the authorization endpoint of the browser flow
+//! (RFC 6749 4.1, PKCE S256 required as Google requires it of installed apps), the token
+//! endpoint (device code, authorization code and refresh grants,
 //! rotating the refresh token each time) and token introspection (RFC 7662), which the
 //! real Dovecot under test calls to validate every XOAUTH2 login. A tiny HTTP/1.1 handler
 //! on tokio: one request per connection, answered with `Connection: close`.
@@ -8,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -26,6 +30,23 @@ pub enum Seen {
         client_id: String,
         scope: String,
     },
+    /// The browser came to the authorization endpoint.
+    Authorize {
+        client_id: String,
+        scope: String,
+    },
+    /// A code exchanged: accepted, or refused (a wrong PKCE verifier or redirect).
+    CodeExchange {
+        accepted: bool,
+    },
+}
+
+/// An authorization code given out: for whom, the PKCE challenge and the redirect it was
+/// issued for.
+struct Grant {
+    account: String,
+    challenge: String,
+    redirect: String,
 }
 
 #[derive(Default)]
@@ -36,6 +57,9 @@ struct State {
     refresh: HashMap<String, String>,
     /// Device codes: (user code, approved by this account).
     devices: HashMap<String, (String, Option<String>)>,
+    /// Who signs in at the authorization endpoint next (the person at the browser).
+    signing_in: Option<String>,
+    codes: HashMap<String, Grant>,
     seen: Vec<(Instant, Seen)>,
     serial: u64,
 }
@@ -81,6 +105,11 @@ impl OAuthServer {
         device.1 = Some(account.to_string());
     }
 
+    /// The person at the browser will sign in as `account` at the authorization endpoint.
+    pub fn sign_in_as(&self, account: &str) {
+        self.state.lock().unwrap().signing_in = Some(account.to_string());
+    }
+
     /// The admin revokes the app's consent (or the password changed): every refresh token
     /// dies; access tokens already issued live on until they expire, as at Microsoft.
     pub fn revoke_refresh_tokens(&self) {
@@ -104,6 +133,12 @@ impl OAuthServer {
         let Some((path, body)) = read_request(&mut stream).await else {
             return;
         };
+        if let Some(query) = path.strip_prefix("/authorize?") {
+            let response = self.authorize(&parse_form(query));
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
         let form = parse_form(&body);
         let field = |k: &str| form.get(k).cloned().unwrap_or_default();
         let (status, json) = match path.as_str() {
@@ -143,6 +178,57 @@ impl OAuthServer {
         )
     }
 
+    /// The sign-in page: the person signs in (as `sign_in_as` said) and the browser is sent
+    /// back to the client's loopback address with a code, or with an error.
+    fn authorize(&self, query: &HashMap<String, String>) -> String {
+        let mut state = self.state.lock().unwrap();
+        let key = |k: &str| query.get(k).cloned().unwrap_or_default();
+        state.seen.push((
+            Instant::now(),
+            Seen::Authorize {
+                client_id: key("client_id"),
+                scope: key("scope"),
+            },
+        ));
+        let redirect = key("redirect_uri");
+        let back = match (
+            state.signing_in.clone(),
+            key("code_challenge_method").as_str(),
+        ) {
+            (Some(account), "S256") if redirect.starts_with("http://127.0.0.1:") => {
+                state.serial += 1;
+                let code = format!("ac-{}-{:016x}", state.serial, fastrand::u64(..));
+                let challenge = key("code_challenge");
+                state.codes.insert(
+                    code.clone(),
+                    Grant {
+                        account,
+                        challenge,
+                        redirect: redirect.clone(),
+                    },
+                );
+                format!("code={code}")
+            }
+            (None, _) => "error=access_denied".to_string(),
+            _ => "error=invalid_request".to_string(),
+        };
+        let state_param = urlencode(&key("state"));
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {redirect}?{back}&state={state_param}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    }
+
+    /// RFC 7636 4.6: the verifier must hash to the challenge, and the redirect must be the
+    /// one the code was issued for.
+    fn exchange_code(state: &mut State, form: &HashMap<String, String>) -> Option<String> {
+        let key = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let grant = state.codes.remove(&key("code"))?;
+        let digest = sha2::Sha256::digest(key("code_verifier").as_bytes());
+        let hashed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+        (hashed == grant.challenge && key("redirect_uri") == grant.redirect)
+            .then_some(grant.account)
+    }
+
     fn token(&self, grant: &str, form: &HashMap<String, String>) -> (u16, String) {
         let mut state = self.state.lock().unwrap();
         let key = |k: &str| form.get(k).cloned().unwrap_or_default();
@@ -151,6 +237,17 @@ impl OAuthServer {
                 match state.devices.get(&key("device_code")) {
                     Some((_, Some(account))) => account.clone(),
                     Some((_, None)) => return error("authorization_pending"),
+                    None => return error("invalid_grant"),
+                }
+            }
+            "authorization_code" => {
+                let account = Self::exchange_code(&mut state, form);
+                let accepted = account.is_some();
+                state
+                    .seen
+                    .push((Instant::now(), Seen::CodeExchange { accepted }));
+                match account {
+                    Some(account) => account,
                     None => return error("invalid_grant"),
                 }
             }
@@ -246,6 +343,17 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
     Some((path, body))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// application/x-www-form-urlencoded, decoded.
