@@ -53,9 +53,24 @@ pub enum SendError {
     LoginRefused(String, String),
     #[error("OAuth2: {0}")]
     Token(String),
+    /// The server would not open a session (a 5xx to EHLO or STARTTLS): not the
+    /// message's fault either, so it waits too.
+    #[error("the SMTP server refused the session: {0}")]
+    SessionRefused(String),
 }
 
 impl SendError {
+    /// An error met while opening a session, before any message was named: whatever the
+    /// server answered, no mail is at fault, so none is parked for it (a wrong password
+    /// would otherwise fail every waiting mail for good).
+    fn opening(self) -> SendError {
+        match self {
+            SendError::Smtp(e) => SendError::SessionRefused(e.to_string()),
+            SendError::Invalid(why) => SendError::SessionRefused(why),
+            other => other,
+        }
+    }
+
     /// The server said no for good (5xx), or the message itself is unusable.
     pub fn is_permanent(&self) -> bool {
         match self {
@@ -318,7 +333,8 @@ impl Sender {
             }
         }
         if session.is_none() {
-            *session = Some(Session::open(&self.config, self.tokens.as_deref()).await?);
+            let opened = Session::open(&self.config, self.tokens.as_deref()).await;
+            *session = Some(opened.map_err(SendError::opening)?);
         }
         Ok(session.as_mut().expect("session was just opened"))
     }

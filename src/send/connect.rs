@@ -97,7 +97,8 @@ async fn connect_once(
             if let (Some(user), Some(password)) = (&config.username, &config.password) {
                 let credentials = Credentials::new(user.clone(), password.expose().to_string());
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-                    .await?;
+                    .await
+                    .map_err(|e| SendError::LoginRefused(user.clone(), e.to_string()))?;
             }
         }
     }

@@ -466,3 +466,49 @@ async fn a_locked_database_and_broken_storage_are_waited_out() {
         "nothing half-written, nothing failed"
     );
 }
+
+/// A wrong SMTP password is the desk's fault, not the mail's: the acknowledgement waits,
+/// retried and never parked, and goes out once the password is right.
+#[tokio::test]
+async fn a_refused_smtp_login_keeps_the_mail_waiting() {
+    let options = DeskOptions {
+        smtp_security: "starttls",
+        smtp_extra: "retry_initial_secs = 1\nretry_max_secs = 2\n".into(),
+        ..Default::default()
+    };
+    let mut desk = Desk::with("smtp-login", options).await;
+    let customer = desk.names.addr("paciente");
+    desk.customer(&customer, None).await;
+    let right = desk.config().clone();
+    let mut wrong = right.clone();
+    wrong.smtp.password = Some(buzon::config::Secret::new("not-the-password"));
+    desk.app = buzon::daemon::App::build(wrong).await.unwrap();
+    desk.write(&customer, "Sin acuse", "login@cliente.test", "x")
+        .await;
+    desk.start();
+    eventually("the acknowledgement refused at login, twice", || async {
+        let pending = desk.store().outbox_by_state("pending").await.unwrap();
+        pending.iter().any(|job| {
+            job.attempts >= 2
+                && job
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("login") && e.contains("refused"))
+        })
+    })
+    .await;
+    assert!(
+        desk.store()
+            .outbox_by_state("failed")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no mail is parked for the desk's wrong password"
+    );
+    desk.stop().await;
+    desk.app = buzon::daemon::App::build(right).await.unwrap();
+    desk.start();
+    let got = wait_for_mail(&customer, 1).await;
+    assert!(String::from_utf8_lossy(&got[0]).contains("Sin acuse"));
+    desk.stop().await;
+}
