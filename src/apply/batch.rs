@@ -195,7 +195,13 @@ impl Processor {
         let mut steps = Vec::with_capacity(rows.len());
         for (row, parsed) in rows.iter().zip(messages) {
             batch.start_mail(row.id).await?;
-            let span = tracing::info_span!("apply", inbound = row.id, case = tracing::field::Empty);
+            let span = tracing::info_span!(
+                "apply",
+                mailbox = %row.mailbox,
+                uid = row.uid,
+                inbound = row.id,
+                case = tracing::field::Empty
+            );
             let applied = match parsed {
                 Ok(parsed) => self
                     .process(&mut batch, row, parsed)

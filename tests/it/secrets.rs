@@ -148,6 +148,10 @@ async fn a_json_log_is_one_object_a_line_with_the_mail_s_spans() {
     };
     assert!(in_span("imap", "mailbox"), "fetching names its mailbox");
     assert!(in_span("apply", "case"), "applying names its case");
+    assert!(
+        in_span("apply", "mailbox") && in_span("apply", "uid"),
+        "applying names the mailbox and UID the mail came from"
+    );
     assert!(in_span("send", "outbox"), "sending names its outbox row");
     assert!(
         lines.iter().any(|l| !l["uid"].is_null()),
