@@ -14,12 +14,31 @@ use crate::oauth2::login::{device_login, Prompt};
 pub enum AuthCommand {
     /// Sign in as the mailbox with a device code (RFC 8628) and store the refresh token,
     /// sealed with support.secret
-    Login,
+    Login {
+        /// The mailbox to sign in as (its name in [[mailboxes]]); default: the desk's login
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
 }
 
 pub async fn auth(app: &App, command: AuthCommand) -> anyhow::Result<ExitCode> {
-    let AuthCommand::Login = command;
-    let Some(tokens) = &app.tokens else {
+    let AuthCommand::Login { mailbox } = command;
+    let tokens = match &mailbox {
+        None => app.tokens.clone(),
+        Some(name) => {
+            let Some(m) = app
+                .config
+                .mailboxes
+                .iter()
+                .find(|m| m.name.as_str() == name)
+            else {
+                eprintln!("buzon: no mailbox '{name}' in the configuration");
+                return Ok(ExitCode::from(2));
+            };
+            crate::daemon::mailbox_login(app, m)
+        }
+    };
+    let Some(tokens) = &tokens else {
         eprintln!(
             "buzon: nothing to log in to: set imap.auth or smtp.auth = \"oauth2\" and an [oauth2] section"
         );

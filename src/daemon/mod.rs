@@ -234,7 +234,7 @@ fn start_stages(
 
 /// The OAuth2 login a mailbox's fetcher uses: the desk's own when it is that account's,
 /// else one of its own (same `[oauth2]` application, the account's own stored token).
-fn mailbox_login(app: &App, mailbox: &MailboxConfig) -> Option<Arc<TokenSource>> {
+pub(crate) fn mailbox_login(app: &App, mailbox: &MailboxConfig) -> Option<Arc<TokenSource>> {
     if mailbox.imap.auth != crate::config::AuthMethod::OAuth2 {
         return None;
     }
