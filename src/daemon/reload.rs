@@ -256,4 +256,41 @@ mod tests {
             "{changes:?}"
         );
     }
+
+    /// Two mailboxes, ventas' products and IMAP host as given.
+    fn two_mailboxes(products: &str, host: &str) -> Config {
+        let mailbox = |name: &str, extra: &str, host: &str| {
+            format!("[[mailboxes]]\nname = \"{name}\"\naddress = \"{name}@example.test\"\n{extra}[mailboxes.imap]\nhost = \"{host}\"\nusername = \"{name}\"\npassword = \"p\"\n")
+        };
+        let text = format!(
+            "[smtp]\nhost = \"h\"\n[support]\nsecret = \"0123456789abcdef0123\"\n{}{}",
+            mailbox("soporte", "", "h"),
+            mailbox("ventas", &format!("products = {products}\n"), host),
+        );
+        config::from_toml(&text, &[]).unwrap()
+    }
+
+    #[test]
+    fn a_mailbox_takes_new_products_and_the_rest_waits() {
+        let running = two_mailboxes("[\"A\"]", "h");
+        let (merged, changes) = merge(&running, two_mailboxes("[\"A\", \"B\"]", "h"));
+        assert_eq!(merged.mailboxes[1].products, ["A", "B"]);
+        assert!(
+            changes.contains(&"mailboxes.ventas.products: added B".into()),
+            "{changes:?}"
+        );
+        assert!(
+            !changes.iter().any(|c| c.contains("restart")),
+            "{changes:?}"
+        );
+        let (merged, changes) = merge(&running, two_mailboxes("[\"A\"]", "otro"));
+        assert_eq!(
+            merged.mailboxes[1].imap.host, "h",
+            "the running fetcher's server"
+        );
+        assert!(
+            changes.contains(&"mailbox ventas: changed; takes effect at the next restart".into()),
+            "{changes:?}"
+        );
+    }
 }
