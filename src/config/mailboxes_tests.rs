@@ -175,3 +175,26 @@ fn a_support_address_beside_mailboxes_is_refused_and_none_at_all_too() {
     );
     assert_eq!(problems(&none), ["[imap]: missing (or give [[mailboxes]])"]);
 }
+
+#[test]
+fn the_shipped_example_of_two_mailboxes_parses() {
+    let example = include_str!("../../config/buzon.example.toml");
+    let (head, tail) = example.split_at(example.find("# [[mailboxes]]").unwrap());
+    // Without [imap] and support.address, and with the commented entries taken in.
+    let without_imap = &head[head.find("[smtp]").unwrap()..];
+    let without_address = without_imap.replacen("address = \"soporte@example.test\"", "", 1);
+    let entries: String = tail
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let entries = entries.replace("password_file = \"/run/secrets/imap-", "password = \"");
+    let secret = [(
+        "BUZON_SUPPORT__SECRET".into(),
+        "5e884898da28047151d0e56f8dc62927".into(),
+    )];
+    let c = from_toml(&format!("{without_address}{entries}"), &secret).unwrap();
+    let names: Vec<&str> = c.mailboxes.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["soporte", "ventas"]);
+    assert_eq!(c.mailboxes[1].language, Language::En);
+}
