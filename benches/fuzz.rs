@@ -122,7 +122,7 @@ fn mutate(rng: &mut fastrand::Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
 fn facts() -> (Facts, ThreadFacts) {
     let a = |s: &str| EmailAddress::parse(s).unwrap();
     let facts = Facts {
-        support_address: a("soporte@example.test"),
+        support_addresses: vec![a("soporte@example.test")],
         provisioned: [a("ana@example.test"), a("jose@example.test")]
             .into_iter()
             .collect(),

@@ -13,7 +13,9 @@ use crate::text::{fold, fold_words};
 /// Facts about the people on a mail, looked up before classifying.
 #[derive(Debug, Clone)]
 pub struct Facts {
-    pub support_address: EmailAddress,
+    /// The desk's own addresses, every mailbox's: mail from them is buzon's own, and they
+    /// are never participants.
+    pub support_addresses: Vec<EmailAddress>,
     /// Addresses (of From, To and Cc) that are registered customers or in a registered
     /// organisation's domain.
     pub provisioned: HashSet<EmailAddress>,
@@ -88,7 +90,7 @@ pub fn classify(message: &InboundMessage, facts: &Facts) -> Route {
     let Some(sender) = message.from.clone() else {
         return Route::Ignore(IgnoreReason::NoSender);
     };
-    if sender.address == facts.support_address {
+    if facts.support_addresses.contains(&sender.address) {
         return Route::Ignore(IgnoreReason::OwnMail);
     }
     if message.signals.delivery_report {
@@ -181,7 +183,9 @@ fn participants(
         .iter()
         .chain(&message.cc)
         .map(|m| m.address.clone())
-        .filter(|a| a != requester && *a != facts.support_address && facts.provisioned.contains(a))
+        .filter(|a| {
+            a != requester && !facts.support_addresses.contains(a) && facts.provisioned.contains(a)
+        })
         .filter(|a| seen.insert(a.clone()))
         .collect()
 }
@@ -265,7 +269,7 @@ mod tests {
 
     fn facts() -> Facts {
         Facts {
-            support_address: addr("soporte@example.test"),
+            support_addresses: vec![addr("soporte@example.test")],
             provisioned: ["ana@cliente.test", "luis@cliente.test"]
                 .into_iter()
                 .map(addr)

@@ -59,11 +59,11 @@ impl Processor {
         tx: &mut Batch,
         case: CaseRef,
     ) -> Result<Threading, ApplyError> {
-        let support = &self.config.support;
+        // The case's mailbox names the domain: the same root for every mail of the case.
         let root = msgid::case_thread_root(
-            support.secret.expose(),
+            self.config.support.secret.expose(),
             case.number,
-            support.address.domain(),
+            self.mailbox_of(tx).address.domain(),
         );
         let previous = tx
             .case_emails(case.id)

@@ -7,11 +7,13 @@
 //! writes, and adds the blobs.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use tracing::{info, warn, Instrument};
 
 use super::{crash_only, missing_or_passing, ApplyError, Outcome, Parsed, Processor, Step};
 use crate::blobs::{BlobHash, BlobStore, Staged};
+use crate::config::MailboxConfig;
 use crate::store::{ApplyTx, BatchKeys, BatchMode, InboundRow, Store, StoreError, Window};
 
 pub(crate) struct Batch {
@@ -20,6 +22,8 @@ pub(crate) struct Batch {
     blobs: BlobStore,
     /// Files written for this batch, not yet visible under their names.
     staged: Vec<Staged>,
+    /// The mailbox the mail in hand belongs to (set for each mail by `process`).
+    queue: Option<Arc<MailboxConfig>>,
 }
 
 impl Batch {
@@ -32,7 +36,17 @@ impl Batch {
             tx: Some(store.begin_batch(mode).await?),
             blobs: blobs.clone(),
             staged: Vec::new(),
+            queue: None,
         })
+    }
+
+    /// The mail in hand belongs to this mailbox: its case's mail goes out from there.
+    pub(crate) fn serve(&mut self, queue: &Arc<MailboxConfig>) {
+        self.queue = Some(queue.clone());
+    }
+
+    pub(crate) fn queue(&self) -> Option<&MailboxConfig> {
+        self.queue.as_deref()
     }
 
     /// Files written before the transaction opened (a mail's attachments, at parse time).
@@ -260,7 +274,6 @@ impl Processor {
         rows: &'a [InboundRow],
         messages: &'a [Result<Parsed, ApplyError>],
     ) -> BatchKeys<'a> {
-        let support = self.config.support.address.as_str();
         let addresses = messages
             .iter()
             .flatten()
@@ -271,8 +284,8 @@ impl Processor {
                     .chain(&p.message.to)
                     .chain(&p.message.cc)
             })
+            .filter(|m| !self.config.is_own_address(&m.address))
             .map(|m| m.address.as_str())
-            .filter(|a| *a != support)
             .collect();
         BatchKeys {
             addresses,

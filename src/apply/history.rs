@@ -69,7 +69,7 @@ impl Processor {
             }
         }
         let facts = super::outgoing::facts_of(&case, &[], vec![]);
-        data["case"] = self.case_data(&facts, language)["case"].clone();
+        data["case"] = self.case_data(tx, &facts, language)["case"].clone();
         data["too_large"] = json!(packer.too_large);
         Ok(answers(packer.parts, data, sender, language))
     }

@@ -109,7 +109,8 @@ enum Handler {
     /// Logged only, on its case when it threads into one.
     Ignore(classify::IgnoreReason, Option<crate::domain::CaseId>),
     Deny(crate::domain::Mailbox),
-    OnCase(CaseRow),
+    /// Boxed: a case row is large beside the other handlers.
+    OnCase(Box<CaseRow>),
     NewMail(classify::NewCase),
 }
 
@@ -176,11 +177,16 @@ impl Processor {
         let Parsed {
             message, skipped, ..
         } = parsed;
+        batch.serve(self.config.mailbox_fetched_as(&row.mailbox));
         let facts = self.facts(batch, &message).await?;
         let handler = match self.decide(batch, row, &message, &facts).await? {
             Decision::Hold(held) => return self.quarantine(batch, row, &message, held).await,
             Decision::Handle(handler) => handler,
         };
+        if let Handler::OnCase(case) = &handler {
+            // A reply belongs to its case's mailbox, whichever address it was written to.
+            batch.serve(self.config.mailbox_named(&case.mailbox));
+        }
         if !self.claim(batch, row).await? {
             return Ok(Outcome::Duplicate);
         }
@@ -221,7 +227,7 @@ impl Processor {
             if let Some(held) = self.unproven_agent(row, message, facts, &case) {
                 return Ok(Decision::Hold(held));
             }
-            return Ok(Decision::Handle(Handler::OnCase(case)));
+            return Ok(Decision::Handle(Handler::OnCase(Box::new(case))));
         }
         Ok(Decision::Handle(match route {
             Route::Ignore(reason) => Handler::Ignore(reason, None),

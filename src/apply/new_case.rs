@@ -26,8 +26,8 @@ impl Processor {
         message: &InboundMessage,
         sender: &Mailbox,
     ) -> Applied {
-        let language = self.config.support.language;
-        let mut data = self.case_data(&empty_case(), language);
+        let language = self.mailbox_of(tx).language;
+        let mut data = self.case_data(tx, &empty_case(), language);
         data["person"] = compose::person(sender);
         let cap = self.config.limits.refusals_per_hour;
         let refused = tx
@@ -120,8 +120,13 @@ impl Processor {
         let mut requester = case.requester.clone();
         requester.name = profile_name.or(requester.name);
         let notify = self.notify_list(tx).await?;
-        let (case_id, number) = insert_case(tx, case, &requester, language, related).await?;
+        let mailbox = self.mailbox_of(tx).name.clone();
+        let (case_id, number) =
+            insert_case(tx, &mailbox, case, &requester, language, related).await?;
         tracing::Span::current().record("case", number);
+        let written_to = self.written_to(tx, message);
+        let written_to: Vec<&str> = written_to.iter().map(|a| a.as_str()).collect();
+        tx.add_case_addresses(case_id, &written_to).await?;
         let reference = CaseRef {
             id: case_id,
             number: CaseNumber(number),
@@ -160,6 +165,18 @@ impl Processor {
         Ok(Outcome::CaseCreated(CaseNumber(number)))
     }
 
+    /// The desk's addresses a new case was written to: its mailbox's, and any other of
+    /// ours in To or Cc (soporte@ with ventas@ in Cc is one case, written to both).
+    fn written_to(&self, tx: &Batch, message: &InboundMessage) -> Vec<EmailAddress> {
+        let mut out = vec![self.mailbox_of(tx).address.clone()];
+        for m in message.to.iter().chain(&message.cc) {
+            if self.config.is_own_address(&m.address) && !out.contains(&m.address) {
+                out.push(m.address.clone());
+            }
+        }
+        out
+    }
+
     /// The requester and the provisioned To/Cc people (within the limits) join the case;
     /// those left out are named on its history.
     async fn add_people(
@@ -194,7 +211,7 @@ impl Processor {
         related: Option<&CaseRow>,
         skipped: &[Skipped],
     ) -> Result<(), ApplyError> {
-        let mut data = self.case_data(&opened.facts, opened.language);
+        let mut data = self.case_data(tx, &opened.facts, opened.language);
         data["person"] = compose::person(&opened.requester);
         data["requester"] = compose::person(&opened.requester);
         if let ProductChoice::Unknown(named) = &case.product {
@@ -238,8 +255,8 @@ impl Processor {
         notify: Vec<Mailbox>,
     ) -> Result<(), ApplyError> {
         let files = agent_files(message, self.config.agents.attach_max_bytes);
-        let agent_language = self.config.support.language;
-        let mut data = self.case_data(&opened.facts, agent_language);
+        let agent_language = self.mailbox_of(tx).language;
+        let mut data = self.case_data(tx, &opened.facts, agent_language);
         data["requester"] = compose::person(&opened.requester);
         data["person"] = compose::person(&opened.requester);
         data["skipped"] = json!(skipped);
@@ -260,26 +277,30 @@ impl Processor {
     }
 }
 
-/// The new case's row, with the next number; its (id, number).
+/// The new case's row in `mailbox`, with the next number; its (id, number).
 async fn insert_case(
     tx: &mut Batch,
+    mailbox: &crate::config::MailboxName,
     case: &NewCase,
     requester: &Mailbox,
     language: Language,
     related: Option<&CaseRow>,
 ) -> Result<(CaseId, i64), StoreError> {
-    tx.create_case(&NewCaseRow {
-        subject: &case.subject,
-        subject_folded: &crate::text::fold_words(&case.subject),
-        description: &case.description,
-        product: known_product(case),
-        severity: case.severity.level(),
-        production_down: case.production_down,
-        requester: case.requester.address.as_str(),
-        requester_name: requester.name.as_deref(),
-        language: language.code(),
-        related_case: related.map(|r| r.number),
-    })
+    tx.create_case_in(
+        mailbox.as_str(),
+        &NewCaseRow {
+            subject: &case.subject,
+            subject_folded: &crate::text::fold_words(&case.subject),
+            description: &case.description,
+            product: known_product(case),
+            severity: case.severity.level(),
+            production_down: case.production_down,
+            requester: case.requester.address.as_str(),
+            requester_name: requester.name.as_deref(),
+            language: language.code(),
+            related_case: related.map(|r| r.number),
+        },
+    )
     .await
 }
 

@@ -110,9 +110,11 @@ impl Processor {
         to: &[Mailbox],
         held: bool,
     ) -> Result<String, ApplyError> {
+        let from = self.mailbox_of(tx).sender();
         let mail = self
             .composer
-            .compose(
+            .compose_from(
+                &from,
                 Request {
                     kind: out.kind,
                     language: out.language,
@@ -170,8 +172,8 @@ impl Processor {
             return Ok(());
         }
         tx.log_auto_mail(&key, kind.name()).await?;
-        let language = self.config.support.language;
-        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        let language = self.mailbox_of(tx).language;
+        let mut data = self.case_data(tx, &super::new_case::empty_case(), language);
         data["person"] = compose::person(person);
         data["held_kind"] = json!(out.kind.label(language));
         data["limit"] = json!(self.config.limits.auto_replies_per_hour);
@@ -182,9 +184,9 @@ impl Processor {
         Ok(())
     }
 
-    /// The template context of a case, in a language.
-    pub(super) fn case_data(&self, case: &CaseFacts, language: Language) -> Value {
-        compose::case_context(case, language, &self.config.support)
+    /// The template context of a case, in a language, as its mailbox writes it.
+    pub(super) fn case_data(&self, tx: &Batch, case: &CaseFacts, language: Language) -> Value {
+        compose::case_context(case, language, self.mailbox_of(tx))
     }
 }
 

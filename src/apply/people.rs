@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use super::Processor;
 use crate::apply::Batch;
 use crate::classify::Facts;
+use crate::config::MailboxConfig;
 use crate::domain::{EmailAddress, Language, Mailbox};
 use crate::parse::InboundMessage;
 use crate::store::StoreError;
@@ -17,9 +18,8 @@ impl Processor {
         message: &InboundMessage,
     ) -> Result<Facts, StoreError> {
         let mut provisioned = HashSet::new();
-        let support = &self.config.support.address;
         for m in message.from.iter().chain(&message.to).chain(&message.cc) {
-            if m.address != *support
+            if !self.config.is_own_address(&m.address)
                 && !provisioned.contains(&m.address)
                 && tx.is_provisioned(m.address.as_str()).await?
             {
@@ -27,7 +27,12 @@ impl Processor {
             }
         }
         Ok(Facts {
-            support_address: self.config.support.address.clone(),
+            support_addresses: self
+                .config
+                .mailboxes
+                .iter()
+                .map(|m| m.address.clone())
+                .collect(),
             provisioned,
             agents: self
                 .agents(tx)
@@ -35,8 +40,14 @@ impl Processor {
                 .into_iter()
                 .map(|m| m.address)
                 .collect(),
-            products: self.config.support.products.clone(),
+            products: self.mailbox_of(tx).products.clone(),
         })
+    }
+
+    /// The mailbox (queue) the mail in hand belongs to: the case's, or the one it came in
+    /// by. Its address, name and language are those of the mail that answers it.
+    pub(super) fn mailbox_of<'a>(&'a self, tx: &'a Batch) -> &'a MailboxConfig {
+        tx.queue().unwrap_or(&self.config.mailboxes[0])
     }
 
     /// Agents from the configuration and from `buzon agent add`.
@@ -63,8 +74,22 @@ impl Processor {
         Ok(agents)
     }
 
-    /// Who gets agent notifications: `agents.notify`, or else every agent.
+    /// Who gets agent notifications: the mailbox's own `agents`, else `agents.notify`, or
+    /// else every agent.
     pub(super) async fn notify_list(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
+        if let Some(own) = self.mailbox_of(tx).agents.clone() {
+            let known = self.agents(tx).await?;
+            return Ok(own
+                .into_iter()
+                .map(|address| {
+                    let name = known.iter().find(|k| k.address == address);
+                    Mailbox {
+                        name: name.and_then(|k| k.name.clone()),
+                        address,
+                    }
+                })
+                .collect());
+        }
         if self.config.agents.notify.is_empty() {
             return self.agents(tx).await;
         }
@@ -99,7 +124,7 @@ impl Processor {
             .as_ref()
             .and_then(|c| c.language.as_deref())
             .and_then(|l| l.parse().ok())
-            .unwrap_or(self.config.support.language);
+            .unwrap_or(self.mailbox_of(tx).language);
         Ok((language, stored.and_then(|c| c.name)))
     }
 }

@@ -199,8 +199,8 @@ impl Processor {
             == 0
         {
             tx.log_auto_mail(&key, kind.name()).await?;
-            let language = self.config.support.language;
-            let mut data = self.case_data(&super::new_case::empty_case(), language);
+            let language = self.mailbox_of(tx).language;
+            let mut data = self.case_data(tx, &super::new_case::empty_case(), language);
             data["person"] = compose::person(&sender);
             data["reason"] = json!(held.kind.explain(language));
             data["inbound_id"] = json!(row.id);
@@ -224,7 +224,7 @@ impl Processor {
     ) -> Result<(), ApplyError> {
         let language: Language = case.language.parse().unwrap_or_default();
         let facts = super::outgoing::facts_of(case, &[], vec![]);
-        let mut data = self.case_data(&facts, language);
+        let mut data = self.case_data(tx, &facts, language);
         data["person"] = compose::person(sender);
         data["commands"] = json!(lines);
         let mail = Outgoing::new(
@@ -249,7 +249,7 @@ impl Processor {
         threading: Threading,
     ) -> Result<(), ApplyError> {
         let language = self.language_of(tx, &sender.address).await?;
-        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        let mut data = self.case_data(tx, &super::new_case::empty_case(), language);
         data["person"] = compose::person(sender);
         data["request"] = json!({ "name": request.name, "language": request.language });
         let mail = Outgoing::new(
@@ -298,7 +298,7 @@ impl Processor {
         let name = request.name.as_deref();
         let wanted = request.language.as_deref().and_then(|l| l.parse().ok());
         let language = wanted.unwrap_or(self.language_of(tx, &sender.address).await?);
-        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        let mut data = self.case_data(tx, &super::new_case::empty_case(), language);
         data["person"] = compose::person(&sender);
         data["original_subject"] = json!(crate::text::single_line(&message.subject));
         let mail = self

@@ -54,7 +54,7 @@ impl Processor {
         let is_agent = facts.agents.contains(&sender.address);
         let history = tx.case_emails(case.id).await?;
         let new_text = new_words(&message.text, &history);
-        let commands = commands::parse(&new_text, &self.config.support.products);
+        let commands = commands::parse(&new_text, &self.mailbox_of(tx).products);
         let participants = tx
             .case_participants(case.id)
             .await?
@@ -232,8 +232,9 @@ impl Processor {
             context
                 .participants
                 .iter()
-                .filter(|p| *p != &case.requester && *p != self.config.support.address.as_str())
+                .filter(|p| *p != &case.requester)
                 .filter_map(|p| mailbox(p))
+                .filter(|m| !self.config.is_own_address(&m.address))
                 .filter(|m| !agents.contains(&m.address)),
         );
         out

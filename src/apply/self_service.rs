@@ -33,7 +33,7 @@ impl Processor {
             address: sender.address.clone(),
         };
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
-        let mut data = self.case_data(&super::new_case::empty_case(), language);
+        let mut data = self.case_data(tx, &super::new_case::empty_case(), language);
         data["person"] = compose::person(sender);
         data["original_subject"] = json!(crate::text::single_line(&message.subject));
         data["error"] = Value::Null;
@@ -194,6 +194,8 @@ impl Processor {
             status: status.map(str::to_string),
             words: words.clone().unwrap_or_default(),
             customer: Some(sender.address.to_string()),
+            // A customer's cases in every mailbox: they wrote them all.
+            mailbox: None,
             limit: 200,
         };
         let cases = tx.cases(&filter).await?;

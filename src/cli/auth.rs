@@ -17,6 +17,9 @@ pub enum AuthCommand {
     /// Google signs in in a browser (its device flow refuses the Gmail scope); other
     /// providers with a device code (RFC 8628) unless --browser is given
     Login {
+        /// The mailbox to sign in as (its name in [[mailboxes]]); default: the desk's login
+        #[arg(long)]
+        mailbox: Option<String>,
         /// Sign in with a code typed in any browser, on any machine (RFC 8628)
         #[arg(long, conflicts_with = "browser")]
         device: bool,
@@ -31,11 +34,27 @@ pub enum AuthCommand {
 
 pub async fn auth(app: &App, command: AuthCommand) -> anyhow::Result<ExitCode> {
     let AuthCommand::Login {
+        mailbox,
         device,
         browser,
         port,
     } = command;
-    let (Some(tokens), Some(oauth2)) = (&app.tokens, &app.config.oauth2) else {
+    let tokens = match &mailbox {
+        None => app.tokens.clone(),
+        Some(name) => {
+            let Some(m) = app
+                .config
+                .mailboxes
+                .iter()
+                .find(|m| m.name.as_str() == name)
+            else {
+                eprintln!("buzon: no mailbox '{name}' in the configuration");
+                return Ok(ExitCode::from(2));
+            };
+            crate::daemon::mailbox_login(app, m)
+        }
+    };
+    let (Some(tokens), Some(oauth2)) = (&tokens, &app.config.oauth2) else {
         eprintln!(
             "buzon: nothing to log in to: set imap.auth or smtp.auth = \"oauth2\" and an [oauth2] section"
         );

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::compose::Templates;
-use crate::config::Config;
+use crate::config::{Config, ImapConfig};
 use crate::oauth2::TokenSource;
 use crate::store::Store;
 
@@ -40,7 +40,17 @@ pub async fn check(config: Config) -> ExitCode {
     if let Some(tokens) = &tokens {
         report("oauth2", oauth2::check(&config, tokens).await);
     }
-    report("imap", imap(&config, tokens.as_ref()).await);
+    for mailbox in &config.mailboxes {
+        // One line a mailbox, named when there are several.
+        let what = match config.mailboxes.len() {
+            1 => "imap".to_string(),
+            _ => format!("imap {}", mailbox.name),
+        };
+        let login = tokens
+            .as_ref()
+            .filter(|t| t.account() == mailbox.imap.username);
+        report(&what, imap(&mailbox.imap, login).await);
+    }
     report("smtp", smtp(&config, tokens.as_ref()).await);
     if ok {
         ExitCode::SUCCESS
@@ -74,8 +84,8 @@ fn storage(config: &Config) -> Result<String, String> {
     Ok(format!(" ({})", dir.display()))
 }
 
-async fn imap(config: &Config, tokens: Option<&TokenSource>) -> Result<String, String> {
-    let mut session = crate::fetch::connect_with_deadline(&config.imap, tokens)
+async fn imap(imap: &ImapConfig, tokens: Option<&TokenSource>) -> Result<String, String> {
+    let mut session = crate::fetch::connect_with_deadline(imap, tokens)
         .await
         .map_err(|e| e.to_string())?
         .0;
@@ -85,14 +95,14 @@ async fn imap(config: &Config, tokens: Option<&TokenSource>) -> Result<String, S
         .map(|c| c.has_str("IDLE"))
         .unwrap_or(false);
     let mailbox = session
-        .select(&config.imap.mailbox)
+        .select(&imap.mailbox)
         .await
-        .map_err(|e| format!("select {}: {e}", config.imap.mailbox))?;
+        .map_err(|e| format!("select {}: {e}", imap.mailbox))?;
     let _ = session.logout().await;
     Ok(format!(
         " ({} {}: {} messages, UIDVALIDITY {}, IDLE {})",
-        config.imap.username,
-        config.imap.mailbox,
+        imap.username,
+        imap.mailbox,
         mailbox.exists,
         mailbox.uid_validity.unwrap_or(0),
         if idle { "yes" } else { "no" }

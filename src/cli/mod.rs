@@ -56,6 +56,9 @@ pub enum Command {
         /// Cases this address takes part in
         #[arg(long)]
         customer: Option<String>,
+        /// Cases of this mailbox (its name in the configuration; `default` with [imap])
+        #[arg(long)]
+        mailbox: Option<String>,
         /// Show at most this many, most recently active first (0: all)
         #[arg(long, default_value_t = 100)]
         limit: i64,
@@ -168,9 +171,13 @@ async fn dispatch(command: Command, config: Config, path: PathBuf) -> anyhow::Re
             status,
             search,
             customer,
+            mailbox,
             limit,
             json,
-        } => views::cases(&app, &status, search, customer, limit, json).await?,
+        } => {
+            let filter = views::case_filter(&status, search, customer, mailbox, limit);
+            views::cases(&app, filter, json).await?
+        }
         Command::Case { number, json } => return views::case(&app, number, json).await,
         Command::Email { id, raw } => return views::email(&app, id, raw).await,
         Command::Customer(c) => return admin::customer(&app, c).await,

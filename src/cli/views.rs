@@ -12,15 +12,15 @@ use crate::domain::Role;
 use crate::store::{CaseFilter, EmailRow};
 use crate::text::fold_words;
 
-pub async fn cases(
-    app: &App,
+/// What `buzon cases`' flags ask for.
+pub fn case_filter(
     status: &str,
     search: Option<String>,
     customer: Option<String>,
+    mailbox: Option<String>,
     limit: i64,
-    json: bool,
-) -> anyhow::Result<()> {
-    let filter = CaseFilter {
+) -> CaseFilter {
+    CaseFilter {
         status: (status != "all").then(|| status.to_string()),
         words: search
             .map(|s| {
@@ -32,8 +32,19 @@ pub async fn cases(
             })
             .unwrap_or_default(),
         customer: customer.map(|c| crate::domain::EmailAddress::canonical(&c)),
+        mailbox,
         limit,
-    };
+    }
+}
+
+pub async fn cases(app: &App, filter: CaseFilter, json: bool) -> anyhow::Result<()> {
+    if let Some(name) = &filter.mailbox {
+        if !app.config.mailboxes.iter().any(|m| m.name.as_str() == name) {
+            // Its cases may outlive it in the configuration: still listed.
+            eprintln!("buzon: note: no mailbox '{name}' is configured");
+        }
+    }
+    let limit = filter.limit;
     let cases = app.store.cases(&filter).await?;
     if json {
         say(format_args!(
@@ -44,12 +55,18 @@ pub async fn cases(
     }
     let mut out = terminal::stdout();
     let zone = &app.config.support.timezone;
+    let several = app.config.mailboxes.len() > 1;
     for c in &cases {
         writeln!(
             out,
-            "#{:<6} {:<6} sev {}{} {}  {:<28} {}",
+            "#{:<6} {:<6} {}sev {}{} {}  {:<28} {}",
             c.number,
             c.status,
+            // A desk of one mailbox has nothing to tell apart.
+            match several {
+                true => format!("{:<10} ", c.mailbox),
+                false => String::new(),
+            },
             c.severity,
             if c.production_down { "!" } else { " " },
             format_time(c.updated_at, zone),
@@ -73,9 +90,11 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     let participants = app.store.case_participants(case.id).await?;
     let attachments = app.store.case_attachments(case.id).await?;
     let history = app.store.case_emails(case.id).await?;
+    let addresses = app.store.case_addresses(case.id).await?;
     if as_json {
         let value = json!({
             "case": case,
+            "addresses": addresses,
             "participants": participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>(),
             "attachments": attachments,
             "history": history,
@@ -90,6 +109,10 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     let zone = &app.config.support.timezone;
     writeln!(out, "Caso #{}  {}", case.number, case.subject)?;
     writeln!(out, "  status:     {}", case.status)?;
+    writeln!(out, "  mailbox:    {}", case.mailbox)?;
+    if !addresses.is_empty() {
+        writeln!(out, "  written to: {}", addresses.join(", "))?;
+    }
     writeln!(
         out,
         "  product:    {}",

@@ -15,7 +15,7 @@ mod html_render_tests;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::config::SupportConfig;
+use crate::config::{MailboxConfig, SupportConfig};
 use crate::domain::{CaseNumber, EmailAddress, Language, Mailbox, Severity};
 pub use templates::{MailKind, TemplateError, Templates};
 
@@ -116,15 +116,16 @@ pub fn person(m: &Mailbox) -> Value {
 }
 
 /// The context every case mail shares; callers add what their kind needs.
-pub fn case_context(case: &CaseFacts, language: Language, support: &SupportConfig) -> Value {
+/// `mailbox` is the case's: its name, address and products are the ones the mail shows.
+pub fn case_context(case: &CaseFacts, language: Language, mailbox: &MailboxConfig) -> Value {
     let severity = Severity::new(case.severity).unwrap_or_default();
     let mut case_value = serde_json::to_value(case).expect("case facts serialize");
     case_value["severity_label"] = json!(severity_label(severity, language));
     case_value["status_label"] = json!(status_label(case.status, language));
     json!({
-        "support": { "name": support.name, "address": support.address.as_str() },
+        "support": { "name": mailbox.display_name, "address": mailbox.address.as_str() },
         "case": case_value,
-        "products": support.products,
+        "products": mailbox.products,
         "product_unknown": Value::Null,
     })
 }
@@ -216,15 +217,28 @@ impl Composer {
         &self.support.address
     }
 
+    /// A mail from the desk's first address ([`Composer::compose_from`] for a mailbox's).
     pub fn compose(
         &self,
+        request: Request<'_>,
+        now_unix: i64,
+    ) -> Result<OutgoingMail, TemplateError> {
+        self.compose_from(&self.support, request, now_unix)
+    }
+
+    /// A mail from `from`: the address of the mailbox the case belongs to, which also names
+    /// the domain of its Message-ID (signed with the one desk secret, so a reply to it
+    /// threads whichever of the desk's addresses it reaches).
+    pub fn compose_from(
+        &self,
+        from: &Mailbox,
         request: Request<'_>,
         now_unix: i64,
     ) -> Result<OutgoingMail, TemplateError> {
         let rendered = self
             .templates
             .render(request.kind, request.language, request.data)?;
-        let domain = self.support.address.domain();
+        let domain = from.address.domain();
         let (secret, audience) = (self.secret.expose(), request.kind.audience());
         let message_id = msgid::new_message_id(secret, request.case, domain, audience);
         let to = request
@@ -235,7 +249,7 @@ impl Composer {
             .join(", ");
         let mut headers: Vec<mime::Header> = vec![
             ("Date", mime::rfc5322_date(now_unix)),
-            ("From", mime::mailbox(&self.support)),
+            ("From", mime::mailbox(from)),
             ("To", to),
             ("Subject", mime::unstructured(&rendered.subject)),
             ("Message-ID", format!("<{message_id}>")),
@@ -267,7 +281,7 @@ impl Composer {
         Ok(OutgoingMail {
             kind: request.kind,
             message_id,
-            envelope_from: self.support.address.clone(),
+            envelope_from: from.address.clone(),
             recipients: request.to.iter().map(|m| m.address.clone()).collect(),
             subject: rendered.subject,
             text: rendered.text,

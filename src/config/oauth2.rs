@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{secret, Secret};
+use super::{secret, ImapConfig, Secret, SmtpConfig, SupportConfig};
 
 /// How buzon proves who it is to the IMAP or SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -224,6 +224,53 @@ fn endpoint(key: &str, value: &Option<String>, p: &mut Vec<String>) -> Option<St
             "{key}: '{url}' must be https:// (http:// only on 127.0.0.1 or localhost)"
         ));
         None
+    }
+}
+
+/// With OAuth2, IMAP and SMTP share one login (`buzon auth login` stores one refresh
+/// token), an `[oauth2]` section, and an admin to tell when that login stops working.
+pub(super) fn one_oauth2_login(
+    imap: &ImapConfig,
+    smtp: &mut SmtpConfig,
+    support: &SupportConfig,
+    oauth2: &Option<OAuth2Config>,
+    p: &mut Vec<String>,
+) {
+    let users = [(imap.auth, "imap.auth"), (smtp.auth, "smtp.auth")];
+    let Some((_, key)) = users.iter().find(|(a, _)| *a == AuthMethod::OAuth2) else {
+        return;
+    };
+    if oauth2.is_none() {
+        p.push(format!("{key}: \"oauth2\" needs an [oauth2] section"));
+    }
+    if support.admin.is_none() {
+        p.push(
+            "support.admin: required with OAuth2 (who is told when the login stops working)".into(),
+        );
+    }
+    if smtp.auth == AuthMethod::OAuth2 {
+        let user = smtp.username.get_or_insert_with(|| imap.username.clone());
+        if imap.auth == AuthMethod::OAuth2 && *user != imap.username {
+            p.push("smtp.username: must be imap.username when both use OAuth2 (one login)".into());
+        }
+    }
+}
+
+/// `<section>.password`: required with `auth = "password"`, refused with `"oauth2"`.
+pub(super) fn password_for(
+    section: &str,
+    auth: AuthMethod,
+    password: Option<Secret>,
+    p: &mut Vec<String>,
+) -> Option<Secret> {
+    match (auth, password) {
+        (AuthMethod::OAuth2, Some(_)) => {
+            p.push(format!(
+                "{section}.password: not used with auth = \"oauth2\" (remove it)"
+            ));
+            None
+        }
+        (_, password) => password,
     }
 }
 

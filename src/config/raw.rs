@@ -11,7 +11,10 @@ use super::{AuthMethod, Security};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    pub(super) imap: RawImap,
+    /// One mailbox (named `default`), as before `[[mailboxes]]`.
+    pub(super) imap: Option<RawImap>,
+    #[serde(default)]
+    pub(super) mailboxes: Vec<super::mailboxes::RawMailbox>,
     pub(super) smtp: RawSmtp,
     pub(super) support: RawSupport,
     #[serde(default)]
@@ -97,7 +100,8 @@ pub(super) struct RawSmtp {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSupport {
-    pub(super) address: String,
+    /// Required with `[imap]`; with `[[mailboxes]]` each mailbox has its own.
+    pub(super) address: Option<String>,
     pub(super) name: Option<String>,
     pub(super) language: Option<String>,
     #[serde(default)]

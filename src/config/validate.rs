@@ -6,11 +6,20 @@ use super::*;
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut p = Vec::new();
-    let poll_interval = Duration::from_secs(raw.imap.poll_interval_secs.unwrap_or(30));
-    let imap = validate_imap(raw.imap, &mut p);
     let mut smtp = validate_smtp(raw.smtp, &mut p);
-    let support = validate_support(raw.support, &mut p);
     let agents = validate_agents(raw.agents, &mut p);
+    let desk = mailboxes::Desk {
+        support: &raw.support,
+        agents: &agents.addresses,
+    };
+    let mailboxes = mailboxes::validate_mailboxes(raw.imap, raw.mailboxes, &desk, &mut p);
+    let support = validate_support(raw.support, mailboxes.first().map(|m| &**m), &mut p);
+    // The quietest mailbox is synced at least this often.
+    let poll_interval = mailboxes
+        .iter()
+        .map(|m| m.imap.poll_interval)
+        .max()
+        .unwrap_or(Duration::from_secs(30));
     let database_url = raw
         .database
         .url
@@ -32,15 +41,24 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let oauth2 = raw
         .oauth2
         .and_then(|o| super::oauth2::validate_oauth2(o, &mut p));
-    if let (Some(imap), Some(smtp), Some(support)) = (&imap, &mut smtp, &support) {
-        one_oauth2_login(imap, smtp, support, &oauth2, &mut p);
+    if let (Some(first), Some(smtp), Some(support)) = (mailboxes.first(), &mut smtp, &support) {
+        super::oauth2::one_oauth2_login(&first.imap, smtp, support, &oauth2, &mut p);
+    }
+    if mailboxes
+        .iter()
+        .skip(1)
+        .any(|m| m.imap.auth == AuthMethod::OAuth2)
+        && oauth2.is_none()
+    {
+        p.push("mailboxes: auth = \"oauth2\" needs an [oauth2] section".into());
     }
     let log = ops::validate_log(raw.log, &mut p);
     let http = ops::validate_http(raw.http, &mut p);
     let health = ops::validate_health(raw.health, poll_interval, &mut p);
-    match (imap, smtp, support, p.is_empty()) {
-        (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
-            imap,
+    match (mailboxes.first(), smtp, support, p.is_empty()) {
+        (Some(first), Some(smtp), Some(support), true) => Ok(Config {
+            imap: first.imap.clone(),
+            mailboxes,
             smtp,
             support,
             agents,
@@ -57,72 +75,37 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     }
 }
 
-/// With OAuth2, IMAP and SMTP share one login (`buzon auth login` stores one refresh
-/// token), an `[oauth2]` section, and an admin to tell when that login stops working.
-fn one_oauth2_login(
-    imap: &ImapConfig,
-    smtp: &mut SmtpConfig,
-    support: &SupportConfig,
-    oauth2: &Option<OAuth2Config>,
-    p: &mut Vec<String>,
-) {
-    let users = [(imap.auth, "imap.auth"), (smtp.auth, "smtp.auth")];
-    let Some((_, key)) = users.iter().find(|(a, _)| *a == AuthMethod::OAuth2) else {
-        return;
-    };
-    if oauth2.is_none() {
-        p.push(format!("{key}: \"oauth2\" needs an [oauth2] section"));
-    }
-    if support.admin.is_none() {
-        p.push(
-            "support.admin: required with OAuth2 (who is told when the login stops working)".into(),
-        );
-    }
-    if smtp.auth == AuthMethod::OAuth2 {
-        let user = smtp.username.get_or_insert_with(|| imap.username.clone());
-        if imap.auth == AuthMethod::OAuth2 && *user != imap.username {
-            p.push("smtp.username: must be imap.username when both use OAuth2 (one login)".into());
-        }
-    }
-}
-
-/// `<section>.password`: required with `auth = "password"`, refused with `"oauth2"`.
-fn password_for(
+/// `section` is `imap`, or `mailboxes[N].imap`: where the keys are, for the messages.
+pub(super) fn validate_imap(
     section: &str,
-    auth: AuthMethod,
-    password: Option<Secret>,
+    raw: RawImap,
     p: &mut Vec<String>,
-) -> Option<Secret> {
-    match (auth, password) {
-        (AuthMethod::OAuth2, Some(_)) => {
-            p.push(format!(
-                "{section}.password: not used with auth = \"oauth2\" (remove it)"
-            ));
-            None
-        }
-        (_, password) => password,
-    }
-}
-
-fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
+) -> Option<ImapConfig> {
     let security = raw.security.unwrap_or(Security::Starttls);
     let auth = raw.auth.unwrap_or_default();
-    let password = secret("imap.password", raw.password, raw.password_file, p);
-    let password = match password_for("imap", auth, password, p) {
+    let password = secret(
+        &format!("{section}.password"),
+        raw.password,
+        raw.password_file,
+        p,
+    );
+    let password = match super::oauth2::password_for(section, auth, password, p) {
         None if auth == AuthMethod::OAuth2 => Some(Secret::default()),
         None => {
-            p.push("imap.password: missing (set password or password_file)".into());
+            p.push(format!(
+                "{section}.password: missing (set password or password_file)"
+            ));
             None
         }
         some => some,
     };
     if raw.host.trim().is_empty() {
-        p.push("imap.host: empty".into());
+        p.push(format!("{section}.host: empty"));
     }
-    check_ca_file("imap.ca_file", &raw.ca_file, p);
+    check_ca_file(&format!("{section}.ca_file"), &raw.ca_file, p);
     let poll = raw.poll_interval_secs.unwrap_or(30);
     if poll == 0 {
-        p.push("imap.poll_interval_secs: must be at least 1".into());
+        p.push(format!("{section}.poll_interval_secs: must be at least 1"));
     }
     let on_processed = match raw.on_processed.as_deref().unwrap_or("flag") {
         "flag" => OnProcessed::Flag,
@@ -131,7 +114,9 @@ fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
                 .unwrap_or_else(|| "Procesados".to_string()),
         ),
         other => {
-            p.push(format!("imap.on_processed: '{other}' is not flag or move"));
+            p.push(format!(
+                "{section}.on_processed: '{other}' is not flag or move"
+            ));
             OnProcessed::Flag
         }
     };
@@ -147,7 +132,7 @@ fn validate_imap(raw: RawImap, p: &mut Vec<String>) -> Option<ImapConfig> {
         poll_interval: Duration::from_secs(poll.max(1)),
         ca_file: raw.ca_file,
         on_processed,
-        timeout: network_timeout("imap", raw.timeout_secs, p),
+        timeout: network_timeout(section, raw.timeout_secs, p),
     })
 }
 
@@ -155,7 +140,7 @@ fn validate_smtp(raw: RawSmtp, p: &mut Vec<String>) -> Option<SmtpConfig> {
     let security = raw.security.unwrap_or(Security::Starttls);
     let auth = raw.auth.unwrap_or_default();
     let password = secret("smtp.password", raw.password, raw.password_file, p);
-    let password = password_for("smtp", auth, password, p);
+    let password = super::oauth2::password_for("smtp", auth, password, p);
     if auth == AuthMethod::Password && raw.username.is_some() != password.is_some() {
         p.push("smtp: username and password go together (give both or neither)".into());
     }
@@ -217,15 +202,13 @@ fn network_timeout(section: &str, secs: Option<u64>, p: &mut Vec<String>) -> Dur
     Duration::from_secs(secs.max(1))
 }
 
-fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfig> {
-    let address = address("support.address", &raw.address, p);
-    let language = match raw.language.as_deref().unwrap_or("es").parse::<Language>() {
-        Ok(l) => l,
-        Err(e) => {
-            p.push(format!("support.language: {e}"));
-            Language::Es
-        }
-    };
+/// The desk-wide `[support]`; its address, name and language are the first mailbox's
+/// (mailboxes.rs reads and checks those keys), the desk's own for admin notices.
+fn validate_support(
+    raw: RawSupport,
+    first: Option<&MailboxConfig>,
+    p: &mut Vec<String>,
+) -> Option<SupportConfig> {
     let secret = secret("support.secret", raw.secret, raw.secret_file, p);
     match &secret {
         None => p.push("support.secret: missing (set secret or secret_file)".into()),
@@ -242,10 +225,11 @@ fn validate_support(raw: RawSupport, p: &mut Vec<String>) -> Option<SupportConfi
     let admin = raw
         .admin
         .and_then(|a| super::address("support.admin", &a, p));
+    let first = first?;
     Some(SupportConfig {
-        address: address?,
-        name: raw.name.unwrap_or_else(|| "Soporte".to_string()),
-        language,
+        address: first.address.clone(),
+        name: first.display_name.clone(),
+        language: first.language,
         products: raw.products,
         secret: secret?,
         previous_secrets: raw.previous_secrets.into_iter().map(Secret).collect(),

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use crate::apply::Processor;
 use crate::blobs::BlobStore;
 use crate::compose::{Composer, Templates};
-use crate::config::Config;
+use crate::config::{Config, MailboxConfig};
 use crate::fetch::Fetcher;
 use crate::health::metrics::Metrics;
 use crate::oauth2::watch::watch;
@@ -187,17 +187,20 @@ fn start_stages(
         synced: Arc::new(Notify::new()),
         busy_since: Arc::new(0.into()),
     };
-    let fetcher = Fetcher {
-        config: app.config.clone(),
-        store: app.store.clone(),
-        blobs: app.blobs.clone(),
-        stored: stored.clone(),
-        processed: processed.clone(),
-        synced: progress.synced.clone(),
-        metrics: app.metrics.clone(),
-        tokens: app.tokens.clone(),
-    };
-    tasks.spawn(fetcher.run(shutdown.clone()));
+    for mailbox in &app.config.mailboxes {
+        let fetcher = Fetcher {
+            config: app.config.clone(),
+            mailbox: mailbox.clone(),
+            store: app.store.clone(),
+            blobs: app.blobs.clone(),
+            stored: stored.clone(),
+            processed: processed.clone(),
+            synced: progress.synced.clone(),
+            metrics: app.metrics.clone(),
+            tokens: mailbox_login(app, mailbox),
+        };
+        tasks.spawn(fetcher.run(shutdown.clone()));
+    }
     let processing = process::ProcessLoop {
         current,
         stored,
@@ -227,6 +230,22 @@ fn start_stages(
     ready.notify_one();
     tasks.spawn(sender.run(shutdown.clone()));
     progress
+}
+
+/// The OAuth2 login a mailbox's fetcher uses: the desk's own when it is that account's,
+/// else one of its own (same `[oauth2]` application, the account's own stored token).
+pub(crate) fn mailbox_login(app: &App, mailbox: &MailboxConfig) -> Option<Arc<TokenSource>> {
+    if mailbox.imap.auth != crate::config::AuthMethod::OAuth2 {
+        return None;
+    }
+    match &app.tokens {
+        Some(desk) if desk.account() == mailbox.imap.username => Some(desk.clone()),
+        _ => TokenSource::for_account(&app.config, &app.store, mailbox.imap.username.clone())
+            .map_err(|e| warn!(mailbox = %mailbox.name, error = %e, "no OAuth2 login"))
+            .ok()
+            .flatten()
+            .map(Arc::new),
+    }
 }
 
 async fn release_orphaned_leases(store: &Store) {

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::{composer_for, service, App, Control};
-use crate::config::{self, Config};
+use crate::config::{self, Config, MailboxConfig, MailboxName};
 use crate::domain::EmailAddress;
 
 pub(super) async fn on_request(control: Control, publish: watch::Sender<App>) {
@@ -111,12 +111,49 @@ fn merge(running: &Config, fresh: Config) -> (Config, Vec<String>) {
         }
     }
     let mut merged = running.clone();
+    merged.mailboxes = merge_mailboxes(&running.mailboxes, &fresh.mailboxes, &mut changes);
     merged.agents = fresh.agents;
     merged.support.products = fresh.support.products;
     merged.support.templates_dir = fresh.support.templates_dir;
     merged.limits = fresh.limits;
     merged.health = fresh.health;
     (merged, changes)
+}
+
+/// Each running mailbox with its fresh products and agents (matched by name); any other
+/// change to a mailbox, and a mailbox added or removed, waits for the next restart (its
+/// fetcher would have to start or stop). The `default` mailbox's products are
+/// `support.products`, already named.
+fn merge_mailboxes(
+    running: &[Arc<MailboxConfig>],
+    fresh: &[Arc<MailboxConfig>],
+    changes: &mut Vec<String>,
+) -> Vec<Arc<MailboxConfig>> {
+    let names = |list: &[Arc<MailboxConfig>]| list.iter().map(|m| m.name.clone()).collect();
+    let (old, new): (Vec<_>, Vec<_>) = (names(running), names(fresh));
+    if old != new {
+        changes.push("mailboxes: added or removed; takes effect at the next restart".into());
+    }
+    let mut merged = Vec::new();
+    for m in running {
+        let Some(f) = fresh.iter().find(|f| f.name == m.name) else {
+            merged.push(m.clone());
+            continue;
+        };
+        if m.name.as_str() != MailboxName::DEFAULT {
+            let key = format!("mailboxes.{}.products", m.name);
+            list_changes(&key, &m.products, &f.products, changes);
+        }
+        let mut taken = (**m).clone();
+        taken.products.clone_from(&f.products);
+        taken.agents.clone_from(&f.agents);
+        if differs(&taken, &**f) && m.name.as_str() != MailboxName::DEFAULT {
+            let what = format!("mailbox {}", m.name);
+            changes.push(format!("{what}: changed; takes effect at the next restart"));
+        }
+        merged.push(Arc::new(taken));
+    }
+    merged
 }
 
 /// Whether two sections differ, by their `Debug` form: secrets show as `***` there, so a
@@ -216,6 +253,43 @@ mod tests {
         assert!(changes.contains(&"log: changed; takes effect at the next restart".to_string()));
         assert!(
             !changes.iter().any(|c| c.starts_with("support (")),
+            "{changes:?}"
+        );
+    }
+
+    /// Two mailboxes, ventas' products and IMAP host as given.
+    fn two_mailboxes(products: &str, host: &str) -> Config {
+        let mailbox = |name: &str, extra: &str, host: &str| {
+            format!("[[mailboxes]]\nname = \"{name}\"\naddress = \"{name}@example.test\"\n{extra}[mailboxes.imap]\nhost = \"{host}\"\nusername = \"{name}\"\npassword = \"p\"\n")
+        };
+        let text = format!(
+            "[smtp]\nhost = \"h\"\n[support]\nsecret = \"0123456789abcdef0123\"\n{}{}",
+            mailbox("soporte", "", "h"),
+            mailbox("ventas", &format!("products = {products}\n"), host),
+        );
+        config::from_toml(&text, &[]).unwrap()
+    }
+
+    #[test]
+    fn a_mailbox_takes_new_products_and_the_rest_waits() {
+        let running = two_mailboxes("[\"A\"]", "h");
+        let (merged, changes) = merge(&running, two_mailboxes("[\"A\", \"B\"]", "h"));
+        assert_eq!(merged.mailboxes[1].products, ["A", "B"]);
+        assert!(
+            changes.contains(&"mailboxes.ventas.products: added B".into()),
+            "{changes:?}"
+        );
+        assert!(
+            !changes.iter().any(|c| c.contains("restart")),
+            "{changes:?}"
+        );
+        let (merged, changes) = merge(&running, two_mailboxes("[\"A\"]", "otro"));
+        assert_eq!(
+            merged.mailboxes[1].imap.host, "h",
+            "the running fetcher's server"
+        );
+        assert!(
+            changes.contains(&"mailbox ventas: changed; takes effect at the next restart".into()),
             "{changes:?}"
         );
     }

@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::blobs::{BlobHash, BlobStore};
-use crate::config::{AuthMethod, Config, ImapConfig, OnProcessed};
+use crate::config::{AuthMethod, Config, ImapConfig, MailboxConfig, OnProcessed};
 use crate::deadline::DeadlineHandle;
 use crate::health::metrics::{Component, Metrics};
 use crate::oauth2::TokenSource;
@@ -49,8 +49,11 @@ const LARGE_PIECE: usize = 1024 * 1024;
 /// RFC 2177: re-issue IDLE before the server's 30-minute inactivity limit.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 
+/// Watches one mailbox; `buzon run` starts one for each.
 pub struct Fetcher {
     pub config: Arc<Config>,
+    /// The mailbox this fetcher watches.
+    pub mailbox: Arc<MailboxConfig>,
     pub store: Store,
     pub blobs: BlobStore,
     /// Poked after new mail is stored.
@@ -116,7 +119,7 @@ impl Fetcher {
     /// Log in (with the OAuth2 token when `imap.auth` says so), select the mailbox and
     /// make sure the folder processed mail moves to exists.
     async fn open(&self) -> Result<Opened, FetchError> {
-        let imap = &self.config.imap;
+        let imap = &self.mailbox.imap;
         let tokens = self
             .tokens
             .as_deref()
@@ -148,13 +151,13 @@ impl Fetcher {
 
     /// One IMAP session, from login until it breaks or buzon stops; its log lines carry
     /// the mailbox.
-    #[tracing::instrument(name = "imap", skip_all, fields(mailbox = %mailbox_key(&self.config.imap)))]
+    #[tracing::instrument(name = "imap", skip_all, fields(mailbox = %mailbox_key(&self.mailbox.imap)))]
     async fn session(
         &self,
         shutdown: &CancellationToken,
         backoff: &mut Backoff,
     ) -> Result<SessionEnd, FetchError> {
-        let imap = &self.config.imap;
+        let imap = &self.mailbox.imap;
         let Opened {
             mut session,
             deadline,
@@ -207,7 +210,7 @@ impl Fetcher {
 
     /// Fetch and store every mail above the cursor, in batches.
     async fn sync(&self, session: &mut ImapSession, uidvalidity: u32) -> Result<(), FetchError> {
-        let key = mailbox_key(&self.config.imap);
+        let key = mailbox_key(&self.mailbox.imap);
         let last = match self.store.imap_cursor(&key).await? {
             Some((stored, last)) if stored == uidvalidity => last,
             Some((stored, _)) => {

@@ -14,7 +14,7 @@ impl Fetcher {
         session: &mut ImapSession,
         uidvalidity: u32,
     ) -> Result<(), FetchError> {
-        let key = mailbox_key(&self.config.imap);
+        let key = mailbox_key(&self.mailbox.imap);
         loop {
             let pending = self.store.awaiting_imap_effect(&key, uidvalidity).await?;
             if pending.is_empty() {
@@ -22,7 +22,7 @@ impl Fetcher {
             }
             let uids: Vec<u32> = pending.iter().map(|(_, uid)| *uid).collect();
             let set = uid_set(&uids);
-            let result = match &self.config.imap.on_processed {
+            let result = match &self.mailbox.imap.on_processed {
                 OnProcessed::Flag => match session
                     .uid_store(&set, "+FLAGS.SILENT (\\Seen $Buzon)")
                     .await

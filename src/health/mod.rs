@@ -100,7 +100,7 @@ pub struct Report {
 
 /// The mailboxes buzon watches, as their sync rows name them.
 pub fn watched_mailboxes(config: &Config) -> Vec<String> {
-    vec![crate::fetch::mailbox_key(&config.imap)]
+    config.mailboxes.iter().map(|m| m.fetch_key()).collect()
 }
 
 /// Judge health now. Cheap enough to answer every probe: one row per mailbox and one

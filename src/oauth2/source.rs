@@ -53,12 +53,22 @@ const RETRY_MAX: Duration = Duration::from_secs(15 * 60);
 impl TokenSource {
     /// The token source of this configuration, when IMAP or SMTP logs in with OAuth2.
     pub fn for_config(config: &Config, store: &Store) -> Result<Option<TokenSource>, OAuthError> {
-        let Some(oauth2) = &config.oauth2 else {
-            return Ok(None);
-        };
         let account = match (config.imap.auth, &config.smtp.username) {
             (AuthMethod::OAuth2, _) | (_, None) => config.imap.username.clone(),
             (AuthMethod::Password, Some(user)) => user.clone(),
+        };
+        Self::for_account(config, store, account)
+    }
+
+    /// The login of `account` (another mailbox's IMAP account) with the desk's `[oauth2]`
+    /// application; None without one.
+    pub fn for_account(
+        config: &Config,
+        store: &Store,
+        account: String,
+    ) -> Result<Option<TokenSource>, OAuthError> {
+        let Some(oauth2) = &config.oauth2 else {
+            return Ok(None);
         };
         let secrets = std::iter::once(&config.support.secret)
             .chain(&config.support.previous_secrets)

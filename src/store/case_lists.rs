@@ -108,7 +108,7 @@ fn select_from_search_index(q: &mut ListQuery, indexed: &[&String]) {
     );
 }
 
-/// The status, customer and subject-word conditions.
+/// The status, customer, mailbox and subject-word conditions.
 fn narrow(q: &mut ListQuery, filter: &CaseFilter, like_words: &[&String]) {
     if let Some(status) = &filter.status {
         let n = q.bind(status.clone());
@@ -119,6 +119,10 @@ fn narrow(q: &mut ListQuery, filter: &CaseFilter, like_words: &[&String]) {
         q.sql.push_str(&format!(
             " AND cases.id IN (SELECT case_id FROM participants WHERE email = ${n})"
         ));
+    }
+    if let Some(mailbox) = &filter.mailbox {
+        let n = q.bind(mailbox.clone());
+        q.sql.push_str(&format!(" AND cases.mailbox = ${n}"));
     }
     for word in like_words {
         let n = q.bind(like_pattern(word));

@@ -18,6 +18,16 @@ impl Store {
         case_by_number(&self.pool, number).await
     }
 
+    /// The desk's own addresses the case was written to, in order.
+    pub async fn case_addresses(&self, case_id: CaseId) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT address FROM case_addresses WHERE case_id = $1 ORDER BY address")
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| get(r, "address")).collect()
+    }
+
     /// The number of the case with this database id.
     pub(crate) async fn case_number_of(&self, case_id: CaseId) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT number FROM cases WHERE id = $1")

@@ -71,6 +71,8 @@ pub struct CaseRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    /// The mailbox (queue) the case came in by; its mail goes out from that address.
+    pub mailbox: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,12 +113,14 @@ pub struct CaseFilter {
     /// Folded words that must all appear in the folded subject.
     pub words: Vec<String>,
     pub customer: Option<String>,
+    /// Only the cases of this mailbox.
+    pub mailbox: Option<String>,
     pub limit: i64,
 }
 
 macro_rules! case_columns {
     () => {
-        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at"
+        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at, mailbox"
     };
 }
 pub(super) use case_columns;
@@ -145,6 +149,7 @@ pub(super) fn case_row(row: &AnyRow) -> Result<CaseRow> {
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         closed_at: get(row, "closed_at")?,
+        mailbox: get(row, "mailbox")?,
     })
 }
 
@@ -186,14 +191,24 @@ impl ApplyTx {
         case_emails(&mut *self.tx, case_id).await
     }
 
-    /// A new case with the next number. Returns (id, number).
+    /// A new case of the `default` mailbox with the next number. Returns (id, number).
     pub async fn create_case(&mut self, case: &NewCaseRow<'_>) -> Result<(CaseId, i64)> {
+        self.create_case_in(crate::config::MailboxName::DEFAULT, case)
+            .await
+    }
+
+    /// A new case of `mailbox` with the next number. Returns (id, number).
+    pub async fn create_case_in(
+        &mut self,
+        mailbox: &str,
+        case: &NewCaseRow<'_>,
+    ) -> Result<(CaseId, i64)> {
         let number = self.next_case_number().await?;
         let row = sqlx::query(
             "INSERT INTO cases (number, subject, subject_folded, description, product, severity, production_down,
                                 status, requester, requester_name, language, related_case, created_at, updated_at,
-                                customer_wrote_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12, $12)
+                                customer_wrote_at, mailbox)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $12, $12, $13)
              RETURNING id",
         )
         .bind(number)
@@ -208,9 +223,29 @@ impl ApplyTx {
         .bind(case.language)
         .bind(case.related_case)
         .bind(self.now)
+        .bind(mailbox)
         .fetch_one(&mut *self.tx)
         .await?;
         Ok((get(&row, "id")?, number))
+    }
+
+    /// The desk's own addresses the case's first mail was written to (more than its
+    /// mailbox's when a customer wrote to two of them at once).
+    pub(crate) async fn add_case_addresses(
+        &mut self,
+        case_id: CaseId,
+        addresses: &[&str],
+    ) -> Result<()> {
+        for address in addresses {
+            sqlx::query(
+                "INSERT INTO case_addresses (case_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(case_id)
+            .bind(*address)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Create or update a customer's profile (the fields given), as `perfil` asks.

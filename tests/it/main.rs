@@ -18,6 +18,7 @@ mod hostile;
 #[path = "../fixtures/hostile.rs"]
 #[allow(dead_code)]
 mod hostile_mail;
+mod mailboxes;
 mod new_case;
 mod oauth2;
 mod oauth_server;

@@ -310,6 +310,50 @@ pub struct DeskOptions {
     /// `imap.poll_interval_secs` (30): also how often IDLE re-checks, so a health test
     /// with small ages needs a small one.
     pub poll_interval_secs: u64,
+    /// `[[mailboxes]]` instead of `[imap]` (empty: the one `[imap]` mailbox).
+    pub mailboxes: Vec<Queue>,
+}
+
+/// One of several mailboxes of a desk: its address is `names.addr(name)` (so `soporte` is
+/// `names.support()`), its IMAP account that address on the test server.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub name: &'static str,
+    pub display_name: &'static str,
+    pub language: &'static str,
+    pub products: &'static [&'static str],
+    /// The agents told of its cases, by local name (`agente`, `ventas-agente`); they join
+    /// agents.addresses. None: every agent.
+    pub agents: Option<&'static [&'static str]>,
+}
+
+impl Queue {
+    /// The `[[mailboxes]]` entry, logging in like `[imap]` does.
+    fn toml(&self, names: &Names, imap: &str) -> String {
+        let agents = match self.agents {
+            Some(list) => format!(
+                "agents = [{}]\n",
+                list.iter()
+                    .map(|a| format!("\"{}\"", names.addr(a)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
+        let products = self
+            .products
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "\n[[mailboxes]]\nname = \"{name}\"\naddress = \"{address}\"\ndisplay_name = \"{display}\"\nlanguage = \"{language}\"\nproducts = [{products}]\n{agents}[mailboxes.imap]\nusername = \"{address}\"\n{imap}",
+            name = self.name,
+            address = names.addr(self.name),
+            display = self.display_name,
+            language = self.language,
+        )
+    }
 }
 
 impl Default for DeskOptions {
@@ -328,6 +372,7 @@ impl Default for DeskOptions {
             agents_extra: String::new(),
             oauth2: false,
             poll_interval_secs: 30,
+            mailboxes: Vec::new(),
         }
     }
 }
@@ -385,17 +430,45 @@ impl Desk {
                 names.support()
             )
         };
+        let imap = format!(
+            "host = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"{imap_sec}\"\n{imap_login}\nca_file = \"{ca}\"\npoll_interval_secs = {poll}\n{imap_extra}",
+            imap_sec = options.imap_security,
+            ca = server.ca.display(),
+            poll = options.poll_interval_secs,
+            imap_extra = options.imap_extra,
+        );
+        let (imap_section, support_address, mailboxes) = match options.mailboxes.is_empty() {
+            true => (
+                format!("[imap]\nusername = \"{}\"\n{imap}", names.support()),
+                format!("address = \"{}\"", names.support()),
+                String::new(),
+            ),
+            false => (
+                String::new(),
+                String::new(),
+                options
+                    .mailboxes
+                    .iter()
+                    .map(|q| q.toml(&names, &imap))
+                    .collect::<String>(),
+            ),
+        };
+        let mut agents = vec![names.addr("agente")];
+        for q in &options.mailboxes {
+            for a in q.agents.unwrap_or(&[]) {
+                if !agents.contains(&names.addr(a)) {
+                    agents.push(names.addr(a));
+                }
+            }
+        }
+        let agents = agents
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let text = format!(
             r#"
-[imap]
-host = "127.0.0.1"
-port = {imap_port}
-security = "{imap_sec}"
-username = "{support}"
-{imap_login}
-ca_file = "{ca}"
-poll_interval_secs = {poll}
-{imap_extra}
+{imap_section}
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -403,14 +476,14 @@ security = "{smtp_sec}"
 ca_file = "{ca}"
 {smtp_auth}{smtp_extra}
 [support]
-address = "{support}"
+{support_address}
 name = "Soporte Test"
 products = ["Harmony", "Integration Studio", "API Manager"]
 secret = "test-secret-0123456789abcdef"
 {admin}
 
 [agents]
-addresses = ["{agent}"]
+addresses = [{agents}]
 {agents_extra}
 
 [database]
@@ -420,19 +493,14 @@ url = "{url}"
 dir = "{storage}"
 {storage_extra}
 {extra}
-"#,
-            imap_sec = options.imap_security,
+{mailboxes}"#,
             smtp_sec = options.smtp_security,
-            support = names.support(),
             ca = server.ca.display(),
-            agent = names.addr("agente"),
             storage = dir.path().join("data").display(),
             extra = options.extra,
-            imap_extra = options.imap_extra,
             smtp_extra = options.smtp_extra,
             storage_extra = options.storage_extra,
             agents_extra = options.agents_extra,
-            poll = options.poll_interval_secs,
         );
         let config_path = dir.path().join("buzon.toml");
         std::fs::write(&config_path, &text).expect("write config");

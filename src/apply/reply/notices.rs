@@ -28,7 +28,7 @@ impl Processor {
         let case = &context.case;
         let language = case_language(case);
         let facts = facts_of(updated, &context.participants, vec![]);
-        let mut data = self.case_data(&facts, language);
+        let mut data = self.case_data(tx, &facts, language);
         data["author"] = compose::person(answer.sender);
         data["comment"] = json!(answer.commands.comment);
         let customers = self.customers(case, context);
@@ -64,10 +64,10 @@ impl Processor {
         comment: &CommentMade<'_>,
         notify: Vec<Mailbox>,
     ) -> Result<(), ApplyError> {
-        let language = self.config.support.language;
+        let language = self.mailbox_of(tx).language;
         let files = agent_files(message, self.config.agents.attach_max_bytes);
         let facts = facts_of(updated, &context.participants, vec![]);
-        let mut data = self.case_data(&facts, language);
+        let mut data = self.case_data(tx, &facts, language);
         data["not_attached"] = json!(files.listed);
         // Customers' mail on a closed case opens a new one, so closed now is closed by them.
         data["closed_by_customer"] = json!(updated.status != context.case.status);
@@ -99,7 +99,7 @@ impl Processor {
         }
         let language = case_language(updated);
         let facts = facts_of(updated, &context.participants, vec![]);
-        let mut refused = self.case_data(&facts, language);
+        let mut refused = self.case_data(tx, &facts, language);
         refused["person"] = compose::person(sender);
         refused["skipped"] = json!(context.skipped);
         let tell = Outgoing::new(

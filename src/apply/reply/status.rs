@@ -99,7 +99,11 @@ impl Processor {
             MailKind::CaseUpdated
         };
         let language = case_language(updated);
-        let mut data = self.case_data(&facts_of(updated, &context.participants, vec![]), language);
+        let mut data = self.case_data(
+            tx,
+            &facts_of(updated, &context.participants, vec![]),
+            language,
+        );
         data["changes"] = worded(changes, language);
         data["changed_by"] = json!(self.shown(tx, &by).await?);
         data["by_you"] = json!(false);
@@ -155,7 +159,7 @@ impl Processor {
                     .into_iter()
                     .find(|a| a.address == m.address);
                 let name = listed.and_then(|a| a.name).or_else(|| m.name.clone());
-                ChangedBy::agent_shown(name.as_deref(), &self.config.support.name)
+                ChangedBy::agent_shown(name.as_deref(), &self.mailbox_of(tx).display_name)
             }
         })
     }
