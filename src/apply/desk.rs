@@ -24,7 +24,7 @@ use card::{ago, sla_state};
 /// Cases one list mail shows; the rest are counted ("and 37 more").
 const LIST_CAP: i64 = 200;
 impl Processor {
-    /// A new mail from an agent whose subject is a desk request.
+    /// A new mail from a proven agent whose subject is a desk request.
     pub(super) async fn agent_request(
         &self,
         tx: &mut Batch,
@@ -33,16 +33,6 @@ impl Processor {
         sender: &Mailbox,
         request: AgentRequest,
     ) -> Applied {
-        if !self.agent_request_proven(row, message) {
-            let held = Held {
-                kind: HeldKind::UnprovenAgent,
-                detail: format!(
-                    "no proof that this request comes from agent {} (neither our server's Authentication-Results nor a reply to a mail buzon sent to the agents)",
-                    sender.address
-                ),
-            };
-            return self.quarantine(tx, row, message, held).await;
-        }
         self.record_inbound(tx, row, message, Entry::new(None, "request"))
             .await?;
         let threading = Threading::answering(message.message_id.as_deref(), &message.references);
@@ -68,6 +58,26 @@ impl Processor {
         };
         self.queue(tx, mail.answering(threading)).await?;
         Ok(Outcome::Request(answer))
+    }
+
+    /// Why an agent's request must wait: it is one, and nothing proves the agent sent it.
+    /// Decided before the mail is claimed, so that `buzon retry` applies it.
+    pub(super) fn unproven_agent_request(
+        &self,
+        row: &InboundRow,
+        message: &InboundMessage,
+        facts: &crate::classify::Facts,
+        case: &crate::classify::NewCase,
+    ) -> Option<Held> {
+        let sender = &case.requester.address;
+        let asks = facts.agents.contains(sender)
+            && crate::requests::agent::parse(&message.subject).is_some();
+        (asks && !self.agent_request_proven(row, message)).then(|| Held {
+            kind: HeldKind::UnprovenAgent,
+            detail: format!(
+                "no proof that this request comes from agent {sender} (neither our server's Authentication-Results nor a reply to a mail buzon sent to the agents)"
+            ),
+        })
     }
 
     /// A request for the desk proves its agent as a mail on a case does: our server's

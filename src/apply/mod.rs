@@ -228,7 +228,10 @@ impl Processor {
         Ok(Decision::Handle(match route {
             Route::Ignore(reason) => Handler::Ignore(reason, None),
             Route::AccessDenied { sender } => Handler::Deny(sender),
-            Route::NewCase(case) => Handler::NewMail(case),
+            Route::NewCase(case) => match self.unproven_agent_request(row, message, facts, &case) {
+                Some(held) => return Ok(Decision::Hold(held)),
+                None => Handler::NewMail(case),
+            },
         }))
     }
 

@@ -32,6 +32,15 @@ pub fn parse(subject: &str) -> Option<AgentRequest> {
     let folded = fold_words(subject);
     let subject = PREFIXES.replace(&folded, "");
     let subject = subject.trim().trim_end_matches(['.', '!', '?']);
+    // "Re: Casos abiertos: 12", a reply to a list, asks for it again.
+    let subject = match subject.rsplit_once(':') {
+        Some((list, count))
+            if !count.trim().is_empty() && count.trim().chars().all(|c| c.is_ascii_digit()) =>
+        {
+            list.trim()
+        }
+        _ => subject,
+    };
     match subject {
         "casos abiertos" | "open cases" | "casos" | "cases" => Some(AgentRequest::OpenCases),
         "sin asignar" | "unassigned" | "casos sin asignar" | "unassigned cases" => {
@@ -65,6 +74,10 @@ mod tests {
         assert_eq!(parse("Sin asignar"), Some(AgentRequest::Unassigned));
         assert_eq!(parse("UNASSIGNED"), Some(AgentRequest::Unassigned));
         assert_eq!(parse("mis casos"), Some(AgentRequest::MyCases));
+        assert_eq!(
+            parse("Re: Casos abiertos: 12"),
+            Some(AgentRequest::OpenCases)
+        );
         assert_eq!(parse("My cases"), Some(AgentRequest::MyCases));
         assert_eq!(parse("caso #12"), Some(AgentRequest::Case(CaseNumber(12))));
         assert_eq!(parse("Case # 3"), Some(AgentRequest::Case(CaseNumber(3))));

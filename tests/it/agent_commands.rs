@@ -157,12 +157,22 @@ async fn open_cases_most_urgent_first_for_agents_only() {
     .replacen("\r\n\r\n", &format!("\r\nReply-To: {mallory}\r\n\r\n"), 1);
     send_mail(&mallory, &[&support], forged.as_bytes()).await;
     mails_about(&agent, "retenido", 1).await;
-    desk.stop().await;
-    assert!(mailbox(&mallory).await.is_empty(), "the forger got mail");
     assert!(
         mails_about(&agent, "sin asignar", 0).await.is_empty(),
         "the forged request was answered"
     );
+    // An admin who knows better vouches for it: answered then, to the agent's own address.
+    let failed = String::from_utf8(desk.cli(&["failed"]).stdout).unwrap();
+    let id = failed
+        .lines()
+        .find(|l| l.contains("no proof that this request"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("{failed}"))
+        .to_string();
+    assert!(desk.cli(&["retry", &id]).status.success());
+    mails_about(&agent, "Casos sin asignar: 4", 1).await;
+    desk.stop().await;
+    assert!(mailbox(&mallory).await.is_empty(), "the forger got mail");
     assert_private(&carla_mails, &[&agent]);
 }
 
@@ -331,7 +341,7 @@ async fn merge_on(db: Db, test: &str) {
     // `caso #1` shows #2's history and file, with the command that fetches it.
     let ask = new_mail(&agent, &support, "caso #1", "m5@example.test", true);
     send_mail(&agent, &[&support], &ask).await;
-    let view = parsed(&mails_about(&agent, "] Caso:", 1).await[0]);
+    let view = parsed(&mails_about(&agent, "] Ficha del caso:", 1).await[0]);
     assert!(view.text.contains("Unidos:     Caso #2"), "{}", view.text);
     assert!(view.text.contains("Caso #2  caso nuevo"), "{}", view.text);
     assert!(

@@ -138,10 +138,14 @@ impl Processor {
         also: Vec<Mailbox>,
     ) -> Result<(), ApplyError> {
         let language = self.config.support.language;
-        let by = self
-            .owner_shown(tx, Some(sender.address.as_str()))
-            .await?
-            .unwrap_or_default();
+        // The agent by the name `buzon agent add --name` gave, else as their mail says.
+        let listed = self.agents(tx).await?;
+        let by = listed
+            .into_iter()
+            .find(|a| a.address == sender.address)
+            .and_then(|a| a.name)
+            .or_else(|| sender.name.clone())
+            .unwrap_or_else(|| sender.address.to_string());
         let updated = tx
             .case_by_id(case.id)
             .await?
