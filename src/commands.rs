@@ -1,6 +1,8 @@
 //! Commands in the new text of a reply (SPEC.md "Mail in → 3"): lines alone, any case, with
 //! or without accents. "No, no quiero cerrar" is a sentence, not a command.
 
+pub mod agent;
+
 use crate::classify::{match_product, parse_severity};
 use crate::domain::Severity;
 use crate::text::fold_words;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::{EmailAddress, Language};
 
+mod agents;
 mod env;
 mod mailboxes;
 mod oauth2;
@@ -18,6 +19,7 @@ mod raw;
 mod validate;
 mod weak_secret;
 
+pub use agents::AgentsConfig;
 use env::apply_env_overrides;
 pub use mailboxes::{MailboxConfig, MailboxName};
 pub use oauth2::{AuthMethod, LoginFlow, OAuth2Config, Provider};
@@ -190,22 +192,6 @@ pub struct SecurityConfig {
     /// The authserv-id of our own receiving server; other Authentication-Results are ignored.
     pub authserv_id: Option<String>,
     pub require: RequireAuth,
-}
-
-#[derive(Debug, Clone)]
-pub struct AgentsConfig {
-    pub addresses: Vec<EmailAddress>,
-    pub notify: Vec<EmailAddress>,
-    /// The customer's files attached to one notification, in bytes, so agents open them from
-    /// their mail client; files past it are listed with the command that shows the case.
-    pub attach_max_bytes: u64,
-}
-
-impl AgentsConfig {
-    /// 10 MiB: what most mail servers accept in one mail, with room for the text.
-    pub const DEFAULT_ATTACH_MAX_BYTES: u64 = 10 * 1024 * 1024;
-    /// Past 1 GiB no mail server takes the notification: a typo, not a wish.
-    pub const MAX_ATTACH_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ use regex::Regex;
 use crate::domain::{CaseNumber, Language};
 use crate::text::fold_words;
 
+pub mod agent;
 mod bare;
 #[cfg(test)]
 mod table_tests;

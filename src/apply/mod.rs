@@ -13,6 +13,7 @@
 mod agent_mail;
 mod batch;
 mod crash_only;
+mod desk;
 mod fanout;
 mod guards;
 mod history;
@@ -34,6 +35,7 @@ use crate::blobs::{BlobStore, Staged};
 use crate::classify::{self, Route};
 use crate::compose::Composer;
 use crate::config::Config;
+use crate::domain::CaseNumber;
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, InboundRow, Store, StoreError};
 use crate::thread::ThreadRule;
@@ -219,12 +221,12 @@ impl Processor {
             return Ok(Decision::Handle(Handler::Bounce));
         }
         let route = classify::classify(message, facts);
-        if let Some(case) = self.threaded_case(batch, message, facts, &route).await? {
+        if let Some((case, named)) = self.threaded_case(batch, message, facts, &route).await? {
             tracing::Span::current().record("case", case.number);
             if let Route::Ignore(reason) = route {
                 return Ok(Decision::Handle(Handler::Ignore(reason, Some(case.id))));
             }
-            if let Some(held) = self.unproven_agent(row, message, facts, &case) {
+            if let Some(held) = self.unproven_agent(row, message, facts, named) {
                 return Ok(Decision::Hold(held));
             }
             return Ok(Decision::Handle(Handler::OnCase(Box::new(case))));
@@ -232,29 +234,50 @@ impl Processor {
         Ok(Decision::Handle(match route {
             Route::Ignore(reason) => Handler::Ignore(reason, None),
             Route::AccessDenied { sender } => Handler::Deny(sender),
-            Route::NewCase(case) => Handler::NewMail(case),
+            Route::NewCase(case) => match self.unproven_agent_request(row, message, facts, &case) {
+                Some(held) => return Ok(Decision::Hold(held)),
+                None => Handler::NewMail(case),
+            },
         }))
     }
 
-    /// The case the mail threads into, unless it is a new mail that asks for something
-    /// although it names a case (`historial del caso #3`, `mis casos [Caso #3]`).
+    /// The case the mail threads into, and the number the mail named (a merged case's
+    /// mail lands on the case it was merged into, but proves an agent by its own), unless
+    /// it is a new mail that asks for something although it names a case (`historial del
+    /// caso #3`, `mis casos [Caso #3]`, an agent's `caso #3`).
     async fn threaded_case(
         &self,
         batch: &mut Batch,
         message: &InboundMessage,
         facts: &Facts,
         route: &Route,
-    ) -> Result<Option<CaseRow>, ApplyError> {
+    ) -> Result<Option<(CaseRow, CaseNumber)>, ApplyError> {
         let Some((number, rule)) = self.thread(batch, message, &facts.agents).await? else {
             return Ok(None);
         };
+        let from_agent = message
+            .from
+            .as_ref()
+            .is_some_and(|f| facts.agents.contains(&f.address));
         let request = rule == ThreadRule::SubjectTag
             && matches!(route, Route::NewCase(_))
-            && crate::requests::despite_tag(&message.subject, &message.text).is_some();
+            && (crate::requests::despite_tag(&message.subject, &message.text).is_some()
+                || (from_agent && crate::requests::agent::despite_tag(&message.subject)));
         if request {
             return Ok(None);
         }
-        Ok(batch.case_by_number(number.0).await?)
+        let Some(mut case) = batch.case_by_number(number.0).await? else {
+            return Ok(None);
+        };
+        // A merged case's mail goes on where it was merged (a short chain at most).
+        for _ in 0..8 {
+            let Some(into) = case.merged_into else { break };
+            match batch.case_by_id(into).await? {
+                Some(target) => case = target,
+                None => break,
+            }
+        }
+        Ok(Some((case, number)))
     }
 
     async fn handle(&self, batch: &mut Batch, mail: &Mail<'_>, handler: Handler) -> Applied {
@@ -268,6 +291,13 @@ impl Processor {
                     .await
             }
             Handler::NewMail(case) => {
+                let agent_request = crate::requests::agent::parse(&message.subject)
+                    .filter(|_| mail.facts.agents.contains(&case.requester.address));
+                if let Some(request) = agent_request {
+                    return self
+                        .agent_request(batch, row, message, &case.requester, request)
+                        .await;
+                }
                 if let Some(confirmed) = self.confirmed_profile(batch, row, message).await? {
                     return Ok(confirmed);
                 }

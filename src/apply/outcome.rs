@@ -41,6 +41,10 @@ pub enum RequestAnswer {
     Profile,
     ProfileUnconfirmed,
     ProfileConfirmed,
+    /// An agent's `casos abiertos`, `sin asignar` or `mis casos`.
+    AgentList,
+    /// An agent's `caso #N`.
+    AgentCase,
 }
 
 impl RequestAnswer {
@@ -53,6 +57,8 @@ impl RequestAnswer {
             RequestAnswer::Profile => "request_profile",
             RequestAnswer::ProfileUnconfirmed => "request_profile_unconfirmed",
             RequestAnswer::ProfileConfirmed => "request_profile_confirmed",
+            RequestAnswer::AgentList => "request_agent_list",
+            RequestAnswer::AgentCase => "request_agent_case",
         }
     }
 }

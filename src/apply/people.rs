@@ -105,6 +105,38 @@ impl Processor {
             .collect())
     }
 
+    /// Who gets a case's agent notifications: its owner first, then the others of
+    /// [`Self::notify_list`]; the owner alone with `agents.notify_owner_only`.
+    pub(super) async fn notify_for_case(
+        &self,
+        tx: &mut Batch,
+        case: &crate::store::CaseRow,
+    ) -> Result<Vec<Mailbox>, StoreError> {
+        let mut everyone = self.notify_list(tx).await?;
+        let Some(owner) = case
+            .owner
+            .as_deref()
+            .and_then(|o| EmailAddress::parse(o).ok())
+        else {
+            return Ok(everyone);
+        };
+        let named = self
+            .agents(tx)
+            .await?
+            .into_iter()
+            .find(|a| a.address == owner);
+        let owner = named.unwrap_or(Mailbox {
+            name: None,
+            address: owner,
+        });
+        if self.config.agents.notify_owner_only {
+            return Ok(vec![owner]);
+        }
+        everyone.retain(|m| m.address != owner.address);
+        everyone.insert(0, owner);
+        Ok(everyone)
+    }
+
     pub(super) async fn language_of(
         &self,
         tx: &mut Batch,

@@ -89,19 +89,17 @@ impl Processor {
         row: &InboundRow,
         message: &InboundMessage,
         facts: &crate::classify::Facts,
-        case: &crate::store::CaseRow,
+        case: CaseNumber,
     ) -> Option<Held> {
         let sender = message.from.as_ref()?;
-        if !facts.agents.contains(&sender.address)
-            || self.agent_proven(row, message, CaseNumber(case.number))
-        {
+        if !facts.agents.contains(&sender.address) || self.agent_proven(row, message, case) {
             return None;
         }
         Some(Held {
             kind: HeldKind::UnprovenAgent,
             detail: format!(
                 "no proof that this mail on case #{} comes from agent {} (neither our server's Authentication-Results nor a reply to an agents' notification)",
-                case.number, sender.address
+                case, sender.address
             ),
         })
     }

@@ -14,6 +14,7 @@ use crate::parse::InboundMessage;
 use crate::store::{CaseRow, EmailRow, InboundRow};
 
 mod changes;
+mod desk_commands;
 mod notices;
 mod status;
 
@@ -131,7 +132,7 @@ impl Processor {
     ) -> Applied {
         let case = &context.case;
         let hashes = self.store_attachments(tx, message).await?;
-        let notify = self.notify_list(tx).await?;
+        let notify = self.notify_for_case(tx, case).await?;
         let (commands, held) = &self
             .commands_to_apply(tx, row, message, sender, case, commands)
             .await?;
@@ -187,6 +188,12 @@ impl Processor {
         context: &CaseContext,
     ) -> Applied {
         let case = &context.case;
+        // The desk's own lines (`Tomar`, `Fusionar: #M`…) never reach the customer.
+        let desk = crate::commands::agent::parse(&commands.comment);
+        let commands = &ReplyCommands {
+            comment: desk.comment.clone(),
+            ..commands.clone()
+        };
         let hashes = self.store_attachments(tx, message).await?;
         let kind = if commands.internal {
             "internal_note"
@@ -203,6 +210,8 @@ impl Processor {
         )
         .await?;
         tx.touch(case.id).await?;
+        self.apply_desk_commands(tx, row, sender, &desk, context)
+            .await?;
         if commands.internal {
             return Ok(Outcome::InternalNote(CaseNumber(case.number)));
         }

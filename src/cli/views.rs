@@ -91,10 +91,15 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     let attachments = app.store.case_attachments(case.id).await?;
     let history = app.store.case_emails(case.id).await?;
     let addresses = app.store.case_addresses(case.id).await?;
+    let merged_into = match case.merged_into {
+        Some(id) => app.store.case_number_of(id).await?,
+        None => None,
+    };
     if as_json {
         let value = json!({
             "case": case,
             "addresses": addresses,
+            "merged_into": merged_into,
             "participants": participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>(),
             "attachments": attachments,
             "history": history,
@@ -129,6 +134,21 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
         }
     )?;
     writeln!(out, "  requester:  {}", case.requester)?;
+    writeln!(
+        out,
+        "  owner:      {}",
+        case.owner.as_deref().unwrap_or("-")
+    )?;
+    if let Some(since) = case.waiting_since {
+        writeln!(
+            out,
+            "  waiting:    on the customer since {}",
+            format_time(since, zone)
+        )?;
+    }
+    if let Some(into) = merged_into {
+        writeln!(out, "  merged:     into case #{into}")?;
+    }
     for (email, role) in participants.iter().filter(|(_, r)| *r != Role::Requester) {
         writeln!(out, "  {role}: {email}")?;
     }

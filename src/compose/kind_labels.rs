@@ -31,6 +31,9 @@ impl MailKind {
             MailKind::AgentHeld => ("aviso de correo retenido", "held mail notice"),
             MailKind::CommandConfirm => ("confirmación de órdenes", "command confirmation"),
             MailKind::ProfileConfirm => ("confirmación de perfil", "profile confirmation"),
+            MailKind::AgentCaseList => ("lista de casos de los agentes", "agents' case list"),
+            MailKind::AgentCaseView => ("ficha de un caso", "case view"),
+            MailKind::CaseMerged => ("aviso de casos unidos", "case merged notice"),
         };
         match language {
             Language::Es => es,

@@ -123,6 +123,7 @@ pub(super) struct RawAgents {
     #[serde(default)]
     pub(super) notify: Vec<String>,
     pub(super) attach_max_bytes: Option<i64>,
+    pub(super) notify_owner_only: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]

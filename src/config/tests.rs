@@ -139,3 +139,13 @@ fn agents_attachment_budget_defaults_to_10_mib_and_refuses_nonsense() {
         );
     }
 }
+
+#[test]
+fn notify_owner_only_is_off_unless_set_and_must_be_a_boolean() {
+    assert!(!from_toml(MINIMAL, &[]).unwrap().agents.notify_owner_only);
+    let on = format!("{MINIMAL}[agents]\nnotify_owner_only = true\n");
+    assert!(from_toml(&on, &[]).unwrap().agents.notify_owner_only);
+    let bad = format!("{MINIMAL}[agents]\nnotify_owner_only = \"yes\"\n");
+    let err = from_toml(&bad, &[]).unwrap_err();
+    assert!(err.to_string().contains("notify_owner_only"), "{err}");
+}

@@ -7,7 +7,7 @@ use super::*;
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut p = Vec::new();
     let mut smtp = validate_smtp(raw.smtp, &mut p);
-    let agents = validate_agents(raw.agents, &mut p);
+    let agents = super::agents::validate(raw.agents, &mut p);
     let desk = mailboxes::Desk {
         support: &raw.support,
         agents: &agents.addresses,
@@ -320,40 +320,5 @@ fn validate_security(raw: RawSecurity, p: &mut Vec<String>) -> SecurityConfig {
     SecurityConfig {
         authserv_id: raw.authserv_id.map(|s| s.trim().to_string()),
         require,
-    }
-}
-
-fn validate_agents(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {
-    let addresses = raw
-        .addresses
-        .iter()
-        .filter_map(|a| address("agents.addresses", a, p))
-        .collect();
-    let notify = raw
-        .notify
-        .iter()
-        .filter_map(|a| address("agents.notify", a, p))
-        .collect();
-    let attach_max_bytes = attach_max_bytes(raw.attach_max_bytes, p);
-    AgentsConfig {
-        addresses,
-        notify,
-        attach_max_bytes,
-    }
-}
-
-/// `agents.attach_max_bytes`: 0 (list every file) up to 1 GiB.
-fn attach_max_bytes(raw: Option<i64>, p: &mut Vec<String>) -> u64 {
-    let Some(value) = raw else {
-        return AgentsConfig::DEFAULT_ATTACH_MAX_BYTES;
-    };
-    match u64::try_from(value) {
-        Ok(v) if v <= AgentsConfig::MAX_ATTACH_MAX_BYTES => v,
-        _ => {
-            p.push(format!(
-                "agents.attach_max_bytes: {value} is not between 0 (list the files only) and 1073741824 (1 GiB)"
-            ));
-            AgentsConfig::DEFAULT_ATTACH_MAX_BYTES
-        }
     }
 }

@@ -73,6 +73,17 @@ pub struct CaseRow {
     pub closed_at: Option<i64>,
     /// The mailbox (queue) the case came in by; its mail goes out from that address.
     pub mailbox: String,
+    /// The agent who took the case (`Tomar`, `Asignar:`); none while unassigned.
+    pub owner: Option<String>,
+    /// Since when the case waits on the customer (`Esperando cliente`), Unix ms.
+    pub waiting_since: Option<i64>,
+    /// The case this one was merged into (`Fusionar: #M`): later mail goes there.
+    #[serde(skip)]
+    pub merged_into: Option<CaseId>,
+    /// When the customer last wrote, Unix ms (the lists' "customer wrote … ago").
+    pub customer_wrote_at: Option<i64>,
+    /// When an agent last answered the customer, Unix ms.
+    pub agent_answered_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +131,7 @@ pub struct CaseFilter {
 
 macro_rules! case_columns {
     () => {
-        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at, mailbox"
+        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at, mailbox, owner, waiting_since, merged_into, customer_wrote_at, agent_answered_at"
     };
 }
 pub(super) use case_columns;
@@ -150,6 +161,11 @@ pub(super) fn case_row(row: &AnyRow) -> Result<CaseRow> {
         updated_at: get(row, "updated_at")?,
         closed_at: get(row, "closed_at")?,
         mailbox: get(row, "mailbox")?,
+        owner: get(row, "owner")?,
+        waiting_since: get(row, "waiting_since")?,
+        merged_into: get(row, "merged_into")?,
+        customer_wrote_at: get(row, "customer_wrote_at")?,
+        agent_answered_at: get(row, "agent_answered_at")?,
     })
 }
 

@@ -6,6 +6,7 @@ mod apply_tx;
 mod case_lists;
 mod case_reads;
 mod cases;
+mod desk;
 mod directory;
 mod guards;
 mod health;
@@ -25,6 +26,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use apply_tx::{ApplyTx, BatchKeys, BatchMode, Window};
 pub use cases::{CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEmail};
+pub use desk::{DeskCases, DeskList};
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use health::OldestPending;
 pub use inbound::{FetchedMail, InboundRow};

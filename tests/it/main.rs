@@ -1,6 +1,7 @@
 //! buzon's integration tests, one binary: real Dovecot + Postfix, real SQLite and
 //! PostgreSQL. See support.rs for the harness.
 
+mod agent_commands;
 mod agent_desk;
 mod answers;
 mod answers_cli;

@@ -78,6 +78,7 @@ impl Processor {
         data["changed_by"] = json!(who(comment.sender));
         data["skipped"] = json!(context.skipped);
         data["held_commands"] = json!(comment.held.unwrap_or_default());
+        data["owner"] = json!(self.owner_shown(tx, updated.owner.as_deref()).await?);
         let kind = MailKind::AgentComment;
         let mut note = Outgoing::new(kind, language, data, notify, Some(CaseRef::of(updated)));
         note.attachments = files.attached;
