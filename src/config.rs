@@ -13,6 +13,7 @@ use crate::domain::{EmailAddress, Language};
 mod oauth2;
 mod ops;
 mod raw;
+mod sla;
 mod validate;
 mod weak_secret;
 
@@ -195,6 +196,8 @@ pub struct AgentsConfig {
     /// The customer's files attached to one notification, in bytes, so agents open them from
     /// their mail client; files past it are listed with the command that shows the case.
     pub attach_max_bytes: u64,
+    /// When the morning digest goes out, on the support time zone's clock; `None`: never.
+    pub digest_at: Option<crate::sla::DayMinute>,
 }
 
 impl AgentsConfig {
@@ -226,6 +229,8 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub health: HealthConfig,
+    /// Response targets, working hours, reminders and auto-close (`[sla]`).
+    pub sla: crate::sla::SlaConfig,
 }
 
 /// Every problem found, one line each.
@@ -271,6 +276,8 @@ const LITERAL_KEYS: &[&str] = &[
     "scopes",
     "max_sync_age_secs",
     "max_outbox_age_secs",
+    "remind_after_days",
+    "close_after_days",
 ];
 
 /// Which file to read: the flag, else `$BUZON_CONFIG`, else `./buzon.toml`.

@@ -13,6 +13,7 @@
 mod agent_mail;
 mod batch;
 mod crash_only;
+mod desk_time;
 mod fanout;
 mod guards;
 mod history;
@@ -37,11 +38,14 @@ use crate::config::Config;
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, InboundRow, Store, StoreError};
 use crate::thread::ThreadRule;
-use batch::Batch;
+pub(crate) use batch::Batch;
 use classify::Facts;
 pub use crash_only::CRASHES_BEFORE_PARKING;
+pub(crate) use new_case::empty_case;
 pub use outcome::{Outcome, RequestAnswer};
+pub(crate) use outgoing::{facts_of, CaseRef, Outgoing};
 use record::Entry;
+pub(crate) use reply::thread_for_customers;
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +61,7 @@ pub enum Step {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ApplyError {
+pub(crate) enum ApplyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -152,6 +156,12 @@ impl Processor {
             config,
             send_mail: true,
         }
+    }
+
+    /// A transaction for the scheduler's work at `now` (Unix ms), whose mail this
+    /// processor composes and queues like a handler's.
+    pub(crate) async fn begin_at(&self, now: i64) -> Result<Batch, StoreError> {
+        Batch::begin_at(&self.store, &self.blobs, now).await
     }
 
     /// Record outgoing mail without sending it (importing an archive from another desk).

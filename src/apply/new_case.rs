@@ -121,6 +121,8 @@ impl Processor {
         requester.name = profile_name.or(requester.name);
         let notify = self.notify_list(tx).await?;
         let (case_id, number) = insert_case(tx, case, &requester, language, related).await?;
+        self.start_first_response(tx, case_id, case.severity.level())
+            .await?;
         tracing::Span::current().record("case", number);
         let reference = CaseRef {
             id: case_id,
@@ -301,7 +303,7 @@ struct Opened {
     related: Option<i64>,
 }
 
-pub(super) fn empty_case() -> CaseFacts {
+pub(crate) fn empty_case() -> CaseFacts {
     CaseFacts {
         number: 0,
         subject: String::new(),

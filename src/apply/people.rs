@@ -64,7 +64,7 @@ impl Processor {
     }
 
     /// Who gets agent notifications: `agents.notify`, or else every agent.
-    pub(super) async fn notify_list(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
+    pub(crate) async fn notify_list(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
         if self.config.agents.notify.is_empty() {
             return self.agents(tx).await;
         }

@@ -31,6 +31,14 @@ impl MailKind {
             MailKind::AgentHeld => ("aviso de correo retenido", "held mail notice"),
             MailKind::CommandConfirm => ("confirmación de órdenes", "command confirmation"),
             MailKind::ProfileConfirm => ("confirmación de perfil", "profile confirmation"),
+            MailKind::AgentSlaWarning => ("aviso de SLA en riesgo", "SLA warning"),
+            MailKind::AgentSlaBreach => ("aviso de SLA incumplido", "SLA breach"),
+            MailKind::AgentDigest => ("resumen de la mañana", "morning digest"),
+            MailKind::CaseReminder => ("recordatorio al cliente", "reminder to the customer"),
+            MailKind::CaseClosedInactive => (
+                "aviso de cierre por inactividad",
+                "closed for inactivity notice",
+            ),
         };
         match language {
             Language::Es => es,

@@ -30,10 +30,15 @@ pub enum MailKind {
     AgentHeld,
     CommandConfirm,
     ProfileConfirm,
+    AgentSlaWarning,
+    AgentSlaBreach,
+    AgentDigest,
+    CaseReminder,
+    CaseClosedInactive,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 17] = [
+    pub const ALL: [MailKind; 22] = [
         MailKind::CaseCreated,
         MailKind::CaseReopenedAsNew,
         MailKind::CaseClosed,
@@ -51,6 +56,11 @@ impl MailKind {
         MailKind::AgentHeld,
         MailKind::CommandConfirm,
         MailKind::ProfileConfirm,
+        MailKind::AgentSlaWarning,
+        MailKind::AgentSlaBreach,
+        MailKind::AgentDigest,
+        MailKind::CaseReminder,
+        MailKind::CaseClosedInactive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +82,11 @@ impl MailKind {
             MailKind::AgentHeld => "agent_held",
             MailKind::CommandConfirm => "command_confirm",
             MailKind::ProfileConfirm => "profile_confirm",
+            MailKind::AgentSlaWarning => "agent_sla_warning",
+            MailKind::AgentSlaBreach => "agent_sla_breach",
+            MailKind::AgentDigest => "agent_digest",
+            MailKind::CaseReminder => "case_reminder",
+            MailKind::CaseClosedInactive => "case_closed_inactive",
         }
     }
 
@@ -94,7 +109,12 @@ impl MailKind {
             MailKind::AgentNewCase
             | MailKind::AgentComment
             | MailKind::AgentQuarantined
-            | MailKind::AgentHeld => Some("auto-generated"),
+            | MailKind::AgentHeld
+            | MailKind::AgentSlaWarning
+            | MailKind::AgentSlaBreach
+            | MailKind::AgentDigest
+            | MailKind::CaseReminder
+            | MailKind::CaseClosedInactive => Some("auto-generated"),
             MailKind::AgentReply => None,
         }
     }
@@ -117,6 +137,9 @@ impl MailKind {
                 | MailKind::AgentComment
                 | MailKind::AgentQuarantined
                 | MailKind::AgentHeld
+                | MailKind::AgentSlaWarning
+                | MailKind::AgentSlaBreach
+                | MailKind::AgentDigest
         )
     }
 
@@ -147,6 +170,11 @@ impl MailKind {
             MailKind::AgentHeld => pick!("agent_held"),
             MailKind::CommandConfirm => pick!("command_confirm"),
             MailKind::ProfileConfirm => pick!("profile_confirm"),
+            MailKind::AgentSlaWarning => pick!("agent_sla_warning"),
+            MailKind::AgentSlaBreach => pick!("agent_sla_breach"),
+            MailKind::AgentDigest => pick!("agent_digest"),
+            MailKind::CaseReminder => pick!("case_reminder"),
+            MailKind::CaseClosedInactive => pick!("case_closed_inactive"),
         }
     }
 }

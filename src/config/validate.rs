@@ -38,6 +38,10 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let log = ops::validate_log(raw.log, &mut p);
     let http = ops::validate_http(raw.http, &mut p);
     let health = ops::validate_health(raw.health, poll_interval, &mut p);
+    let zone = support
+        .as_ref()
+        .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.clone());
+    let sla = super::sla::validate_sla(raw.sla, &zone, &mut p);
     match (imap, smtp, support, p.is_empty()) {
         (Some(imap), Some(smtp), Some(support), true) => Ok(Config {
             imap,
@@ -52,6 +56,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             log,
             http,
             health,
+            sla,
         }),
         _ => Err(ConfigErrors(p)),
     }
@@ -355,6 +360,7 @@ fn validate_agents(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {
         addresses,
         notify,
         attach_max_bytes,
+        digest_at: super::sla::digest_at(raw.digest_at, p),
     }
 }
 

@@ -31,6 +31,11 @@ impl DayMinute {
         (m < 60 && minute <= 1440).then_some(DayMinute(minute))
     }
 
+    /// Minutes since midnight.
+    pub fn minutes(self) -> i32 {
+        i32::from(self.0)
+    }
+
     fn hour_minute(self) -> (i8, i8) {
         ((self.0 / 60) as i8, (self.0 % 60) as i8)
     }

@@ -6,6 +6,8 @@ mod apply_tx;
 mod case_lists;
 mod case_reads;
 mod cases;
+mod desk_time;
+mod digest;
 mod directory;
 mod guards;
 mod health;
@@ -25,6 +27,8 @@ use sqlx::{AnyPool, Executor};
 
 pub use apply_tx::{ApplyTx, BatchKeys, BatchMode, Window};
 pub use cases::{CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEmail};
+pub use desk_time::CaseTiming;
+pub use digest::{DigestCase, DigestFacts};
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use health::OldestPending;
 pub use inbound::{FetchedMail, InboundRow};

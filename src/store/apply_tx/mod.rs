@@ -166,6 +166,11 @@ impl ApplyTx {
         Ok(())
     }
 
+    /// Date the transaction's writes by another clock (the scheduler's).
+    pub(crate) fn set_now(&mut self, now: i64) {
+        self.now = now;
+    }
+
     pub(crate) fn now(&self) -> i64 {
         self.now
     }
