@@ -35,18 +35,6 @@ impl Batch {
         })
     }
 
-    /// A transaction of time-driven work (`src/schedule/`): no mail of its own, and `now`
-    /// the scheduler's clock, so the mail it queues is dated by that clock.
-    pub(crate) async fn begin_at(
-        store: &Store,
-        blobs: &BlobStore,
-        now: i64,
-    ) -> Result<Batch, StoreError> {
-        let mut batch = Batch::begin(store, blobs, BatchMode::SavepointPerMail).await?;
-        batch.set_now(now);
-        Ok(batch)
-    }
-
     /// Files written before the transaction opened (a mail's attachments, at parse time).
     pub(crate) fn adopt(&mut self, staged: &mut Vec<Staged>) {
         self.staged.append(staged);

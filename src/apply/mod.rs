@@ -158,10 +158,16 @@ impl Processor {
         }
     }
 
-    /// A transaction for the scheduler's work at `now` (Unix ms), whose mail this
-    /// processor composes and queues like a handler's.
-    pub(crate) async fn begin_at(&self, now: i64) -> Result<Batch, StoreError> {
-        Batch::begin_at(&self.store, &self.blobs, now).await
+    /// A transaction for the scheduler's work, whose mail this processor composes and
+    /// queues like a handler's. Its rows are dated by the real clock (the outbox sends
+    /// what is due by it); the scheduler's own clock only decides what is due.
+    pub(crate) async fn begin_scheduled(&self) -> Result<Batch, StoreError> {
+        Batch::begin(
+            &self.store,
+            &self.blobs,
+            crate::store::BatchMode::SavepointPerMail,
+        )
+        .await
     }
 
     /// Record outgoing mail without sending it (importing an archive from another desk).

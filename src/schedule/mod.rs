@@ -100,7 +100,8 @@ impl Scheduler {
         Ok(tick)
     }
 
-    /// Open the item's transaction at `now` and claim it: `None` when it was done already.
+    /// Open the item's transaction and claim it, done at `now` on the scheduler's clock (a
+    /// reminder's close counts from it): `None` when it was done already.
     async fn claim(
         &self,
         now: Timestamp,
@@ -108,8 +109,11 @@ impl Scheduler {
         case: CaseId,
         period: i64,
     ) -> Result<Option<Batch>, ApplyError> {
-        let mut tx = self.processor.begin_at(now.as_millisecond()).await?;
-        match tx.claim_scheduled(&item.key(), case, period).await? {
+        let mut tx = self.processor.begin_scheduled().await?;
+        match tx
+            .claim_scheduled(&item.key(), case, period, now.as_millisecond())
+            .await?
+        {
             true => Ok(Some(tx)),
             false => Ok(None),
         }

@@ -131,6 +131,7 @@ impl ApplyTx {
         item: &str,
         case_id: CaseId,
         period: i64,
+        done_at: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO scheduled_done (item, case_id, period, done_at) VALUES ($1, $2, $3, $4)
@@ -139,7 +140,7 @@ impl ApplyTx {
         .bind(item)
         .bind(case_id)
         .bind(period)
-        .bind(self.now)
+        .bind(done_at)
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected() == 1)

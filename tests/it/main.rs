@@ -22,6 +22,7 @@ mod new_case;
 mod oauth2;
 mod oauth_server;
 mod open_internet;
+mod scheduler;
 mod secrets;
 mod self_service;
 mod service;

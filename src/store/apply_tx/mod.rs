@@ -166,11 +166,6 @@ impl ApplyTx {
         Ok(())
     }
 
-    /// Date the transaction's writes by another clock (the scheduler's).
-    pub(crate) fn set_now(&mut self, now: i64) {
-        self.now = now;
-    }
-
     pub(crate) fn now(&self) -> i64 {
         self.now
     }
