@@ -382,6 +382,8 @@ async fn a_kill_9_storm_sends_each_reminder_once(db: Db) {
         DeskOptions {
             server: Some(server.0.clone()),
             db,
+            // One customer opens them all and gets every reminder.
+            extra: "[limits]\nnew_cases_per_hour = 100\nauto_replies_per_hour = 200\n".into(),
             ..Default::default()
         },
     )
