@@ -9,21 +9,20 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use buzon::domain::CaseId;
-use buzon::schedule::{ManualClock, Scheduler, TICK};
+use buzon::schedule::{ManualClock, TICK};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::support::*;
 
 /// Business hours around the clock on UTC, so a target is wall-clock time in the tests.
-const ALWAYS_OPEN: &str = "[sla.hours]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nstart = \"00:00\"\nend = \"24:00\"\n";
+pub(crate) const ALWAYS_OPEN: &str = "[sla.hours]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nstart = \"00:00\"\nend = \"24:00\"\n";
 
-fn later(t: Timestamp, secs: i64) -> Timestamp {
+pub(crate) fn later(t: Timestamp, secs: i64) -> Timestamp {
     t.checked_add(SignedDuration::from_secs(secs)).unwrap()
 }
 
 /// A desk whose daemon runs on a clock the test moves, with Carla provisioned.
-async fn desk_on_clock(
+pub(crate) async fn desk_on_clock(
     test: &str,
     db: Db,
     extra: &str,
@@ -48,12 +47,12 @@ async fn desk_on_clock(
     (desk, clock, carla)
 }
 
-fn subjects(mails: &[Vec<u8>]) -> Vec<String> {
+pub(crate) fn subjects(mails: &[Vec<u8>]) -> Vec<String> {
     mails.iter().map(|m| parsed(m).subject).collect()
 }
 
 /// Long enough for the daemon's scheduler to have looked twice.
-async fn two_ticks() {
+pub(crate) async fn two_ticks() {
     tokio::time::sleep(TICK * 2 + Duration::from_secs(1)).await;
 }
 
@@ -142,19 +141,7 @@ async fn sla_warning_then_breach_once_each(db: Db) {
     );
     assert_eq!(mailbox(&owner).await.len(), 1, "one breach");
 
-    let overdue = cli_at(&desk, breached, &["cases", "--overdue"]);
-    assert!(overdue.starts_with("#1 "), "{overdue}");
-    assert!(overdue.contains(&owner), "{overdue}");
-    let listed: serde_json::Value =
-        serde_json::from_str(&cli_at(&desk, breached, &["cases", "--json"])).unwrap();
-    assert_eq!(listed[0]["sla"]["state"], "breached");
-    assert_eq!(listed[0]["sla"]["due_at"], sla.due_at.as_millisecond());
-    let shown = cli_at(&desk, sla.started_at, &["case", "1"]);
-    assert!(
-        shown.contains("sla:        first_response due") && shown.contains("(on_time;"),
-        "{shown}"
-    );
-    assert!(cli_at(&desk, sla.started_at, &["cases", "--overdue"]).is_empty());
+    the_views_show_the_breach(&desk, &sla, &owner);
 
     // The agent's answer stops the clock.
     desk.agent_answers("sla-answer@example.test", "Pruebe a reiniciar.")
@@ -281,200 +268,20 @@ async fn a_silent_customer_is_reminded_then_the_case_closes_postgres() {
     a_silent_customer_is_reminded_then_the_case_closes(Db::Postgres).await;
 }
 
-/// Tomorrow at `hh:mm` UTC.
-fn tomorrow_at(h: i8, m: i8) -> Timestamp {
-    let today = jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date();
-    let day = today.tomorrow().unwrap();
-    jiff::tz::TimeZone::UTC
-        .to_ambiguous_timestamp(day.at(h, m, 0, 0))
-        .compatible()
-        .unwrap()
-}
-
-async fn the_morning_digest_once_and_not_when_there_is_nothing_to_say(db: Db) {
-    let morning = tomorrow_at(8, 31);
-    let day_key = {
-        let d = jiff::tz::TimeZone::UTC.to_datetime(morning).date();
-        i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
-    };
-    let digest_at = "digest_at = \"08:30\"";
-
-    // Nothing open, nothing yesterday: the day is claimed and no mail goes.
-    let (mut quiet, _clock, _) = desk_on_clock("digest0", db, "", digest_at, morning).await;
-    eventually("the quiet desk's digest is settled", || async {
-        quiet
-            .store()
-            .scheduled_done("digest", CaseId(0), day_key)
-            .await
-            .unwrap()
-    })
-    .await;
-    quiet.stop().await;
+/// `buzon cases --overdue`, `cases --json` and `case N` on the scheduler's clock.
+fn the_views_show_the_breach(desk: &Desk, sla: &buzon::sla::SlaClock, owner: &str) {
+    let breached = later(sla.due_at, 1);
+    let overdue = cli_at(desk, breached, &["cases", "--overdue"]);
+    assert!(overdue.starts_with("#1 "), "{overdue}");
+    assert!(overdue.contains(owner), "{overdue}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli_at(desk, breached, &["cases", "--json"])).unwrap();
+    assert_eq!(listed[0]["sla"]["state"], "breached");
+    assert_eq!(listed[0]["sla"]["due_at"], sla.due_at.as_millisecond());
+    let shown = cli_at(desk, sla.started_at, &["case", "1"]);
     assert!(
-        mailbox(&quiet.names.addr("agente")).await.is_empty(),
-        "no digest with nothing to say"
+        shown.contains("sla:        first_response due") && shown.contains("(on_time;"),
+        "{shown}"
     );
-
-    let (mut desk, clock, carla) =
-        desk_on_clock("digest", db, "", digest_at, tomorrow_at(8, 0)).await;
-    let agent = desk.names.addr("agente");
-    desk.write(&carla, "No arranca", "d1@cliente.test", "No arranca.")
-        .await;
-    wait_for_mail(&agent, 1).await;
-    desk.stop().await;
-    // Two schedulers at once (two processes): one digest.
-    let (a, b) = (Scheduler::new(&desk.app), Scheduler::new(&desk.app));
-    let (ta, tb) = tokio::join!(a.run_due(morning), b.run_due(morning));
-    assert_eq!(ta.unwrap().digests + tb.unwrap().digests, 1, "claimed once");
-    desk.app.clock = clock.clone();
-    clock.set(later(morning, 60));
-    desk.start();
-    let mails = wait_for_mail(&agent, 2).await;
-    let digest = parsed(&mails[1]);
-    assert!(
-        digest.subject.starts_with("Resumen del soporte,")
-            && digest.subject.ends_with(": 1 casos abiertos"),
-        "{}",
-        digest.subject
-    );
-    assert!(
-        digest.text.contains("- severidad 3 (menor): 1"),
-        "{}",
-        digest.text
-    );
-    assert!(
-        digest.text.contains("Ayer: 1 casos nuevos y 0 cerrados."),
-        "{}",
-        digest.text
-    );
-    assert_eq!(
-        header(&mails[1], "X-Buzon-Case"),
-        None,
-        "about the desk, not a case"
-    );
-    two_ticks().await;
-    assert_eq!(
-        mailbox(&agent).await.len(),
-        2,
-        "once a day, restarts included"
-    );
-    desk.stop().await;
-}
-
-#[tokio::test]
-async fn the_morning_digest_once_and_not_when_there_is_nothing_to_say_sqlite() {
-    the_morning_digest_once_and_not_when_there_is_nothing_to_say(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_morning_digest_once_and_not_when_there_is_nothing_to_say_postgres() {
-    the_morning_digest_once_and_not_when_there_is_nothing_to_say(Db::Postgres).await;
-}
-
-/// A kill -9 storm while a batch of reminders is due: each reminder is queued once (its
-/// claim commits with its outbox row) and reaches the customer at least once, with at most
-/// one duplicate per kill per SMTP connection, as for acknowledgements.
-async fn a_kill_9_storm_sends_each_reminder_once(db: Db) {
-    const N: usize = 30;
-    let server = PrivateServer::start();
-    let mut desk = Desk::with(
-        "remind9",
-        DeskOptions {
-            server: Some(server.0.clone()),
-            db,
-            // One customer opens them all and gets every reminder.
-            extra: "[limits]\nnew_cases_per_hour = 100\nauto_replies_per_hour = 200\n".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let (carla, support) = (desk.names.addr("carla"), desk.names.support());
-    desk.customer(&carla, None).await;
-    desk.start();
-    for i in 0..N {
-        let raw = plain_mail(
-            &carla,
-            &support,
-            &format!("Caso {i}"),
-            &format!("s{i}-{}@cliente.test", desk.names.tag),
-            "x",
-        );
-        send_mail_via(&server.0, &carla, &[&support], &raw).await;
-    }
-    wait_for_mail_on(&server.0, &carla, N, Duration::from_secs(60)).await;
-    desk.stop().await;
-    let six_days_ago = Timestamp::now().as_millisecond() - 6 * 86_400_000;
-    for case in 1..=N as i64 {
-        assert!(desk
-            .store()
-            .set_case_desk_state(case, None, Some(six_days_ago))
-            .await
-            .unwrap());
-    }
-
-    let log = desk.path("buzon.log");
-    let mut rng = fastrand::Rng::with_seed(16);
-    let kills = 8;
-    for _ in 0..kills {
-        let mut child = desk.spawn(None, &log);
-        tokio::time::sleep(Duration::from_millis(rng.u64(100..700))).await;
-        child.kill().expect("SIGKILL");
-        child.wait().unwrap();
-    }
-    let mut child = desk.spawn(None, &log);
-    eventually("every reminder queued and sent", || async {
-        reminders_sent(&desk).await == N
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-
-    for case in 1..=N as i64 {
-        let row = desk.store().case_by_number(case).await.unwrap().unwrap();
-        let history = desk.store().case_emails(row.id).await.unwrap();
-        let queued = history.iter().filter(|e| e.kind == "case_reminder").count();
-        assert_eq!(queued, 1, "case #{case}: one reminder queued");
-    }
-    server.0.postfix_delivered(Duration::from_secs(60)).await;
-    let received: Vec<String> = subjects(&mailbox_on(&server.0, &carla).await)
-        .into_iter()
-        .filter(|s| s.contains("¿Sigue necesitando ayuda?"))
-        .collect();
-    let mut distinct = received.clone();
-    distinct.sort();
-    distinct.dedup();
-    assert_eq!(distinct.len(), N, "every reminder reached the customer");
-    let duplicates = received.len() - N;
-    let connections = desk.config().smtp.connections;
-    println!("reminder kill -9 storm: {N} reminders, {kills} kills, {connections} SMTP connections, {duplicates} duplicates");
-    assert!(
-        duplicates <= kills * connections,
-        "at most one duplicate per kill and connection: {duplicates}"
-    );
-}
-
-/// Reminders the outbox has handed to Postfix.
-async fn reminders_sent(desk: &Desk) -> usize {
-    let mut sent = 0;
-    for case in 1..=30 {
-        let Some(row) = desk.store().case_by_number(case).await.unwrap() else {
-            continue;
-        };
-        let history = desk.store().case_emails(row.id).await.unwrap();
-        sent += history
-            .iter()
-            .filter(|e| e.kind == "case_reminder" && e.delivery.as_deref() == Some("sent"))
-            .count();
-    }
-    sent
-}
-
-#[tokio::test]
-async fn a_kill_9_storm_sends_each_reminder_once_sqlite() {
-    a_kill_9_storm_sends_each_reminder_once(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_kill_9_storm_sends_each_reminder_once_postgres() {
-    a_kill_9_storm_sends_each_reminder_once(Db::Postgres).await;
+    assert!(cli_at(desk, sla.started_at, &["cases", "--overdue"]).is_empty());
 }
