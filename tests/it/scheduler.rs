@@ -95,27 +95,7 @@ async fn sla_warning_then_breach_once_each(db: Db) {
     );
 
     clock.set(later(sla.warn_at, 1));
-    let mails = wait_for_mail(&agent, 2).await;
-    let warning = parsed(&mails[1]);
-    assert!(
-        warning
-            .subject
-            .starts_with("[Caso #1] SLA en riesgo: primera respuesta"),
-        "{}",
-        warning.subject
-    );
-    assert!(
-        warning.text.contains("Asignado a: nadie"),
-        "{}",
-        warning.text
-    );
-    assert_eq!(header(&mails[1], "X-Buzon-Case").as_deref(), Some("1"));
-    let root = parsed(&mails[0]).references[0].clone();
-    assert_eq!(
-        warning.references[0], root,
-        "the warning joins the case's thread"
-    );
-    assert_eq!(warning.in_reply_to, [parsed(&mails[0]).message_id.unwrap()]);
+    assert_warning_in_the_thread(&wait_for_mail(&agent, 2).await);
 
     // Once an owner takes the case, the breach goes to the owner alone.
     assert!(desk
@@ -284,4 +264,28 @@ fn the_views_show_the_breach(desk: &Desk, sla: &buzon::sla::SlaClock, owner: &st
         "{shown}"
     );
     assert!(cli_at(desk, sla.started_at, &["cases", "--overdue"]).is_empty());
+}
+
+/// The warning went to the agents (no owner yet), as the next mail of the case's thread.
+fn assert_warning_in_the_thread(mails: &[Vec<u8>]) {
+    let warning = parsed(&mails[1]);
+    assert!(
+        warning
+            .subject
+            .starts_with("[Caso #1] SLA en riesgo: primera respuesta"),
+        "{}",
+        warning.subject
+    );
+    assert!(
+        warning.text.contains("Asignado a: nadie"),
+        "{}",
+        warning.text
+    );
+    assert_eq!(header(&mails[1], "X-Buzon-Case").as_deref(), Some("1"));
+    let root = parsed(&mails[0]).references[0].clone();
+    assert_eq!(
+        warning.references[0], root,
+        "the warning joins the case's thread"
+    );
+    assert_eq!(warning.in_reply_to, [parsed(&mails[0]).message_id.unwrap()]);
 }
