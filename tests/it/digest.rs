@@ -47,8 +47,8 @@ async fn the_morning_digest_once_and_not_when_there_is_nothing_to_say(db: Db) {
     let mails = wait_for_mail(&agent, 2).await;
     let digest = parsed(&mails[1]);
     assert!(
-        digest.subject.starts_with("Resumen del soporte,")
-            && digest.subject.ends_with(": 1 casos abiertos"),
+        digest.subject.starts_with("Resumen del soporte del ")
+            && digest.subject.ends_with(" (casos abiertos: 1)"),
         "{}",
         digest.subject
     );
@@ -58,7 +58,7 @@ async fn the_morning_digest_once_and_not_when_there_is_nothing_to_say(db: Db) {
         digest.text
     );
     assert!(
-        digest.text.contains("Ayer: 1 casos nuevos y 0 cerrados."),
+        digest.text.contains("Ayer: casos nuevos 1, cerrados 0."),
         "{}",
         digest.text
     );
