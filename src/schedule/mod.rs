@@ -157,3 +157,26 @@ pub(crate) async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Item;
+    use crate::sla::Target;
+
+    /// The store's due queries name these keys in SQL (`'sla_breach:' || sla_target`,
+    /// `'reminder'`): a renamed key would make every item due again.
+    #[test]
+    fn item_keys_are_the_ones_the_due_queries_name() {
+        assert_eq!(
+            Item::SlaWarning(Target::FirstResponse).key(),
+            "sla_warning:first_response"
+        );
+        assert_eq!(
+            Item::SlaBreach(Target::NextResponse).key(),
+            "sla_breach:next_response"
+        );
+        assert_eq!(Item::Reminder.key(), "reminder");
+        assert_eq!(Item::AutoClose.key(), "auto_close");
+        assert_eq!(Item::Digest.key(), "digest");
+    }
+}
