@@ -50,6 +50,22 @@ impl Processor {
         Ok(())
     }
 
+    /// A new severity: a running clock keeps its start and takes the new severity's target
+    /// (none, if that severity has none). Time it spent paused is not counted back.
+    pub(super) async fn severity_changed(
+        &self,
+        tx: &mut Batch,
+        case_id: CaseId,
+        severity: i64,
+    ) -> Result<(), ApplyError> {
+        let timing = tx.case_timing(case_id).await?;
+        if let Some(clock) = timing.clock {
+            let clock = SlaClock::start(&self.config.sla, clock.target, severity, clock.started_at);
+            tx.set_sla_clock(case_id, clock.as_ref()).await?;
+        }
+        Ok(())
+    }
+
     /// An agent's answer was relayed to the customer.
     pub(super) async fn agent_answered(
         &self,

@@ -230,3 +230,14 @@ fn the_customer_writing_again_keeps_the_running_clock_or_starts_the_next_one() {
         "no target set"
     );
 }
+
+#[test]
+fn a_new_severity_gives_the_running_clock_its_target_from_the_same_start() {
+    let c = config();
+    let start = at(2026, 12, 1, 10, 0);
+    let minor = SlaClock::start(&c, Target::FirstResponse, 3, start).unwrap();
+    let critical = SlaClock::start(&c, Target::FirstResponse, 1, minor.started_at).unwrap();
+    assert_eq!(critical.started_at, minor.started_at);
+    assert_eq!(critical.due_at, at(2026, 12, 1, 11, 0));
+    assert!(critical.due_at < minor.due_at);
+}

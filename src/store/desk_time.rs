@@ -110,6 +110,27 @@ impl ApplyTx {
         Ok(())
     }
 
+    /// The case's clock and nothing else (a severity change moves its targets).
+    pub(crate) async fn set_sla_clock(
+        &mut self,
+        case_id: CaseId,
+        clock: Option<&SlaClock>,
+    ) -> Result<()> {
+        let (target, started, warn, due) = clock_values(clock);
+        sqlx::query(
+            "UPDATE cases SET sla_target = $1, sla_started_at = $2, sla_warn_at = $3, sla_due_at = $4
+             WHERE id = $5",
+        )
+        .bind(target)
+        .bind(started)
+        .bind(warn)
+        .bind(due)
+        .bind(case_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// An agent's answer went to the customer now: no answer is owed any more.
     pub(crate) async fn agent_answered(&mut self, case_id: CaseId) -> Result<()> {
         sqlx::query(

@@ -289,3 +289,34 @@ fn assert_warning_in_the_thread(mails: &[Vec<u8>]) {
     );
     assert_eq!(warning.in_reply_to, [parsed(&mails[0]).message_id.unwrap()]);
 }
+
+#[tokio::test]
+async fn a_customer_raising_the_severity_shortens_the_running_target() {
+    let extra = format!("[sla]\nfirst_response = {{ 1 = \"1h\", 3 = \"10h\" }}\n{ALWAYS_OPEN}");
+    let (mut desk, _clock, carla) =
+        desk_on_clock("slasev", Db::Sqlite, &extra, "", Timestamp::now()).await;
+    let support = desk.names.support();
+    desk.write(&carla, "Caído", "sev1@cliente.test", "No arranca.")
+        .await;
+    let ack = wait_for_mail(&carla, 1).await.remove(0);
+    let before = desk.store().case_timing(1).await.unwrap().unwrap();
+    let before = before.clock.expect("a clock runs");
+    let reply = reply_to(
+        &ack,
+        &carla,
+        &support,
+        "sev2@cliente.test",
+        "Severidad: 1\nEstá parado todo.",
+    );
+    send_mail(&carla, &[&support], &reply).await;
+    eventually("the severity's target applies", || async {
+        let t = desk.store().case_timing(1).await.unwrap().unwrap();
+        t.severity == 1
+            && t.clock.is_some_and(|c| {
+                c.started_at == before.started_at
+                    && c.due_at.duration_since(c.started_at) == SignedDuration::from_hours(1)
+            })
+    })
+    .await;
+    desk.stop().await;
+}
