@@ -16,11 +16,11 @@ mod mailboxes;
 mod oauth2;
 mod ops;
 mod raw;
+mod sla;
 mod validate;
 mod weak_secret;
 
 pub use agents::AgentsConfig;
-use env::apply_env_overrides;
 pub use mailboxes::{MailboxConfig, MailboxName};
 pub use oauth2::{AuthMethod, LoginFlow, OAuth2Config, Provider};
 pub use ops::{HealthConfig, HttpConfig, LogConfig, LogFormat};
@@ -220,6 +220,8 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub health: HealthConfig,
+    /// Response targets, working hours, reminders and auto-close (`[sla]`).
+    pub sla: crate::sla::SlaConfig,
 }
 
 /// Every problem found, one line each.
@@ -261,7 +263,7 @@ pub fn from_toml(text: &str, env: &[(String, String)]) -> Result<Config, ConfigE
     let mut table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigErrors(vec![one_line(&e.to_string())]))?;
-    apply_env_overrides(&mut table, env)?;
+    env::apply_env_overrides(&mut table, env)?;
     let raw: RawConfig = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigErrors(vec![one_line(&e.to_string())]))?;

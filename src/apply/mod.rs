@@ -14,6 +14,7 @@ mod agent_mail;
 mod batch;
 mod crash_only;
 mod desk;
+mod desk_time;
 mod fanout;
 mod guards;
 mod history;
@@ -39,11 +40,14 @@ use crate::domain::CaseNumber;
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, InboundRow, Store, StoreError};
 use crate::thread::ThreadRule;
-use batch::Batch;
+pub(crate) use batch::Batch;
 use classify::Facts;
 pub use crash_only::CRASHES_BEFORE_PARKING;
+pub(crate) use new_case::empty_case;
 pub use outcome::{Outcome, RequestAnswer};
+pub(crate) use outgoing::{facts_of, CaseRef, Outgoing};
 use record::Entry;
+pub(crate) use reply::thread_for_customers;
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +63,7 @@ pub enum Step {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ApplyError {
+pub(crate) enum ApplyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -155,6 +159,18 @@ impl Processor {
             config,
             send_mail: true,
         }
+    }
+
+    /// A transaction for the scheduler's work, whose mail this processor composes and
+    /// queues like a handler's. Its rows are dated by the real clock (the outbox sends
+    /// what is due by it); the scheduler's own clock only decides what is due.
+    pub(crate) async fn begin_scheduled(&self) -> Result<Batch, StoreError> {
+        Batch::begin(
+            &self.store,
+            &self.blobs,
+            crate::store::BatchMode::SavepointPerMail,
+        )
+        .await
     }
 
     /// Record outgoing mail without sending it (importing an archive from another desk).

@@ -123,6 +123,8 @@ impl Processor {
         let mailbox = self.mailbox_of(tx).name.clone();
         let (case_id, number) =
             insert_case(tx, &mailbox, case, &requester, language, related).await?;
+        self.start_first_response(tx, case_id, case.severity.level())
+            .await?;
         tracing::Span::current().record("case", number);
         let written_to = self.written_to(tx, message);
         let written_to: Vec<&str> = written_to.iter().map(|a| a.as_str()).collect();
@@ -322,7 +324,7 @@ struct Opened {
     related: Option<i64>,
 }
 
-pub(super) fn empty_case() -> CaseFacts {
+pub(crate) fn empty_case() -> CaseFacts {
     CaseFacts {
         number: 0,
         subject: String::new(),

@@ -12,7 +12,7 @@ use crate::store::{CaseRow, NewEmail, OutboxState, Window};
 /// A case as outgoing mail names it: its row's id (for the history entry) and its number
 /// (for the signed Message-ID and the subject), which are not interchangeable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct CaseRef {
+pub(crate) struct CaseRef {
     pub id: CaseId,
     pub number: CaseNumber,
 }
@@ -27,7 +27,7 @@ impl CaseRef {
 }
 
 /// One mail to write to the outbox.
-pub(super) struct Outgoing {
+pub(crate) struct Outgoing {
     pub kind: MailKind,
     pub language: Language,
     pub data: Value,
@@ -73,7 +73,7 @@ impl Processor {
     /// Recipients past a limit get their own copy, held (on the history, in `buzon failed`,
     /// sent by `buzon retry --outbox`), and the agents hear of it. The Message-ID of the
     /// mail (sent now or held), unless nobody may get it.
-    pub(super) async fn queue(
+    pub(crate) async fn queue(
         &self,
         tx: &mut Batch,
         mut out: Outgoing,
@@ -185,13 +185,13 @@ impl Processor {
     }
 
     /// The template context of a case, in a language, as its mailbox writes it.
-    pub(super) fn case_data(&self, tx: &Batch, case: &CaseFacts, language: Language) -> Value {
+    pub(crate) fn case_data(&self, tx: &Batch, case: &CaseFacts, language: Language) -> Value {
         compose::case_context(case, language, self.mailbox_of(tx))
     }
 }
 
 /// What templates know of a stored case.
-pub(super) fn facts_of(
+pub(crate) fn facts_of(
     case: &CaseRow,
     participants: &[String],
     attachments: Vec<AttachmentFacts>,

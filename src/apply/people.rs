@@ -46,7 +46,7 @@ impl Processor {
 
     /// The mailbox (queue) the mail in hand belongs to: the case's, or the one it came in
     /// by. Its address, name and language are those of the mail that answers it.
-    pub(super) fn mailbox_of<'a>(&'a self, tx: &'a Batch) -> &'a MailboxConfig {
+    pub(crate) fn mailbox_of<'a>(&'a self, tx: &'a Batch) -> &'a MailboxConfig {
         tx.queue().unwrap_or(&self.config.mailboxes[0])
     }
 
@@ -76,7 +76,7 @@ impl Processor {
 
     /// Who gets agent notifications: the mailbox's own `agents`, else `agents.notify`, or
     /// else every agent.
-    pub(super) async fn notify_list(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
+    pub(crate) async fn notify_list(&self, tx: &mut Batch) -> Result<Vec<Mailbox>, StoreError> {
         if let Some(own) = self.mailbox_of(tx).agents.clone() {
             let known = self.agents(tx).await?;
             return Ok(own

@@ -156,6 +156,7 @@ impl Processor {
         .await?;
         let (updated, changes) = self.apply_commands(tx, case, commands).await?;
         tx.touch(case.id).await?;
+        self.customer_wrote(tx, case.id).await?;
 
         let comment = CommentMade {
             sender,
@@ -226,6 +227,7 @@ impl Processor {
             };
             self.relay(tx, message, &answer, &updated, context, threading.clone())
                 .await?;
+            self.agent_answered(tx, case.id).await?;
         }
         let by = ChangedBy::Agent(sender);
         self.status_mail(tx, &updated, context, &changes, by, threading)
@@ -278,7 +280,7 @@ fn case_language(case: &CaseRow) -> Language {
 
 /// Agent replies answer the customer's latest mail and carry the case's thread, so the
 /// customer's client files them under the conversation.
-fn thread_for_customers(history: &[EmailRow]) -> Threading {
+pub(crate) fn thread_for_customers(history: &[EmailRow]) -> Threading {
     let ids: Vec<String> = history
         .iter()
         .filter_map(|e| e.message_id.clone())

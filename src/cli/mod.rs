@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod check;
+mod sla_view;
 mod status;
 mod terminal;
 mod views;
@@ -62,6 +63,9 @@ pub enum Command {
         /// Show at most this many, most recently active first (0: all)
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// Only open cases past their SLA target (breached), most overdue first
+        #[arg(long)]
+        overdue: bool,
         #[arg(long)]
         json: bool,
     },
@@ -168,11 +172,17 @@ async fn dispatch(command: Command, config: Config, path: PathBuf) -> anyhow::Re
         }
         Command::Migrate => say(format_args!("database is up to date"))?,
         Command::Cases {
+            overdue: true,
+            json,
+            ..
+        } => sla_view::overdue(&app, json).await?,
+        Command::Cases {
             status,
             search,
             customer,
             mailbox,
             limit,
+            overdue: false,
             json,
         } => {
             let filter = views::case_filter(&status, search, customer, mailbox, limit);

@@ -47,9 +47,10 @@ pub async fn cases(app: &App, filter: CaseFilter, json: bool) -> anyhow::Result<
     let limit = filter.limit;
     let cases = app.store.cases(&filter).await?;
     if json {
+        let listed = super::sla_view::cases_json(app, &cases).await?;
         say(format_args!(
             "{}",
-            terminal::json(&serde_json::to_string_pretty(&cases)?)
+            terminal::json(&serde_json::to_string_pretty(&listed)?)
         ))?;
         return Ok(());
     }
@@ -95,11 +96,14 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
         Some(id) => app.store.case_number_of(id).await?,
         None => None,
     };
+    let timing = app.store.case_timing(number).await?;
+    let now = app.clock.now();
     if as_json {
         let value = json!({
             "case": case,
             "addresses": addresses,
             "merged_into": merged_into,
+            "sla": timing.as_ref().map(|t| super::sla_view::sla_json(t, now)),
             "participants": participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>(),
             "attachments": attachments,
             "history": history,
@@ -154,6 +158,9 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     }
     writeln!(out, "  opened:     {}", format_time(case.created_at, zone))?;
     writeln!(out, "  activity:   {}", format_time(case.updated_at, zone))?;
+    if let Some(timing) = &timing {
+        super::sla_view::print_sla(&mut out, timing, now, zone)?;
+    }
     for a in &attachments {
         writeln!(
             out,

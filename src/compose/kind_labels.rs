@@ -34,6 +34,14 @@ impl MailKind {
             MailKind::AgentCaseList => ("lista de casos de los agentes", "agents' case list"),
             MailKind::AgentCaseView => ("ficha de un caso", "case view"),
             MailKind::CaseMerged => ("aviso de casos unidos", "case merged notice"),
+            MailKind::AgentSlaWarning => ("aviso de SLA en riesgo", "SLA warning"),
+            MailKind::AgentSlaBreach => ("aviso de SLA incumplido", "SLA breach"),
+            MailKind::AgentDigest => ("resumen de la mañana", "morning digest"),
+            MailKind::CaseReminder => ("recordatorio al cliente", "reminder to the customer"),
+            MailKind::CaseClosedInactive => (
+                "aviso de cierre por inactividad",
+                "closed for inactivity notice",
+            ),
         };
         match language {
             Language::Es => es,

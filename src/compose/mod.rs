@@ -211,7 +211,25 @@ pub fn sample_context(subject: &str) -> Value {
         "request": { "name": "Ana María", "language": "es" },
     });
     desk_sample(&mut sample, subject);
+    sample_time_driven(&mut sample, subject);
     sample
+}
+
+/// The sample's parts for the scheduler's mail (SLA notices, reminders, the digest).
+fn sample_time_driven(sample: &mut Value, subject: &str) {
+    sample["sla"] = json!({ "target": "primera respuesta", "allowed": "4 h", "started": "2026-11-30 09:10 (Europe/Madrid)",
+                 "due": "2026-11-30 13:10 (Europe/Madrid)", "owner": "pepe@example.test" });
+    sample["waiting"] =
+        json!({ "since": "2026-11-23 10:00 (Europe/Madrid)", "days": 5, "close_days": 5 });
+    sample["digest"] = json!({
+            "date": "2026-11-30", "zone": "Europe/Madrid", "open": 4,
+            "by_severity": [{ "severity": 1, "label": "crítica", "count": 1 },
+                            { "severity": 2, "label": "mayor", "count": 2 },
+                            { "severity": 3, "label": "menor", "count": 1 }],
+            "overdue": [{ "number": 1042, "subject": subject, "severity": 1, "owner": "pepe@example.test", "due": "2026-11-29 13:10 (Europe/Madrid)" }],
+            "waiting": [{ "number": 1040, "subject": "Licencia caducada", "severity": 3, "owner": Value::Null, "since": "2026-11-25 16:00 (Europe/Madrid)" }],
+            "opened_yesterday": 2, "closed_yesterday": 1, "more": 0,
+    });
 }
 
 pub struct Composer {

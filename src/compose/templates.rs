@@ -33,10 +33,15 @@ pub enum MailKind {
     AgentCaseList,
     AgentCaseView,
     CaseMerged,
+    AgentSlaWarning,
+    AgentSlaBreach,
+    AgentDigest,
+    CaseReminder,
+    CaseClosedInactive,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 20] = [
+    pub const ALL: [MailKind; 25] = [
         MailKind::CaseCreated,
         MailKind::CaseReopenedAsNew,
         MailKind::CaseClosed,
@@ -57,6 +62,11 @@ impl MailKind {
         MailKind::AgentCaseList,
         MailKind::AgentCaseView,
         MailKind::CaseMerged,
+        MailKind::AgentSlaWarning,
+        MailKind::AgentSlaBreach,
+        MailKind::AgentDigest,
+        MailKind::CaseReminder,
+        MailKind::CaseClosedInactive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +91,11 @@ impl MailKind {
             MailKind::AgentCaseList => "agent_case_list",
             MailKind::AgentCaseView => "agent_case_view",
             MailKind::CaseMerged => "case_merged",
+            MailKind::AgentSlaWarning => "agent_sla_warning",
+            MailKind::AgentSlaBreach => "agent_sla_breach",
+            MailKind::AgentDigest => "agent_digest",
+            MailKind::CaseReminder => "case_reminder",
+            MailKind::CaseClosedInactive => "case_closed_inactive",
         }
     }
 
@@ -106,7 +121,12 @@ impl MailKind {
             | MailKind::AgentComment
             | MailKind::AgentQuarantined
             | MailKind::AgentHeld
-            | MailKind::AgentCaseView => Some("auto-generated"),
+            | MailKind::AgentCaseView
+            | MailKind::AgentSlaWarning
+            | MailKind::AgentSlaBreach
+            | MailKind::AgentDigest
+            | MailKind::CaseReminder
+            | MailKind::CaseClosedInactive => Some("auto-generated"),
             MailKind::AgentReply => None,
         }
     }
@@ -131,6 +151,9 @@ impl MailKind {
                 | MailKind::AgentHeld
                 | MailKind::AgentCaseList
                 | MailKind::AgentCaseView
+                | MailKind::AgentSlaWarning
+                | MailKind::AgentSlaBreach
+                | MailKind::AgentDigest
         )
     }
 
@@ -164,6 +187,11 @@ impl MailKind {
             MailKind::AgentCaseList => pick!("agent_case_list"),
             MailKind::AgentCaseView => pick!("agent_case_view"),
             MailKind::CaseMerged => pick!("case_merged"),
+            MailKind::AgentSlaWarning => pick!("agent_sla_warning"),
+            MailKind::AgentSlaBreach => pick!("agent_sla_breach"),
+            MailKind::AgentDigest => pick!("agent_digest"),
+            MailKind::CaseReminder => pick!("case_reminder"),
+            MailKind::CaseClosedInactive => pick!("case_closed_inactive"),
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct AgentsConfig {
     /// Once a case has an owner, its agents' notifications go to the owner alone instead
     /// of to the owner first and then everyone in `notify` (a busy desk's choice).
     pub notify_owner_only: bool,
+    /// When the morning digest goes out, on the support time zone's clock; `None`: never.
+    pub digest_at: Option<crate::sla::DayMinute>,
 }
 
 impl AgentsConfig {
@@ -39,6 +41,7 @@ pub(super) fn validate(raw: RawAgents, p: &mut Vec<String>) -> AgentsConfig {
         notify,
         attach_max_bytes,
         notify_owner_only: raw.notify_owner_only.unwrap_or(false),
+        digest_at: super::sla::digest_at(raw.digest_at, p),
     }
 }
 

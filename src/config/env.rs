@@ -33,6 +33,8 @@ const LITERAL_KEYS: &[&str] = &[
     "scopes",
     "max_sync_age_secs",
     "max_outbox_age_secs",
+    "remind_after_days",
+    "close_after_days",
 ];
 
 pub(super) fn apply_env_overrides(

@@ -34,6 +34,8 @@ pub(super) struct RawConfig {
     pub(super) http: super::ops::RawHttp,
     #[serde(default)]
     pub(super) health: super::ops::RawHealth,
+    #[serde(default)]
+    pub(super) sla: super::sla::RawSla,
 }
 
 #[derive(Deserialize, Default)]
@@ -124,6 +126,7 @@ pub(super) struct RawAgents {
     pub(super) notify: Vec<String>,
     pub(super) attach_max_bytes: Option<i64>,
     pub(super) notify_owner_only: Option<bool>,
+    pub(super) digest_at: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -55,6 +55,10 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let log = ops::validate_log(raw.log, &mut p);
     let http = ops::validate_http(raw.http, &mut p);
     let health = ops::validate_health(raw.health, poll_interval, &mut p);
+    let zone = support
+        .as_ref()
+        .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.clone());
+    let sla = super::sla::validate_sla(raw.sla, &zone, &mut p);
     match (mailboxes.first(), smtp, support, p.is_empty()) {
         (Some(first), Some(smtp), Some(support), true) => Ok(Config {
             imap: first.imap.clone(),
@@ -70,6 +74,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             log,
             http,
             health,
+            sla,
         }),
         _ => Err(ConfigErrors(p)),
     }

@@ -38,6 +38,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The OAuth2 login IMAP and SMTP share, when either uses one.
     pub tokens: Option<Arc<TokenSource>>,
+    /// The scheduler's clock: the system's, `BUZON_TEST_CLOCK`'s, or a test's own.
+    pub clock: Arc<dyn crate::schedule::Clock>,
 }
 
 impl App {
@@ -58,6 +60,7 @@ impl App {
             composer,
             metrics: Arc::new(Metrics::new()),
             tokens,
+            clock: crate::schedule::clock::from_env(),
         })
     }
 
@@ -201,6 +204,7 @@ fn start_stages(
         };
         tasks.spawn(fetcher.run(shutdown.clone()));
     }
+    let processing_current = current.clone();
     let processing = process::ProcessLoop {
         current,
         stored,
@@ -226,6 +230,11 @@ fn start_stages(
         );
         tasks.spawn(watch);
     }
+    tasks.spawn(crate::schedule::run(
+        processing_current,
+        ready.clone(),
+        shutdown.clone(),
+    ));
     // Mail committed before a restart is waiting already.
     ready.notify_one();
     tasks.spawn(sender.run(shutdown.clone()));

@@ -54,6 +54,7 @@ impl Processor {
         let mut changes = Vec::new();
         if let Some(severity) = commands.severity.filter(|s| s.level() != case.severity) {
             tx.set_severity(case.id, severity.level()).await?;
+            self.severity_changed(tx, case.id, severity.level()).await?;
             changes.push(Change::Severity {
                 before: case.severity,
                 after: severity.level(),
