@@ -114,7 +114,7 @@ impl Processor {
                 "owner": self.owner_shown(tx, c.owner.as_deref()).await?,
                 "age": ago(now - c.created_at),
                 "customer_wrote": ago(now - c.customer_wrote_at.unwrap_or(c.created_at)),
-                "sla": sla_state(c),
+                "sla": sla_state(c, now, language),
                 "waiting": c.waiting_since.is_some(),
             }));
         }

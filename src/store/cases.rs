@@ -84,6 +84,9 @@ pub struct CaseRow {
     pub customer_wrote_at: Option<i64>,
     /// When an agent last answered the customer, Unix ms.
     pub agent_answered_at: Option<i64>,
+    /// The response target running on the case, if any (the agents' lists show its state).
+    #[serde(skip)]
+    pub sla: Option<crate::sla::SlaClock>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,7 +134,7 @@ pub struct CaseFilter {
 
 macro_rules! case_columns {
     () => {
-        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at, mailbox, owner, waiting_since, merged_into, customer_wrote_at, agent_answered_at"
+        "id, number, subject, description, product, severity, production_down, status, requester, requester_name, language, related_case, created_at, updated_at, closed_at, mailbox, owner, waiting_since, merged_into, customer_wrote_at, agent_answered_at, sla_target, sla_started_at, sla_warn_at, sla_due_at"
     };
 }
 pub(super) use case_columns;
@@ -166,6 +169,7 @@ pub(super) fn case_row(row: &AnyRow) -> Result<CaseRow> {
         merged_into: get(row, "merged_into")?,
         customer_wrote_at: get(row, "customer_wrote_at")?,
         agent_answered_at: get(row, "agent_answered_at")?,
+        sla: super::desk_time::clock_of(row)?,
     })
 }
 

@@ -35,9 +35,10 @@ fn instant(ms: i64) -> Result<Timestamp> {
     Timestamp::from_millisecond(ms).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-fn timing_row(row: &AnyRow) -> Result<CaseTiming> {
+/// The running SLA clock of a row holding the `sla_*` columns.
+pub(super) fn clock_of(row: &AnyRow) -> Result<Option<SlaClock>> {
     let target: Option<String> = get(row, "sla_target")?;
-    let clock = match target.as_deref().and_then(Target::parse) {
+    Ok(match target.as_deref().and_then(Target::parse) {
         None => None,
         Some(target) => Some(SlaClock {
             target,
@@ -45,7 +46,11 @@ fn timing_row(row: &AnyRow) -> Result<CaseTiming> {
             warn_at: instant(get(row, "sla_warn_at")?)?,
             due_at: instant(get(row, "sla_due_at")?)?,
         }),
-    };
+    })
+}
+
+fn timing_row(row: &AnyRow) -> Result<CaseTiming> {
+    let clock = clock_of(row)?;
     Ok(CaseTiming {
         case_id: get(row, "id")?,
         number: get(row, "number")?,

@@ -9,6 +9,7 @@ use super::super::{ApplyError, Processor};
 use crate::apply::Batch;
 use crate::compose::MailKind;
 use crate::domain::Language;
+use crate::sla::{SlaClock, SlaState};
 use crate::store::CaseRow;
 use crate::text::format_time;
 
@@ -62,7 +63,7 @@ impl Processor {
             "owner": self.owner_shown(tx, case.owner.as_deref()).await?,
             "age": ago(now - case.created_at),
             "customer_wrote": ago(now - case.customer_wrote_at.unwrap_or(case.created_at)),
-            "sla": sla_state(case),
+            "sla": sla_state(case, now, language),
             "waiting_since": case.waiting_since.map(|t| format_time(t, zone)),
             "merged_into": merged_into,
             "merged": merged.iter().map(|c| c.number).collect::<Vec<_>>(),
@@ -165,10 +166,27 @@ impl Processor {
     }
 }
 
-/// The SLA column: "—" until the SLA stage (issue 16 items 6–8, another branch) gives
-/// cases their due times; that branch fills this in from its columns.
-pub(super) fn sla_state(_case: &CaseRow) -> &'static str {
-    "—"
+/// The SLA column: where the case stands against its running target, in words.
+pub(super) fn sla_state(case: &CaseRow, now: i64, language: Language) -> &'static str {
+    let now = jiff::Timestamp::from_millisecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    sla_label(
+        SlaClock::state(case.sla.as_ref(), case.waiting_since.is_some(), now),
+        language,
+    )
+}
+
+fn sla_label(state: SlaState, language: Language) -> &'static str {
+    match (state, language) {
+        (SlaState::None, _) => "—",
+        (SlaState::Paused, Language::Es) => "en pausa",
+        (SlaState::Paused, Language::En) => "paused",
+        (SlaState::OnTime, Language::Es) => "en plazo",
+        (SlaState::OnTime, Language::En) => "on time",
+        (SlaState::AtRisk, Language::Es) => "en riesgo",
+        (SlaState::AtRisk, Language::En) => "at risk",
+        (SlaState::Breached, Language::Es) => "incumplido",
+        (SlaState::Breached, Language::En) => "breached",
+    }
 }
 
 /// A duration as people read it in a list: "3 d 4 h", "2 h 10 min", "5 min".
@@ -248,6 +266,26 @@ mod tests {
         assert_eq!(ago((2 * 60 + 10) * 60_000), "2 h 10 min");
         assert_eq!(ago((3 * 24 * 60 + 4 * 60 + 9) * 60_000), "3 d 4 h");
         assert_eq!(ago(-1), "0 min");
+    }
+
+    #[test]
+    fn sla_states_in_words_of_each_language() {
+        let clock = SlaClock {
+            target: crate::sla::Target::FirstResponse,
+            started_at: jiff::Timestamp::from_second(0).unwrap(),
+            warn_at: jiff::Timestamp::from_second(80).unwrap(),
+            due_at: jiff::Timestamp::from_second(100).unwrap(),
+        };
+        let at = |s| jiff::Timestamp::from_second(s).unwrap();
+        let label = |waiting, s, l| sla_label(SlaClock::state(Some(&clock), waiting, at(s)), l);
+        assert_eq!(label(false, 10, Language::Es), "en plazo");
+        assert_eq!(label(false, 90, Language::Es), "en riesgo");
+        assert_eq!(label(false, 100, Language::En), "breached");
+        assert_eq!(label(true, 100, Language::Es), "en pausa");
+        assert_eq!(
+            sla_label(SlaClock::state(None, false, at(5)), Language::En),
+            "—"
+        );
     }
 
     #[test]
