@@ -13,6 +13,7 @@
 mod agent_mail;
 mod batch;
 mod crash_only;
+mod damaged;
 mod fanout;
 mod guards;
 mod history;

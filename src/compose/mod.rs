@@ -155,6 +155,7 @@ pub fn sample_context(subject: &str) -> Value {
         "related_case": 1041,
         "mentioned_case": 1040,
         "not_attached": [{ "filename": "volcado.zip", "size": 12_582_912 }],
+        "damaged": [{ "filename": "factura.pdf", "size": 3000 }],
         "skipped": [{ "filename": "video.mp4", "size": 90_000_000, "reason": "attachment_too_large" }],
         "search": Value::Null,
         "filter": "open",

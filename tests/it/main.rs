@@ -8,6 +8,7 @@ mod cli;
 mod conversation;
 mod crash_only;
 mod customer_mail;
+mod damaged;
 mod durability;
 mod fanout;
 mod forgery;

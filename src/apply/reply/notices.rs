@@ -74,6 +74,7 @@ impl Processor {
         data["author"] = compose::person(comment.sender);
         data["comment"] = json!(comment.commands.comment);
         data["attachments"] = json!(attachment_facts(message));
+        data["damaged"] = json!(crate::apply::damaged::damaged_files(message));
         data["changes"] = super::changes::worded(comment.changes, language);
         data["changed_by"] = json!(who(comment.sender));
         data["skipped"] = json!(context.skipped);
