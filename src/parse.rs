@@ -21,6 +21,7 @@ use report::delivery_report;
 pub use report::DeliveryReport;
 pub mod pool;
 
+pub use html::answer_html;
 pub use html::MAX_CONVERTED_BYTES as MAX_HTML_CONVERTED_BYTES;
 pub use nesting::MAX_DEPTH as MAX_NESTING_DEPTH;
 
@@ -38,6 +39,9 @@ pub struct InboundMessage {
     pub subject: String,
     /// The text part, or the HTML part turned into readable text.
     pub text: String,
+    /// The mail's inline HTML parts as sent (up to the size HTML is turned into a tree):
+    /// an agent's answer is relayed with its own formatting.
+    pub html: Option<String>,
     pub attachments: Vec<InboundAttachment>,
     pub signals: AutoSignals,
     /// Every `Authentication-Results` header value, as written (RFC 8601), topmost first:
@@ -117,6 +121,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
         cc: message.cc().map(mailboxes).unwrap_or_default(),
         subject: subject(&message),
         text: body::text(&message),
+        html: body::html(&message),
         attachments: Vec::new(),
         signals: signals(&message),
         authentication_results: message

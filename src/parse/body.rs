@@ -72,6 +72,15 @@ pub(super) fn text(message: &Message<'_>) -> String {
     text
 }
 
+/// The inline HTML parts as written, joined; none past the size HTML is parsed at.
+pub(super) fn html(message: &Message<'_>) -> Option<String> {
+    let html = join(inline_html_parts(message).filter_map(|p| match &p.body {
+        PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    }));
+    (!html.trim().is_empty() && html.len() <= super::html::MAX_CONVERTED_BYTES).then_some(html)
+}
+
 /// Every HTML part that is not an attachment, in the mail's order: mail-parser keeps one
 /// per multipart/alternative, a client may send two.
 fn inline_html_parts<'a>(message: &'a Message<'a>) -> impl Iterator<Item = &'a MessagePart<'a>> {

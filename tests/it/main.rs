@@ -2,6 +2,7 @@
 //! PostgreSQL. See support.rs for the harness.
 
 mod agent_desk;
+mod agent_html;
 mod answers;
 mod answers_cli;
 mod cli;
