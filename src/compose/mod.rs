@@ -12,7 +12,7 @@ mod agent_html_tests;
 #[cfg(test)]
 mod agent_wording_tests;
 #[cfg(test)]
-mod html_render_tests;
+pub(crate) mod html_render_tests;
 
 use serde::Serialize;
 use serde_json::{json, Value};

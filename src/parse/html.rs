@@ -17,6 +17,8 @@ use html5ever::tendril::TendrilSink;
 use markup5ever_rcdom::RcDom;
 
 mod answer;
+#[cfg(test)]
+mod similarity_tests;
 mod walk;
 mod writer;
 
