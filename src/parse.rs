@@ -14,6 +14,7 @@ mod html;
 mod nesting;
 mod report;
 mod transfer;
+mod uuencoded;
 
 use transfer::Transfer;
 
@@ -138,6 +139,9 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     // Last, when nothing else reads the parts: decoded attachments are moved out of the
     // parsed message, not copied, so a 20 MB attachment is in memory once, not twice.
     inbound.attachments = attachments(&mut message);
+    inbound
+        .attachments
+        .extend(uuencoded::extract(&mut inbound.text));
     without_nul(&mut inbound);
     nesting::drop_flat(message);
     Ok(inbound)
