@@ -155,4 +155,23 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn a_long_quoted_thread_leaves_the_answer() {
+        let mut html = String::from("<div dir=\"ltr\">Thanks, that fixed it.</div>");
+        for _ in 0..100 {
+            html.push_str(
+                "<div class=\"gmail_quote\">On Mon, Ana wrote:<blockquote class=\"gmail_quote\">",
+            );
+            html.push_str(&"<p>The nightly export failed again after the upgrade.</p>".repeat(40));
+        }
+        html.push_str(&"</blockquote></div>".repeat(100));
+        let started = std::time::Instant::now();
+        let out = answer_html(&html).unwrap();
+        println!("{} bytes in {:?}", html.len(), started.elapsed());
+        assert!(
+            out.contains("Thanks, that fixed it.") && !out.contains("nightly"),
+            "{out}"
+        );
+    }
 }
