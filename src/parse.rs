@@ -14,6 +14,7 @@ mod html;
 mod nesting;
 mod report;
 mod transfer;
+mod uuencoded;
 
 use transfer::Transfer;
 
@@ -21,6 +22,7 @@ use report::delivery_report;
 pub use report::DeliveryReport;
 pub mod pool;
 
+pub use html::answer_html;
 pub use html::MAX_CONVERTED_BYTES as MAX_HTML_CONVERTED_BYTES;
 pub use nesting::MAX_DEPTH as MAX_NESTING_DEPTH;
 
@@ -38,6 +40,9 @@ pub struct InboundMessage {
     pub subject: String,
     /// The text part, or the HTML part turned into readable text.
     pub text: String,
+    /// The mail's inline HTML parts as sent (up to the size HTML is turned into a tree):
+    /// an agent's answer is relayed with its own formatting.
+    pub html: Option<String>,
     pub attachments: Vec<InboundAttachment>,
     pub signals: AutoSignals,
     /// Every `Authentication-Results` header value, as written (RFC 8601), topmost first:
@@ -117,6 +122,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
         cc: message.cc().map(mailboxes).unwrap_or_default(),
         subject: subject(&message),
         text: body::text(&message),
+        html: body::html(&message),
         attachments: Vec::new(),
         signals: signals(&message),
         authentication_results: message
@@ -133,6 +139,9 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
     // Last, when nothing else reads the parts: decoded attachments are moved out of the
     // parsed message, not copied, so a 20 MB attachment is in memory once, not twice.
     inbound.attachments = attachments(&mut message);
+    inbound
+        .attachments
+        .extend(uuencoded::extract(&mut inbound.text));
     without_nul(&mut inbound);
     nesting::drop_flat(message);
     Ok(inbound)

@@ -13,6 +13,7 @@
 mod agent_mail;
 mod batch;
 mod crash_only;
+mod damaged;
 mod desk;
 mod desk_time;
 mod fanout;

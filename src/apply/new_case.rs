@@ -264,6 +264,7 @@ impl Processor {
         data["skipped"] = json!(skipped);
         data["mentioned_case"] = json!(case.mentions.map(|n| n.0));
         data["not_attached"] = json!(files.listed);
+        data["damaged"] = json!(super::damaged::damaged_files(message));
         data["related_case"] = json!(opened.related);
         let mut note = Outgoing::new(
             MailKind::AgentNewCase,

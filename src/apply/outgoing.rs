@@ -39,6 +39,9 @@ pub(crate) struct Outgoing {
     pub attachments: Vec<mime::Part>,
     /// Held back by a limit: recorded and listed, sent only by `buzon retry --outbox`.
     pub held: bool,
+    /// An agent's own answer as sanitised HTML, shown in place of `comment` in the HTML
+    /// part; the text part stays the template's text.
+    pub html_comment: Option<String>,
 }
 
 impl Outgoing {
@@ -59,6 +62,7 @@ impl Outgoing {
             urgent: false,
             attachments: Vec::new(),
             held: false,
+            html_comment: None,
         }
     }
 
@@ -124,6 +128,7 @@ impl Processor {
                     threading: &out.threading,
                     urgent: out.urgent,
                     attachments: &out.attachments,
+                    html_comment: out.html_comment.as_deref(),
                 },
                 tx.now() / 1000,
             )

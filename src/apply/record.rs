@@ -93,9 +93,10 @@ impl Processor {
         };
         // Files are kept on a case only; the entry of mail on none keeps its raw mail.
         match case_id {
-            Some(_) if !attachments.is_empty() => {
+            Some(case_id) if !attachments.is_empty() => {
                 let files = files_of(message, attachments);
                 tx.add_email_with_files(&email, &files).await?;
+                self.note_damaged(tx, row, message, case_id).await?;
             }
             _ => tx.add_email(&email).await?,
         }

@@ -10,7 +10,7 @@ use super::{sample_context, MailKind, Templates};
 use crate::domain::Language;
 
 /// What w3m shows for `html`, wide enough that it wraps nothing.
-fn w3m_dump(html: &str) -> String {
+pub(crate) fn w3m_dump(html: &str) -> String {
     let mut child = Command::new("w3m")
         .args([
             "-dump",

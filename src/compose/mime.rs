@@ -17,15 +17,26 @@ pub struct Part {
 /// A header as (name, value); values are made single-line and encoded on output.
 pub type Header = (&'static str, String);
 
-/// The whole message: headers, a plain-text body and optional attachments.
+/// The whole message: headers, a plain-text body (its HTML alternative made from it) and
+/// optional attachments.
 pub fn write_message(headers: &[Header], text: &str, parts: &[Part]) -> Vec<u8> {
+    write_message_with_html(headers, text, &super::html::html_of(text), parts)
+}
+
+/// The whole message with an HTML alternative of its own (an agent's formatted answer).
+pub fn write_message_with_html(
+    headers: &[Header],
+    text: &str,
+    html: &str,
+    parts: &[Part],
+) -> Vec<u8> {
     let mut out = String::new();
     for (name, value) in headers {
         push_header(&mut out, name, value);
     }
     push_header(&mut out, "MIME-Version", "1.0");
     if parts.is_empty() {
-        push_alternative(&mut out, text);
+        push_alternative(&mut out, text, html);
         return out.into_bytes();
     }
     let boundary = format!("=_buzon_{:016x}", fastrand::u64(..));
@@ -36,7 +47,7 @@ pub fn write_message(headers: &[Header], text: &str, parts: &[Part]) -> Vec<u8> 
     );
     out.push_str("\r\n");
     out.push_str(&format!("--{boundary}\r\n"));
-    push_alternative(&mut out, text);
+    push_alternative(&mut out, text, html);
     for part in parts {
         out.push_str(&format!("\r\n--{boundary}\r\n"));
         push_attachment(&mut out, part);
@@ -47,7 +58,7 @@ pub fn write_message(headers: &[Header], text: &str, parts: &[Part]) -> Vec<u8> 
 
 /// The body as multipart/alternative: the plain text, and the same text as HTML for
 /// clients that prefer it (escaped, so nothing in a value can become markup).
-fn push_alternative(out: &mut String, text: &str) {
+fn push_alternative(out: &mut String, text: &str, html: &str) {
     let boundary = format!("=_buzon_alt_{:016x}", fastrand::u64(..));
     push_header(
         out,
@@ -61,7 +72,7 @@ fn push_alternative(out: &mut String, text: &str) {
     push_header(out, "Content-Type", "text/html; charset=utf-8");
     push_header(out, "Content-Transfer-Encoding", "quoted-printable");
     out.push_str("\r\n");
-    out.push_str(&quoted_printable(&super::html::html_of(text)));
+    out.push_str(&quoted_printable(html));
     out.push_str(&format!("\r\n--{boundary}--\r\n"));
 }
 

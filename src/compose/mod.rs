@@ -8,9 +8,11 @@ pub mod msgid;
 pub mod templates;
 
 #[cfg(test)]
+mod agent_html_tests;
+#[cfg(test)]
 mod agent_wording_tests;
 #[cfg(test)]
-mod html_render_tests;
+pub(crate) mod html_render_tests;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -185,6 +187,7 @@ pub fn sample_context(subject: &str) -> Value {
         "related_case": 1041,
         "mentioned_case": 1040,
         "not_attached": [{ "filename": "volcado.zip", "size": 12_582_912 }],
+        "damaged": [{ "filename": "factura.pdf", "size": 3000 }],
         "skipped": [{ "filename": "video.mp4", "size": 90_000_000, "reason": "attachment_too_large" }],
         "search": Value::Null,
         "filter": "open",
@@ -248,6 +251,8 @@ pub struct Request<'a> {
     pub threading: &'a Threading,
     pub urgent: bool,
     pub attachments: &'a [mime::Part],
+    /// Sanitised HTML shown in place of the data's `comment` in the HTML part.
+    pub html_comment: Option<&'a str>,
 }
 
 impl Composer {
@@ -326,7 +331,12 @@ impl Composer {
         if let Some(case) = request.case {
             headers.push(("X-Buzon-Case", case.to_string()));
         }
-        let raw = mime::write_message(&headers, &rendered.text, request.attachments);
+        let html = match request.html_comment {
+            Some(fragment) => self.html_with(&request, fragment)?,
+            None => html::html_of(&rendered.text),
+        };
+        let raw =
+            mime::write_message_with_html(&headers, &rendered.text, &html, request.attachments);
         Ok(OutgoingMail {
             kind: request.kind,
             message_id,
@@ -338,6 +348,30 @@ impl Composer {
         })
     }
 }
+
+impl Composer {
+    /// The template's HTML with `fragment` where the comment goes: the template is rendered
+    /// with a marker for the comment, and the marker's paragraph becomes the fragment.
+    fn html_with(&self, request: &Request<'_>, fragment: &str) -> Result<String, TemplateError> {
+        let mut data = request.data.clone();
+        data["comment"] = serde_json::json!(COMMENT_MARKER);
+        let marked = self
+            .templates
+            .render(request.kind, request.language, &data)?;
+        let html = html::html_of(&marked.text);
+        let paragraph = format!("<p>{COMMENT_MARKER}</p>");
+        let target = if html.contains(&paragraph) {
+            paragraph.as_str()
+        } else {
+            COMMENT_MARKER
+        };
+        Ok(html.replacen(target, &format!("<div>{fragment}</div>"), 1))
+    }
+}
+
+/// Stands for the comment while the template is rendered for the HTML part: letters only,
+/// so escaping leaves it as it is.
+const COMMENT_MARKER: &str = "BUZONCOMMENTMARKERq7v3x9";
 
 /// A Message-ID from a mail, made safe to put back in a header.
 fn clean(id: &str) -> String {
@@ -384,6 +418,7 @@ mod tests {
                     threading: &threading,
                     urgent: false,
                     attachments: &[],
+                    html_comment: None,
                 },
                 1_795_867_200,
             )

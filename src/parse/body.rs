@@ -72,6 +72,23 @@ pub(super) fn text(message: &Message<'_>) -> String {
     text
 }
 
+/// The inline HTML parts as written, joined; none past the size HTML is parsed at.
+pub(super) fn html(message: &Message<'_>) -> Option<String> {
+    let parts = || {
+        inline_html_parts(message).filter_map(|p| match &p.body {
+            PartType::Html(h) => Some(h),
+            _ => None,
+        })
+    };
+    // Measured first, so a 14 MB HTML mail is not copied only to be dropped.
+    let size: usize = parts().map(|h| h.len() + 1).sum();
+    if size > super::html::MAX_CONVERTED_BYTES {
+        return None;
+    }
+    let html = join(parts().map(|h| h.to_string()));
+    (!html.trim().is_empty()).then_some(html)
+}
+
 /// Every HTML part that is not an attachment, in the mail's order: mail-parser keeps one
 /// per multipart/alternative, a client may send two.
 fn inline_html_parts<'a>(message: &'a Message<'a>) -> impl Iterator<Item = &'a MessagePart<'a>> {

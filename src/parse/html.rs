@@ -16,8 +16,13 @@
 use html5ever::tendril::TendrilSink;
 use markup5ever_rcdom::RcDom;
 
+mod answer;
+#[cfg(test)]
+mod similarity_tests;
 mod walk;
 mod writer;
+
+pub use answer::answer_html;
 
 /// HTML bytes turned into a tree; what follows is stripped of tags instead.
 pub const MAX_CONVERTED_BYTES: usize = 2 * 1024 * 1024;

@@ -206,8 +206,19 @@ fn shaped_above_quote(lines: &[Line<'_>], j: usize, joined: &str) -> bool {
     quote_follows
         && cleaned.ends_with([':', '：'])
         && DATE_TOKEN.is_match(&cleaned)
-        && (cleaned.contains('@') || cleaned.contains('<'))
+        && (cleaned.contains('@') || cleaned.contains('<') || names_someone(&cleaned))
         && word_count(&cleaned) <= MAX_SHAPED_WORDS
+}
+
+/// A name written in quotes, capitalised ("\"Kovács Anna\"") or as two capitalised words after the
+/// line's first word ("… 8:15 Jana Nováková napsala:"): with a date and a colon right above
+/// a quote, an attribution whose verb is in no list. A sentence opening with a capital
+/// ("Esta mañana a las 9:15 probé…:") names no one.
+static NAME: LazyLock<Regex> =
+    LazyLock::new(|| regex(r#""\p{Lu}[^"@<>]{0,60}"|\S\s+\p{Lu}\p{Ll}+\s+\p{Lu}\p{Ll}+"#));
+
+fn names_someone(cleaned: &str) -> bool {
+    NAME.is_match(cleaned)
 }
 
 /// "Support wrote:" right above a `>` block: no date or address, but nothing else it could be.

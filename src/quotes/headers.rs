@@ -186,10 +186,13 @@ pub(super) fn find<'a>(lines: &[Line<'a>], i: usize) -> Option<(Option<&'a str>,
         return None;
     }
     if is_separator(raw) {
-        let end = super::next_non_blank(lines, i + 1)
-            .and_then(|k| block_end(lines, k, 0))
-            .unwrap_or(i + 1);
-        return Some((None, end));
+        let next = super::next_non_blank(lines, i + 1);
+        let block = next.and_then(|k| block_end(lines, k, 0));
+        let quote_follows = next.is_some_and(|k| lines[k].kind == Kind::Quote);
+        if block.is_none() && !quote_follows && !is_ruled(raw) {
+            return None;
+        }
+        return Some((None, block.unwrap_or(i + 1)));
     }
     if is_dashed_title(raw) {
         let block = super::next_non_blank(lines, i + 1).and_then(|k| block_end(lines, k, 0))?;
@@ -212,6 +215,13 @@ fn is_separator(raw: &str) -> bool {
     title_of(raw).is_some_and(|t| {
         ORIGINAL_TITLES.contains(&t.as_str()) || FORWARD_TITLES.contains(&t.as_str())
     })
+}
+
+/// A title drawn as a separator ("-----Original Message-----", "==== Forwarded ===="):
+/// a separator on its own. The same words written plainly ("Original message") can be the
+/// sender's, so they count only above a header block or a quote.
+fn is_ruled(raw: &str) -> bool {
+    ["--", "==", "__"].iter().any(|rule| raw.contains(rule))
 }
 
 /// "Begin forwarded message:", "---------- Forwarded message ---------" and kin.

@@ -87,3 +87,40 @@ fn an_emoji_alone_is_new_text() {
     assert_eq!(trimmed(body), "🎉");
     assert_eq!(trimmed("Gracias\n\n👍\n"), "Gracias\n\n👍");
 }
+
+#[test]
+fn attributions_with_a_quoted_name_and_no_address_or_known_verb() {
+    for attribution in [
+        "2024.09.03. 8:15 keltezéssel, \"Kovács Anna\" írta:",
+        "3.9.2024 klo 8.15 \"Matti Virtanen\" kirjutas:",
+        "Dne 3. 9. 2024 v 8:15 Jana Nováková napsala:",
+    ] {
+        assert_eq!(
+            trimmed(&reply_above(attribution)),
+            "Adjunto el registro.",
+            "{attribution}"
+        );
+    }
+}
+
+#[test]
+fn a_line_of_the_sender_with_a_time_and_colon_above_a_quote_stays() {
+    let body = "A las 9:15 ejecuté \"make test\" y salió:\n> error: timeout\n";
+    assert_eq!(trimmed(body), "A las 9:15 ejecuté \"make test\" y salió:");
+    let body =
+        "Esta mañana a las 9:15 probé lo que decían:\n> Reinicie el servicio.\nY sigue fallando.\n";
+    assert_eq!(
+        trimmed(body),
+        "Esta mañana a las 9:15 probé lo que decían:\n\nY sigue fallando."
+    );
+}
+
+#[test]
+fn the_words_original_message_in_the_senders_text_are_not_a_separator() {
+    let body = "Original message\n\nLes reenvío el pedido tal como lo recibimos, sin cambios.\n";
+    assert_eq!(trimmed(body), body.trim_end());
+    let body = "Gracias.\n\nOriginal message:\nel pedido 4411 llegó incompleto.\n";
+    assert_eq!(trimmed(body), body.trim_end());
+    let separated = "Gracias.\n\nOriginal Message\nFrom: Ana <ana@x.test>\nSent: 3 September 2024 08:15\nTo: Soporte\nSubject: Pedido\n\nEl pedido llegó incompleto.\n";
+    assert_eq!(trimmed(separated), "Gracias.");
+}

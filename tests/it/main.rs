@@ -3,12 +3,14 @@
 
 mod agent_commands;
 mod agent_desk;
+mod agent_html;
 mod answers;
 mod answers_cli;
 mod cli;
 mod conversation;
 mod crash_only;
 mod customer_mail;
+mod damaged;
 mod digest;
 mod durability;
 mod fanout;

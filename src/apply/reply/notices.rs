@@ -41,6 +41,7 @@ impl Processor {
         )
         .answering(threading);
         relay.held = self.relays_over_limit(&context.history, tx.now());
+        relay.html_comment = agent_html(message, &answer.commands.comment);
         relay.attachments = message
             .attachments
             .iter()
@@ -74,6 +75,7 @@ impl Processor {
         data["author"] = compose::person(comment.sender);
         data["comment"] = json!(comment.commands.comment);
         data["attachments"] = json!(attachment_facts(message));
+        data["damaged"] = json!(crate::apply::damaged::damaged_files(message));
         data["changes"] = super::changes::worded(comment.changes, language);
         data["changed_by"] = json!(who(comment.sender));
         data["skipped"] = json!(context.skipped);
@@ -112,5 +114,45 @@ impl Processor {
         );
         self.queue(tx, tell.answering(threading)).await?;
         Ok(())
+    }
+}
+
+/// The agent's own HTML for the customer, when it says what `comment` says: without its
+/// quoted history (by structure), sanitised. When it holds more than the comment (a
+/// command line buzon took out, text the quote stripper cut), the HTML is made from the
+/// comment's text instead, so the customer never gets what the agent did not mean them to.
+fn agent_html(message: &InboundMessage, comment: &str) -> Option<String> {
+    let html = crate::parse::answer_html(message.html.as_deref()?)?;
+    let shown = crate::quotes::new_text(&crate::parse::html_to_text(&html), &[]);
+    (words(&shown) == words(comment)).then_some(html)
+}
+
+fn words(text: &str) -> Vec<String> {
+    crate::text::fold(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_html(html: &str) -> InboundMessage {
+        InboundMessage {
+            html: Some(html.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_agents_html_goes_only_when_it_says_what_the_comment_says() {
+        let message =
+            with_html("<p>Reiniciado, <b>pruebe ahora</b>.</p><blockquote>cita</blockquote>");
+        assert!(agent_html(&message, "Reiniciado, pruebe ahora.").is_some());
+        let with_command = with_html("<p>Reiniciado.</p><p>Severidad: 4</p>");
+        assert_eq!(agent_html(&with_command, "Reiniciado."), None);
+        assert_eq!(agent_html(&InboundMessage::default(), "Reiniciado."), None);
     }
 }

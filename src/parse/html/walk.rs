@@ -62,7 +62,7 @@ const LINES: &[&str] = &[
     "tfoot",
 ];
 /// Classes clients put on the quoted mail (or on the attribution above it).
-const QUOTE_CLASSES: &[&str] = &[
+pub(super) const QUOTE_CLASSES: &[&str] = &[
     "gmail_quote",
     "gmail_quote_container",
     "yahoo_quoted",
@@ -276,7 +276,7 @@ fn attr(node: &Handle, name: &str) -> Option<String> {
     found.map(|a| a.value.to_string())
 }
 
-fn has_class(node: &Handle, classes: &[&str]) -> bool {
+pub(super) fn has_class(node: &Handle, classes: &[&str]) -> bool {
     attr(node, "class").is_some_and(|c| c.split_whitespace().any(|c| classes.contains(&c)))
         || attr(node, "type").is_some_and(|t| t.eq_ignore_ascii_case("cite"))
 }
@@ -291,7 +291,7 @@ fn is_hidden(node: &Handle) -> bool {
 /// Outlook's and Hotmail's marks of where the quoted history starts: an id, the rule they
 /// draw above the header block (`<hr tabindex=-1>`, `<hr id=stopSpelling>`), or that rule
 /// drawn as a top border ("border:none;border-top:solid #E1E1E1 1.0pt").
-fn starts_history(node: &Handle, tag: &str) -> bool {
+pub(super) fn starts_history(node: &Handle, tag: &str) -> bool {
     let id = attr(node, "id").map(|i| i.to_ascii_lowercase());
     if id.is_some_and(|i| HISTORY_IDS.contains(&i.as_str())) {
         return true;
@@ -306,7 +306,7 @@ fn starts_history(node: &Handle, tag: &str) -> bool {
 
 /// A quote block that holds a forwarded mail ("Begin forwarded message:", "---------- Forwarded
 /// message ---------"): the forward is the sender's content, not history they answer.
-fn is_forward(node: &Handle) -> bool {
+pub(super) fn is_forward(node: &Handle) -> bool {
     crate::quotes::is_forward_title(&peek_text(node, true))
 }
 
