@@ -11,6 +11,7 @@ mod guards;
 mod health;
 mod ids;
 mod inbound;
+mod large_blobs;
 mod outbox;
 mod proofs;
 mod small_blobs;
@@ -28,6 +29,7 @@ pub use cases::{CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEma
 pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use health::OldestPending;
 pub use inbound::{FetchedMail, InboundRow};
+pub use large_blobs::PART;
 pub use outbox::{OutboxJob, OutboxState};
 pub use proofs::ProfileRequest;
 pub use tokens::{TokenFailure, TokenRow};

@@ -4,6 +4,7 @@
 mod agent_desk;
 mod answers;
 mod answers_cli;
+mod blobs;
 mod cli;
 mod conversation;
 mod crash_only;
