@@ -161,19 +161,26 @@ async fn migrate_moves_files_in_and_survives_kill_9() {
         "its file still there"
     );
 
-    // kill -9 at random moments.
+    // kill -9 at random moments once files are moving.
     let mut rng = fastrand::Rng::with_seed(18);
+    let mut mid_way = 0;
     for _ in 0..3 {
         let before = files_under(&root).len();
         let mut child = migrate(&desk, "").spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.u64(100..700))).await;
+        let started = Instant::now();
+        while files_under(&root).len() == before && started.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.u64(0..300))).await;
         child.kill().unwrap();
         child.wait().unwrap();
-        eprintln!(
-            "killed migrate: {} of {before} files left",
-            files_under(&root).len()
-        );
+        let left = files_under(&root).len();
+        eprintln!("killed migrate: {left} of {before} files left");
+        if left > 2 && left < before {
+            mid_way += 1;
+        }
     }
+    assert!(mid_way > 0, "at least one kill landed mid-way");
 
     let out = migrate(&desk, "").output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
