@@ -12,6 +12,9 @@
 //! Arguments: `--db sqlite|postgres`, `--latency N` (default 50), `--backlog N` (default
 //! 5000), `--big N` (default 200), `--cases N` (default 1000000), `--no-fsync`; 0 skips.
 
+/// Store size after a drain; peak memory of `buzon run` with 20 MB attachments in and out.
+#[path = "pipeline/footprint.rs"]
+mod footprint;
 #[path = "../tests/it/support.rs"]
 #[allow(dead_code)]
 mod support;
@@ -440,6 +443,7 @@ async fn drain(db: Db, n: usize, fsync: bool) {
         100.0 * rate / thin_rate
     );
     println!("drain ({db:?}): {buzon_cpu}");
+    footprint::store_size(&desk, db).await;
     // The thin pipeline outruns Postfix's delivery and leaves it for afterwards; buzon's
     // slower pace lets Postfix deliver during the run. Counted to the last delivery, both
     // pay for it.
@@ -710,97 +714,6 @@ impl Cpu {
     }
 }
 
-/// A /proc/PID/status field in kB (VmRSS now, VmHWM peak).
-fn proc_kb(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// RSS of `buzon run` (the release binary, its own process) idling in IDLE; then, with
-/// `big` mails of a 20 MB attachment each waiting, its peak RSS while draining them.
-async fn memory(db: Db, big: usize) {
-    let extra =
-        "[limits]\nauto_replies_per_hour = 1000000\nnew_cases_per_hour = 1000000\nmax_message_bytes = 100000000\n".to_string();
-    let desk = Desk::with(
-        "bench-memory",
-        DeskOptions {
-            db,
-            extra,
-            ..Default::default()
-        },
-    )
-    .await;
-    let customer = desk.names.addr("grande");
-    desk.customer(&customer, None).await;
-    let log = desk.path("buzon.log");
-    let mut child = desk.spawn(None, &log);
-    let pid = child.id();
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("IMAP session ready")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "buzon did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = proc_kb(pid, "VmRSS:");
-    println!("memory ({db:?}): idle RSS {:.1} MB", idle as f64 / 1024.0);
-    if big > 0 {
-        let attachment: Vec<u8> = (0..20 * 1024 * 1024u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-            .collect();
-        // Straight into the mailbox (IMAP APPEND on one session): quicker than SMTP for
-        // 200 mails of 27 MB, and the same mailbox for buzon.
-        let support = desk.names.support();
-        let mut session = buzon::fetch::connect(&imap_config(mail_server(), &support))
-            .await
-            .unwrap();
-        for i in 0..big {
-            let raw = plain_mail(
-                &customer,
-                &support,
-                &format!("Grande {i}"),
-                &format!("big{i}-{}@b", desk.names.tag),
-                "Adjunto",
-            );
-            let raw = with_attachment(&raw, "volcado.bin", &attachment);
-            session
-                .append("INBOX", None, None, &raw)
-                .await
-                .expect("APPEND");
-        }
-        let _ = session.logout().await;
-        let t0 = Instant::now();
-        loop {
-            let cases = desk.store().cases(&Default::default()).await.unwrap().len();
-            if cases >= big {
-                break;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(600),
-                "drain stalled at {cases}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        println!(
-            "memory ({db:?}): peak RSS {:.1} MB draining {big} mails with a 20 MB attachment each ({:.1} s)",
-            proc_kb(pid, "VmHWM:") as f64 / 1024.0,
-            t0.elapsed().as_secs_f64()
-        );
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo test --all-targets` runs benches too; only `cargo bench` means it.
@@ -814,7 +727,7 @@ async fn main() {
     if a.backlog > 0 {
         drain(a.db, a.backlog, a.fsync).await;
     }
-    memory(a.db, a.big).await;
+    footprint::memory(a.db, a.big).await;
     if a.cases > 0 {
         queries(a.db, a.cases).await;
     }

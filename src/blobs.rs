@@ -6,8 +6,11 @@
 //! database, written in the same transaction as the rows that name them: no file, no
 //! fsync, and a commit makes them durable together. Creating a file per small blob was
 //! the largest single cost of a backlog drain (ext4 inode allocation, measured with perf).
-//! Larger blobs are files under `storage.dir`, fsync'd before the row that names them
-//! commits.
+//! Larger blobs are, on SQLite, files under `storage.dir`, fsync'd before the row that names
+//! them commits; on PostgreSQL they live in the database too, in parts of 1 MiB
+//! (src/store/large_blobs.rs), so that processes on different machines share nothing but
+//! the database. A store of files from before moves in with `buzon migrate` (`move_in.rs`);
+//! until then a blob missing from the database is read from its file.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -16,7 +19,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::private_files;
-use crate::store::Store;
+use crate::store::{Backend, Store};
+
+mod move_in;
+pub use move_in::Moved;
 
 /// Blobs up to this size are kept in the database.
 pub const INLINE_MAX: usize = 64 * 1024;
@@ -32,7 +38,7 @@ impl BlobHash {
 }
 
 /// A blob on its way in: a file under a temporary name waiting for
-/// [`BlobStore::publish`], or small bytes waiting for their transaction.
+/// [`BlobStore::publish`], or bytes the database keeps, waiting for their transaction.
 #[derive(Debug)]
 pub enum Staged {
     File { tmp: PathBuf, path: PathBuf },
@@ -70,29 +76,46 @@ fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> io::Result<()> + Sync) ->
 
 /// A large blob being written; its name is known once the last piece is in.
 pub struct BlobWriter {
-    file: File,
-    tmp: PathBuf,
+    sink: Sink,
     hasher: Sha256,
     root: BlobStore,
+}
+
+/// Where a [`BlobWriter`] puts the pieces.
+enum Sink {
+    /// A temporary file (SQLite): the blob is never whole in memory.
+    File { file: File, tmp: PathBuf },
+    /// One buffer of the announced size, for the database (PostgreSQL).
+    Memory(Vec<u8>),
 }
 
 impl BlobWriter {
     pub fn write(&mut self, piece: &[u8]) -> io::Result<()> {
         self.hasher.update(piece);
-        self.file.write_all(piece)
+        match &mut self.sink {
+            Sink::File { file, .. } => file.write_all(piece),
+            Sink::Memory(bytes) => {
+                bytes.extend_from_slice(piece);
+                Ok(())
+            }
+        }
     }
 
     pub fn finish(self) -> io::Result<(BlobHash, Staged)> {
         let hash = BlobHash(hex::encode(self.hasher.finalize()));
+        let tmp = match self.sink {
+            Sink::Memory(bytes) => {
+                let staged = Staged::Inline {
+                    hash: hash.0.clone(),
+                    bytes,
+                };
+                return Ok((hash, staged));
+            }
+            Sink::File { tmp, .. } => tmp,
+        };
         let path = self.root.path_of(&hash.0)?;
         private_files::create_dir_all(path.parent().expect("blob paths have a parent"))?;
-        Ok((
-            hash,
-            Staged::File {
-                tmp: self.tmp,
-                path,
-            },
-        ))
+        Ok((hash, Staged::File { tmp, path }))
     }
 }
 
@@ -145,8 +168,9 @@ impl BlobStore {
     /// its blobs and [`publish`](Self::publish)es them together before it commits, so their
     /// fsyncs overlap instead of queueing one after another. `None` when the file exists.
     pub fn stage(&self, bytes: &[u8]) -> io::Result<(BlobHash, Option<Staged>)> {
-        if let Some(staged) = self.stage_inline(bytes) {
-            return Ok(staged);
+        if self.in_database(bytes.len()) {
+            let (hash, staged) = self.stage_row(bytes.to_vec());
+            return Ok((hash, Some(staged)));
         }
         let hash = BlobHash::of(bytes);
         let path = self.path_of(&hash.0)?;
@@ -165,32 +189,51 @@ impl BlobStore {
         Ok((hash, Some(Staged::File { tmp, path })))
     }
 
-    /// Stage a small blob for the database (no I/O: callers need not leave the async
-    /// runtime); `None` when the blob must be a file.
-    pub fn stage_inline(&self, bytes: &[u8]) -> Option<(BlobHash, Option<Staged>)> {
-        if self.store.is_none() || bytes.len() > INLINE_MAX {
-            return None;
-        }
-        let hash = BlobHash::of(bytes);
-        let staged = Staged::Inline {
-            hash: hash.0.clone(),
-            bytes: bytes.to_vec(),
-        };
-        Some((hash, Some(staged)))
+    /// Whether a blob of `len` bytes lives in the database: the small ones, and on
+    /// PostgreSQL every one.
+    pub fn in_database(&self, len: usize) -> bool {
+        (len <= INLINE_MAX && self.store.is_some()) || self.all_in_database()
     }
 
-    /// A blob too large to hold in memory, written piece by piece (a large mail fetched in
-    /// parts); [`BlobWriter::finish`] stages it like [`stage`](Self::stage).
-    pub fn writer(&self) -> io::Result<BlobWriter> {
-        private_files::create_dir_all(&self.root)?;
-        let tmp = self.root.join(format!(
-            ".incoming.{}.{}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
+    /// Every blob lives in the database (PostgreSQL): nothing is written under `storage.dir`.
+    pub fn all_in_database(&self) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|s| s.backend() == Backend::Postgres)
+    }
+
+    /// Stage bytes [`in_database`](Self::in_database) for their transaction: taken, not
+    /// copied, and no I/O, so callers need not leave the async runtime.
+    pub fn stage_row(&self, bytes: Vec<u8>) -> (BlobHash, Staged) {
+        let hash = BlobHash::of(&bytes);
+        let staged = Staged::Inline {
+            hash: hash.0.clone(),
+            bytes,
+        };
+        (hash, staged)
+    }
+
+    /// A blob written piece by piece as it arrives (a large mail fetched in parts), of about
+    /// `size` bytes; [`BlobWriter::finish`] stages it like [`stage`](Self::stage). On SQLite
+    /// it goes to a file and is never whole in memory; on PostgreSQL it is gathered in one
+    /// buffer for the database, which writes it a part at a time.
+    pub fn writer(&self, size: usize) -> io::Result<BlobWriter> {
+        let sink = if self.all_in_database() {
+            Sink::Memory(Vec::with_capacity(size))
+        } else {
+            private_files::create_dir_all(&self.root)?;
+            let tmp = self.root.join(format!(
+                ".incoming.{}.{}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            Sink::File {
+                file: private_files::create(&tmp)?,
+                tmp,
+            }
+        };
         Ok(BlobWriter {
-            file: private_files::create(&tmp)?,
-            tmp,
+            sink,
             hasher: Sha256::new(),
             root: self.clone(),
         })
@@ -233,24 +276,30 @@ impl BlobStore {
         }
     }
 
-    /// Store the bytes now, outside any batch (a file, or a row of its own).
+    /// Store the bytes now, outside any batch (a file, or rows of its own).
     pub async fn put(&self, bytes: &[u8]) -> io::Result<BlobHash> {
         let (hash, staged) = self.stage(bytes)?;
         let inline = self.publish(staged.into_iter().collect())?;
         if let Some(store) = &self.store {
             store
-                .put_small_blobs(&inline)
+                .put_blob_rows(&inline)
                 .await
                 .map_err(io::Error::other)?;
         }
         Ok(hash)
     }
 
-    /// A blob's bytes, from the database or from its file.
+    /// A blob's bytes, from the database or from its file (on PostgreSQL, a store whose
+    /// files `buzon migrate` has not moved in yet).
     pub async fn get(&self, hash: &str) -> io::Result<Vec<u8>> {
         if let Some(store) = &self.store {
             if let Some(bytes) = store.small_blob(hash).await.map_err(io::Error::other)? {
                 return Ok(bytes);
+            }
+            if self.all_in_database() {
+                if let Some(bytes) = store.large_blob(hash).await.map_err(io::Error::other)? {
+                    return Ok(bytes);
+                }
             }
         }
         let this = self.clone();

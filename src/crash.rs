@@ -12,6 +12,10 @@ pub const POINTS: [&str; 4] = [
     "send.after_accept",
 ];
 
+/// `buzon migrate`'s own point, not among [`POINTS`] (which `buzon run` passes): once a
+/// blob file's rows are committed and before the file is deleted (src/blobs/move_in.rs).
+pub const MIGRATE_BEFORE_DELETE: &str = "migrate.before_delete";
+
 /// A mail-dependent crash, not among [`POINTS`]: with `BUZON_CRASH_AT=parse.poison`, the
 /// process aborts while parsing any mail that carries this header, as a mail that
 /// overflows the parser's stack would, every time it is tried (the crash-only tests).

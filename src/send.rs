@@ -2,11 +2,11 @@
 //! connection (TCP_NODELAY set: lettre's own connect leaves a 40 ms delayed-ACK stall per
 //! message). Rows are leased, never held in a transaction across the network.
 
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lettre::address::Envelope;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::Address;
 use tokio::sync::Notify;
@@ -35,6 +35,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Messages a worker leases at once. Only the lease is shared: each message is still
 /// recorded as sent on its own, right after the server accepted it.
 pub const CLAIM_BATCH: i64 = 8;
+/// A message goes to lettre in pieces of this size: it dot-stuffs each into a buffer of its
+/// own, so a large message is not copied whole once more.
+const SMTP_PIECE: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -207,7 +210,7 @@ impl Sender {
     /// transaction at most.
     async fn try_deliver(&self, link: &mut Link, job: &OutboxJob) -> Result<Outcome, SendError> {
         let raw = self.raw(job).await?;
-        let envelope = envelope(job)?;
+        let envelope = transaction::envelope(job)?;
         let session = self.usable_session(&mut link.session).await?;
         let options = transaction::mail_options(session, &envelope, &raw)?;
         // lettre ends DATA with CRLF "." CRLF whatever the message ends with; hand it the
@@ -239,7 +242,7 @@ impl Sender {
                     why,
                 });
             }
-            session.conn.message(body).await?;
+            session.conn.message_iter(body.chunks(SMTP_PIECE)).await?;
             crate::crash::point("send.after_accept");
             session.last_used = Instant::now();
             match (left.is_empty(), refused.is_empty()) {
@@ -261,14 +264,16 @@ impl Sender {
         }
     }
 
-    /// The message's stored bytes.
-    async fn raw(&self, job: &OutboxJob) -> Result<Vec<u8>, SendError> {
+    /// The message's stored bytes: those read with the job (a small one), or the blob's,
+    /// read into one buffer and not copied again.
+    async fn raw<'j>(&self, job: &'j OutboxJob) -> Result<Cow<'j, [u8]>, SendError> {
         match &job.raw {
-            Some(raw) => Ok(raw.clone()),
+            Some(raw) => Ok(Cow::Borrowed(raw)),
             None => self
                 .blobs
                 .get(&job.raw_hash)
                 .await
+                .map(Cow::Owned)
                 .map_err(|e| SendError::Invalid(format!("stored message missing: {e}"))),
         }
     }
@@ -402,18 +407,4 @@ async fn time_acknowledgement(store: &Store, metrics: &Metrics, outbox_id: i64) 
         Ok(None) => {}
         Err(_) => metrics.error(Component::Database),
     }
-}
-
-fn envelope(job: &OutboxJob) -> Result<Envelope, SendError> {
-    let parse = |a: &str| {
-        a.parse::<Address>()
-            .map_err(|e| SendError::Invalid(format!("address {a}: {e}")))
-    };
-    let from = parse(&job.envelope_from)?;
-    let to = job
-        .recipients
-        .iter()
-        .map(|r| parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Envelope::new(Some(from), to).map_err(|e| SendError::Invalid(e.to_string()))
 }

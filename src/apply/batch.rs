@@ -56,8 +56,9 @@ impl Batch {
 
     /// Write bytes to the blob store; they become visible when the batch commits.
     pub(crate) async fn put_blob(&mut self, bytes: Vec<u8>) -> Result<BlobHash, ApplyError> {
-        if let Some((hash, staged)) = self.blobs.stage_inline(&bytes) {
-            self.staged.extend(staged);
+        if self.blobs.in_database(bytes.len()) {
+            let (hash, staged) = self.blobs.stage_row(bytes);
+            self.staged.push(staged);
             return Ok(hash);
         }
         let blobs = self.blobs.clone();
@@ -96,7 +97,7 @@ impl Batch {
         let inline = tokio::task::spawn_blocking(move || blobs.publish(staged))
             .await
             .map_err(|e| ApplyError::Io(std::io::Error::other(e.to_string())))??;
-        self.put_small_blobs(&inline).await?;
+        self.put_blob_rows(&inline).await?;
         let tx = self.tx.take().expect("a batch commits once");
         tx.commit().await?;
         Ok(())

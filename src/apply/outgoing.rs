@@ -115,7 +115,7 @@ impl Processor {
         held: bool,
     ) -> Result<String, ApplyError> {
         let from = self.mailbox_of(tx).sender();
-        let mail = self
+        let mut mail = self
             .composer
             .compose_from(
                 &from,
@@ -133,7 +133,9 @@ impl Processor {
                 tx.now() / 1000,
             )
             .map_err(|e| ApplyError::Permanent(e.to_string()))?;
-        let hash = tx.put_blob(mail.raw.clone()).await?;
+        let raw_size = mail.raw.len();
+        // Taken, not copied: a relayed 20 MB attachment is in memory once.
+        let hash = tx.put_blob(std::mem::take(&mut mail.raw)).await?;
         let recipients: Vec<String> = mail.recipients.iter().map(|r| r.to_string()).collect();
         tx.queue_mail_as(
             &NewEmail {
@@ -147,7 +149,7 @@ impl Processor {
                 message_id: Some(&mail.message_id),
                 body_text: Some(&mail.text),
                 raw_hash: &hash.0,
-                raw_size: mail.raw.len(),
+                raw_size,
             },
             &recipients,
             match (self.send_mail, held) {

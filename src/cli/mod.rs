@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod check;
+mod migrate;
 mod sla_view;
 mod status;
 mod terminal;
@@ -45,7 +46,7 @@ pub enum Command {
     Run,
     /// Validate the configuration and connect to the database, IMAP and SMTP
     Check,
-    /// Apply database migrations (run does it too)
+    /// Apply database migrations (run does it too); on PostgreSQL, move blob files into the database
     Migrate,
     /// List cases
     Cases {
@@ -170,7 +171,7 @@ async fn dispatch(command: Command, config: Config, path: PathBuf) -> anyhow::Re
         Command::Run => {
             daemon::run_with(app, daemon::Control::from_signals(path)).await?;
         }
-        Command::Migrate => say(format_args!("database is up to date"))?,
+        Command::Migrate => return migrate::migrate(&app).await,
         Command::Cases {
             overdue: true,
             json,

@@ -306,7 +306,7 @@ impl Fetcher {
     }
 }
 
-fn fetched_mail(uid: u32, raw: &[u8], hash: BlobHash, message_id: Option<String>) -> FetchedMail {
+fn fetched_mail(uid: u32, size: usize, hash: BlobHash, message_id: Option<String>) -> FetchedMail {
     let dedupe_key = match &message_id {
         Some(id) => format!("mid:{id}"),
         None => format!("sha256:{}", hash.0),
@@ -316,7 +316,7 @@ fn fetched_mail(uid: u32, raw: &[u8], hash: BlobHash, message_id: Option<String>
         message_id,
         dedupe_key,
         raw_hash: hash.0,
-        raw_size: raw.len(),
+        raw_size: size,
         raw_inline: None,
     }
 }

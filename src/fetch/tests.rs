@@ -26,9 +26,19 @@ fn uid_sets_compress_runs() {
 #[test]
 fn dedupe_key_prefers_the_message_id() {
     let raw = b"Message-ID: <a@b>\r\n\r\nx";
-    let m = fetched_mail(1, raw, BlobHash::of(raw), crate::parse::message_id(raw));
+    let m = fetched_mail(
+        1,
+        raw.len(),
+        BlobHash::of(raw),
+        crate::parse::message_id(raw),
+    );
     assert_eq!(m.dedupe_key, "mid:a@b");
     let raw = b"Subject: none\r\n\r\nx";
-    let m = fetched_mail(1, raw, BlobHash::of(raw), crate::parse::message_id(raw));
+    let m = fetched_mail(
+        1,
+        raw.len(),
+        BlobHash::of(raw),
+        crate::parse::message_id(raw),
+    );
     assert!(m.dedupe_key.starts_with("sha256:"));
 }

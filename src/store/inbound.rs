@@ -13,7 +13,7 @@ pub struct FetchedMail {
     pub dedupe_key: String,
     pub raw_hash: String,
     pub raw_size: usize,
-    /// The raw bytes when they are small enough to live in the database.
+    /// The raw bytes when they live in the database (small ones; every one on PostgreSQL).
     pub raw_inline: Option<Vec<u8>>,
 }
 
@@ -113,7 +113,7 @@ impl Store {
             .iter()
             .filter_map(|m| Some((m.raw_hash.as_str(), m.raw_inline.as_deref()?)))
             .collect();
-        super::small_blobs::put(&mut tx, &small).await?;
+        super::large_blobs::put_rows(&mut tx, &small).await?;
         if let Some(last) = mails.iter().map(|m| m.uid).max() {
             Self::advance_cursor(&mut tx, mailbox, uidvalidity, last).await?;
         }

@@ -1,4 +1,4 @@
-//! Small blobs kept in the database (the two tiers are explained in src/blobs.rs).
+//! Small blobs kept in the database, a row each (the tiers are explained in src/blobs.rs).
 
 use super::{get, ApplyTx, Result, Store};
 
@@ -20,13 +20,13 @@ pub(super) async fn put(conn: &mut sqlx::AnyConnection, blobs: &[(&str, &[u8])])
 }
 
 impl Store {
-    /// Store small blobs in a transaction of their own.
-    pub(crate) async fn put_small_blobs(&self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
+    /// Store blobs the database keeps in a transaction of their own.
+    pub(crate) async fn put_blob_rows(&self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
         if blobs.is_empty() {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        put(&mut tx, &as_refs(blobs)).await?;
+        super::large_blobs::put_rows(&mut tx, &as_refs(blobs)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -61,9 +61,9 @@ impl Store {
 }
 
 impl ApplyTx {
-    /// Store the batch's small blobs with the rows that name them.
-    pub(crate) async fn put_small_blobs(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
-        put(self.conn(), &as_refs(blobs)).await
+    /// Store the batch's blobs the database keeps with the rows that name them.
+    pub(crate) async fn put_blob_rows(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<()> {
+        super::large_blobs::put_rows(self.conn(), &as_refs(blobs)).await
     }
 }
 

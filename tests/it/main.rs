@@ -6,6 +6,7 @@ mod agent_desk;
 mod agent_html;
 mod answers;
 mod answers_cli;
+mod blobs;
 mod cli;
 mod conversation;
 mod crash_only;
