@@ -6,7 +6,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lettre::address::Envelope;
 use lettre::Address;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -251,7 +250,7 @@ impl Sender {
     /// transaction at most.
     async fn try_deliver(&self, link: &mut Link, job: &OutboxJob) -> Result<Outcome, SendError> {
         let raw = self.raw(job).await?;
-        let envelope = envelope(job)?;
+        let envelope = transaction::envelope(job)?;
         let session = self.usable_session(&mut link.session).await?;
         let options = transaction::mail_options(session, &envelope, &raw)?;
         // lettre ends DATA with CRLF "." CRLF whatever the message ends with; hand it the
@@ -385,18 +384,4 @@ async fn time_acknowledgement(store: &Store, metrics: &Metrics, outbox_id: i64) 
         Ok(None) => {}
         Err(_) => metrics.error(Component::Database),
     }
-}
-
-fn envelope(job: &OutboxJob) -> Result<Envelope, SendError> {
-    let parse = |a: &str| {
-        a.parse::<Address>()
-            .map_err(|e| SendError::Invalid(format!("address {a}: {e}")))
-    };
-    let from = parse(&job.envelope_from)?;
-    let to = job
-        .recipients
-        .iter()
-        .map(|r| parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Envelope::new(Some(from), to).map_err(|e| SendError::Invalid(e.to_string()))
 }

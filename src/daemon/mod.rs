@@ -4,6 +4,7 @@
 //! `/health` and `/metrics` when `http.listen` is set, systemd's notifications
 //! (`service.rs`) and SIGHUP's reload (`reload.rs`).
 
+mod liveness;
 mod process;
 mod reload;
 mod service;
@@ -122,6 +123,9 @@ impl Control {
     }
 }
 
+/// The name of the single `[imap]` mailbox, as its fetch lease knows it.
+pub const DEFAULT_MAILBOX: &str = "default";
+
 /// How long in-flight work may take to finish after a stop was asked for.
 const STOP_DEADLINE: Duration = Duration::from_secs(8);
 
@@ -162,6 +166,12 @@ pub async fn run_with(app: App, control: Control) -> anyhow::Result<()> {
         warn!("stages did not stop in time; abandoning uncommitted work");
         tasks.abort_all();
     }
+    // What this process still holds goes back now, so other processes carry on at once
+    // instead of when the leases run out.
+    match app.store.release_own_leases().await {
+        Ok(released) => info!(released, "leases given back"),
+        Err(e) => warn!(error = %e, "could not give the leases back; they run out by themselves"),
+    }
     app.store.close().await;
     Ok(())
 }
@@ -196,11 +206,12 @@ fn start_stages(
         synced: progress.synced.clone(),
         metrics: app.metrics.clone(),
         tokens: app.tokens.clone(),
+        lease_name: DEFAULT_MAILBOX.to_string(),
     };
     tasks.spawn(fetcher.run(shutdown.clone()));
     let processing = process::ProcessLoop {
         current,
-        stored,
+        stored: stored.clone(),
         processed,
         ready: ready.clone(),
         busy_since: progress.busy_since.clone(),
@@ -222,6 +233,10 @@ fn start_stages(
             shutdown.clone(),
         );
         tasks.spawn(watch);
+    }
+    if app.store.backend() == crate::store::Backend::Postgres {
+        let beat = liveness::beat(app.store.clone(), stored, ready.clone(), shutdown.clone());
+        tasks.spawn(beat);
     }
     // Mail committed before a restart is waiting already.
     ready.notify_one();

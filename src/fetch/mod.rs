@@ -4,6 +4,7 @@
 
 mod connect;
 mod idle;
+mod lease;
 mod raw;
 mod side_effects;
 
@@ -62,6 +63,8 @@ pub struct Fetcher {
     /// Poked after each full sync (systemd's READY waits for the first).
     pub synced: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    /// The name the mailbox's fetch lease goes by (`default` for the single `[imap]` one).
+    pub lease_name: String,
 }
 
 /// A logged-in session with its mailbox selected.
@@ -88,13 +91,15 @@ pub fn mailbox_key(config: &ImapConfig) -> String {
 }
 
 impl Fetcher {
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Fetch until `shutdown` (on PostgreSQL: also cancelled when the fetch lease is lost).
+    async fn fetch_until(&self, shutdown: &CancellationToken) {
         // Capped low: once the server is back, buzon is back within seconds.
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
-            match self.session(&shutdown, &mut backoff).await {
+            match self.session(shutdown, &mut backoff).await {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::TokenDue) => info!("renewing the IMAP login with a fresh token"),
+                Err(FetchError::Store(StoreError::FetchLeaseLost(_))) => break,
                 Err(e) => {
                     self.metrics.error(match e {
                         FetchError::Store(_) => Component::Database,
@@ -110,7 +115,6 @@ impl Fetcher {
                 }
             }
         }
-        info!("fetcher stopped");
     }
 
     /// Log in (with the OAuth2 token when `imap.auth` says so), select the mailbox and
@@ -240,7 +244,10 @@ impl Fetcher {
                 self.fetch_batch(session, &chunk).await?
             };
             crate::crash::point("fetch.before_commit");
-            let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
+            let new = self
+                .store
+                .record_fetched_under(self.fence(), &key, uidvalidity, &mails)
+                .await?;
             crate::crash::point("fetch.after_commit");
             self.metrics.fetched(new as u64);
             debug!(

@@ -10,6 +10,7 @@ use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParam
 use lettre::Address;
 
 use super::{SendError, Session};
+use crate::store::OutboxJob;
 
 /// What the server said to each recipient of one transaction.
 #[derive(Debug, Default)]
@@ -138,4 +139,19 @@ fn classify(
         }
     }
     Ok(taken)
+}
+
+/// The envelope of an outbox row: its sender and every recipient still owed the message.
+pub(super) fn envelope(job: &OutboxJob) -> Result<Envelope, SendError> {
+    let parse = |a: &str| {
+        a.parse::<Address>()
+            .map_err(|e| SendError::Invalid(format!("address {a}: {e}")))
+    };
+    let from = parse(&job.envelope_from)?;
+    let to = job
+        .recipients
+        .iter()
+        .map(|r| parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Envelope::new(Some(from), to).map_err(|e| SendError::Invalid(e.to_string()))
 }

@@ -5,6 +5,7 @@ mod agent_desk;
 mod answers;
 mod answers_cli;
 mod cli;
+mod cluster;
 mod conversation;
 mod crash_only;
 mod customer_mail;
