@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::backoff::{delay_for, Backoff};
+use crate::backoff::delay_for;
 use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::health::metrics::{Component, Delivery, Metrics};
@@ -91,33 +91,22 @@ impl Sender {
         info!("sender stopped");
     }
 
-    /// One SMTP connection's loop. It connects first, and only when mail is waiting, then
-    /// leases mail: a worker whose server does not answer (every connection slot the server
-    /// has taken by other processes, say) holds no mail meanwhile, and mail it held when its
-    /// connection broke goes back at once to workers whose connections work. A connection
-    /// with nothing to send for `IDLE_QUIT` is closed, so that processes waiting for mail
-    /// do not sit on the server's connection slots.
+    /// One SMTP connection's loop. A worker without an open connection leases one message
+    /// only: should its server not answer (every connection slot the server has taken by
+    /// other processes, say), that one message waits, is deferred and goes to another
+    /// worker, instead of eight. Mail a worker held when its connection broke goes back at
+    /// once to workers whose connections work. A connection with nothing to send for
+    /// `IDLE_QUIT` is closed, so that processes waiting for mail do not sit on the
+    /// server's connection slots.
     async fn worker(&self, n: usize, shutdown: CancellationToken) {
         let mut link = Link::default();
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
         while !shutdown.is_cancelled() {
-            if link.session.is_none() {
-                if !self.mail_waits(n, &shutdown).await {
-                    continue;
-                }
-                if let Err(e) = self.usable_session(&mut link.session).await {
-                    self.metrics.error(Component::Smtp);
-                    let delay = backoff.next_delay();
-                    warn!(worker = n, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot open an SMTP connection");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.cancelled() => {}
-                    }
-                    continue;
-                }
-                backoff.reset();
-            }
-            match self.store.claim_outbox_batch(LEASE_MS, CLAIM_BATCH).await {
+            let count = if link.session.is_some() {
+                CLAIM_BATCH
+            } else {
+                1
+            };
+            match self.store.claim_outbox_batch(LEASE_MS, count).await {
                 Ok(jobs) if jobs.is_empty() => {
                     let idle = tokio::time::timeout(IDLE_QUIT, self.wait_for_work(&shutdown));
                     if idle.await.is_err() {
@@ -139,22 +128,6 @@ impl Sender {
         if let Some(mut session) = link.session {
             let _ = session.conn.quit().await;
         }
-    }
-
-    /// Whether mail is due and free to lease; waits for some when none is.
-    async fn mail_waits(&self, n: usize, shutdown: &CancellationToken) -> bool {
-        match self.store.outbox_waiting().await {
-            Ok(0) => self.wait_for_work(shutdown).await,
-            Ok(_) => return true,
-            Err(e) => {
-                warn!(worker = n, error = %e, "outbox unavailable");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.cancelled() => {}
-                }
-            }
-        }
-        false
     }
 
     /// Deliver leased mail one message after another; what was not tried (a stop, or a

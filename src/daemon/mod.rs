@@ -168,6 +168,13 @@ pub async fn run_with(app: App, control: Control) -> anyhow::Result<()> {
     }
     // What this process still holds goes back now, so other processes carry on at once
     // instead of when the leases run out.
+    let conflicts = |c| crate::store::conflicts::met(c);
+    use crate::store::conflicts::Conflict::{Deadlock, Serialization};
+    info!(
+        deadlocks = conflicts(Deadlock),
+        serialization_failures = conflicts(Serialization),
+        "database conflicts met and retried"
+    );
     match app.store.release_own_leases().await {
         Ok(released) => info!(released, "leases given back"),
         Err(e) => warn!(error = %e, "could not give the leases back; they run out by themselves"),

@@ -1,5 +1,5 @@
-//! A sender worker's SMTP connection: opened before the worker takes any mail, kept while
-//! mail flows, closed when the worker has had nothing to send for a while.
+//! A sender worker's SMTP connection: kept while mail flows, closed when the worker has had
+//! nothing to send for a while.
 
 use std::time::Instant;
 

@@ -6,6 +6,7 @@ mod apply_tx;
 mod case_lists;
 mod case_reads;
 mod cases;
+pub mod conflicts;
 mod directory;
 mod guards;
 mod health;
@@ -44,7 +45,7 @@ pub enum Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
@@ -53,6 +54,13 @@ pub enum StoreError {
     /// lease (it was paused or cut off past the lease; another process watches it now).
     #[error("the fetch lease of mailbox {0} is no longer this process's")]
     FetchLeaseLost(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        conflicts::count(&e);
+        StoreError::Database(e)
+    }
 }
 
 impl StoreError {
