@@ -7,10 +7,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::Address;
 use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
@@ -21,9 +20,11 @@ use crate::health::metrics::{Component, Delivery, Metrics};
 use crate::oauth2::TokenSource;
 use crate::store::{now_ms, OutboxJob, Store, StoreError};
 pub use connect::{connect, connect_with, open};
+use link::{recorded, Link, Session};
 pub use notice::send_notice;
 
 mod connect;
+mod link;
 mod notice;
 mod transaction;
 
@@ -31,6 +32,8 @@ mod transaction;
 const LEASE_MS: i64 = 5 * 60 * 1000;
 /// A connection unused for this long is checked with NOOP before the next message.
 const STALE_AFTER: Duration = Duration::from_secs(20);
+/// A connection with nothing to send for this long is closed (QUIT).
+const IDLE_QUIT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Messages a worker leases at once. Only the lease is shared: each message is still
 /// recorded as sent on its own, right after the server accepted it.
@@ -107,27 +110,31 @@ impl Sender {
         info!("sender stopped");
     }
 
+    /// One SMTP connection's loop. A worker without an open connection leases one message
+    /// only: should its server not answer (every connection slot the server has taken by
+    /// other processes, say), that one message waits, is deferred and goes to another
+    /// worker, instead of eight. Mail a worker held when its connection broke goes back at
+    /// once to workers whose connections work. A connection with nothing to send for
+    /// `IDLE_QUIT` is closed, so that processes waiting for mail do not sit on the
+    /// server's connection slots.
     async fn worker(&self, n: usize, shutdown: CancellationToken) {
         let mut link = Link::default();
         while !shutdown.is_cancelled() {
-            match self.store.claim_outbox_batch(LEASE_MS, CLAIM_BATCH).await {
-                Ok(jobs) if jobs.is_empty() => self.wait_for_work(&shutdown).await,
-                Ok(jobs) => {
-                    // More may be waiting: wake a sibling while this one sends.
-                    self.ready.notify_one();
-                    let mut jobs = jobs.into_iter();
-                    for job in jobs.by_ref() {
-                        self.deliver(&mut link, job).await;
-                        if shutdown.is_cancelled() {
-                            break;
+            let count = if link.session.is_some() {
+                CLAIM_BATCH
+            } else {
+                1
+            };
+            match self.store.claim_outbox_batch(LEASE_MS, count).await {
+                Ok(jobs) if jobs.is_empty() => {
+                    let idle = tokio::time::timeout(IDLE_QUIT, self.wait_for_work(&shutdown));
+                    if idle.await.is_err() {
+                        if let Some(mut session) = link.session.take() {
+                            let _ = session.conn.quit().await;
                         }
                     }
-                    link.recorded().await;
-                    let untried: Vec<i64> = jobs.map(|j| j.id).collect();
-                    if let Err(e) = self.store.release_outbox(&untried).await {
-                        warn!(worker = n, error = %e, "could not give back unsent messages");
-                    }
                 }
+                Ok(jobs) => self.send_batch(n, &mut link, jobs, &shutdown).await,
                 Err(e) => {
                     warn!(worker = n, error = %e, "outbox unavailable");
                     tokio::select! {
@@ -139,6 +146,31 @@ impl Sender {
         }
         if let Some(mut session) = link.session {
             let _ = session.conn.quit().await;
+        }
+    }
+
+    /// Deliver leased mail one message after another; what was not tried (a stop, or a
+    /// connection that broke) is given back at once.
+    async fn send_batch(
+        &self,
+        n: usize,
+        link: &mut Link,
+        jobs: Vec<OutboxJob>,
+        shutdown: &CancellationToken,
+    ) {
+        // More may be waiting: wake a sibling while this one sends.
+        self.ready.notify_one();
+        let mut jobs = jobs.into_iter();
+        for job in jobs.by_ref() {
+            self.deliver(link, job).await;
+            if shutdown.is_cancelled() || link.session.is_none() {
+                break;
+            }
+        }
+        link.recorded().await;
+        let untried: Vec<i64> = jobs.map(|j| j.id).collect();
+        if let Err(e) = self.store.release_outbox(&untried).await {
+            warn!(worker = n, error = %e, "could not give back unsent messages");
         }
     }
 
@@ -324,45 +356,6 @@ impl Sender {
             .outbox_retry(job.id, error, now_ms() + delay.as_millis() as i64)
             .await
     }
-
-    /// The worker's session, opened again if it broke or went stale.
-    async fn usable_session<'s>(
-        &self,
-        session: &'s mut Option<Session>,
-    ) -> Result<&'s mut Session, SendError> {
-        if let Some(open) = session.as_mut() {
-            if open.conn.has_broken()
-                || open.last_used.elapsed() > STALE_AFTER && !open.conn.test_connected().await
-            {
-                *session = None;
-            }
-        }
-        if session.is_none() {
-            let opened = Session::open(&self.config, self.tokens.as_deref()).await;
-            *session = Some(opened.map_err(SendError::opening)?);
-        }
-        Ok(session.as_mut().expect("session was just opened"))
-    }
-}
-
-/// An open SMTP connection and what the worker knows of it.
-struct Session {
-    conn: AsyncSmtpConnection,
-    last_used: Instant,
-    /// The server announced PIPELINING (RFC 2920): a message's envelope goes in one write.
-    pipelining: bool,
-}
-
-impl Session {
-    async fn open(config: &Config, tokens: Option<&TokenSource>) -> Result<Session, SendError> {
-        let domain = config.support.address.domain();
-        let (conn, pipelining) = connect_with(&config.smtp, domain, tokens).await?;
-        Ok(Session {
-            conn,
-            last_used: Instant::now(),
-            pipelining,
-        })
-    }
 }
 
 /// What became of a message's recipients, short of an error for all of them.
@@ -376,28 +369,6 @@ enum Outcome {
         refused: Vec<String>,
         why: String,
     },
-}
-
-/// One worker's SMTP session and the acceptance it is still recording.
-#[derive(Default)]
-struct Link {
-    session: Option<Session>,
-    /// The last accepted message's "sent" record, committing while the next message's
-    /// envelope goes out. The next final dot waits for it, so a kill leaves at most one
-    /// accepted and unrecorded message per connection (SPEC.md "Never lose, never duplicate").
-    recording: Option<JoinHandle<()>>,
-}
-
-impl Link {
-    async fn recorded(&mut self) {
-        recorded(&mut self.recording).await
-    }
-}
-
-async fn recorded(recording: &mut Option<JoinHandle<()>>) {
-    if let Some(record) = recording.take() {
-        let _ = record.await;
-    }
 }
 
 /// For an acknowledgement, how long its customer waited: fetched to accepted by SMTP.

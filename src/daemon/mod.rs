@@ -4,6 +4,7 @@
 //! `/health` and `/metrics` when `http.listen` is set, systemd's notifications
 //! (`service.rs`) and SIGHUP's reload (`reload.rs`).
 
+mod liveness;
 mod process;
 mod reload;
 mod service;
@@ -165,6 +166,19 @@ pub async fn run_with(app: App, control: Control) -> anyhow::Result<()> {
         warn!("stages did not stop in time; abandoning uncommitted work");
         tasks.abort_all();
     }
+    // What this process still holds goes back now, so other processes carry on at once
+    // instead of when the leases run out.
+    let conflicts = |c| crate::store::conflicts::met(c);
+    use crate::store::conflicts::Conflict::{Deadlock, Serialization};
+    info!(
+        deadlocks = conflicts(Deadlock),
+        serialization_failures = conflicts(Serialization),
+        "database conflicts met and retried"
+    );
+    match app.store.release_own_leases().await {
+        Ok(released) => info!(released, "leases given back"),
+        Err(e) => warn!(error = %e, "could not give the leases back; they run out by themselves"),
+    }
     app.store.close().await;
     Ok(())
 }
@@ -207,7 +221,7 @@ fn start_stages(
     let processing_current = current.clone();
     let processing = process::ProcessLoop {
         current,
-        stored,
+        stored: stored.clone(),
         processed,
         ready: ready.clone(),
         busy_since: progress.busy_since.clone(),
@@ -235,6 +249,10 @@ fn start_stages(
         ready.clone(),
         shutdown.clone(),
     ));
+    if app.store.backend() == crate::store::Backend::Postgres {
+        let beat = liveness::beat(app.store.clone(), stored, ready.clone(), shutdown.clone());
+        tasks.spawn(beat);
+    }
     // Mail committed before a restart is waiting already.
     ready.notify_one();
     tasks.spawn(sender.run(shutdown.clone()));

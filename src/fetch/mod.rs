@@ -4,6 +4,7 @@
 
 mod connect;
 mod idle;
+mod lease;
 mod raw;
 mod side_effects;
 
@@ -91,13 +92,15 @@ pub fn mailbox_key(config: &ImapConfig) -> String {
 }
 
 impl Fetcher {
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Fetch until `shutdown` (on PostgreSQL: also cancelled when the fetch lease is lost).
+    async fn fetch_until(&self, shutdown: &CancellationToken) {
         // Capped low: once the server is back, buzon is back within seconds.
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
-            match self.session(&shutdown, &mut backoff).await {
+            match self.session(shutdown, &mut backoff).await {
                 Ok(SessionEnd::Shutdown) => break,
                 Ok(SessionEnd::TokenDue) => info!("renewing the IMAP login with a fresh token"),
+                Err(FetchError::Store(StoreError::FetchLeaseLost(_))) => break,
                 Err(e) => {
                     self.metrics.error(match e {
                         FetchError::Store(_) => Component::Database,
@@ -113,7 +116,6 @@ impl Fetcher {
                 }
             }
         }
-        info!("fetcher stopped");
     }
 
     /// Log in (with the OAuth2 token when `imap.auth` says so), select the mailbox and
@@ -243,7 +245,10 @@ impl Fetcher {
                 self.fetch_batch(session, &chunk).await?
             };
             crate::crash::point("fetch.before_commit");
-            let new = self.store.record_fetched(&key, uidvalidity, &mails).await?;
+            let new = self
+                .store
+                .record_fetched_under(self.fence(), &key, uidvalidity, &mails)
+                .await?;
             crate::crash::point("fetch.after_commit");
             self.metrics.fetched(new as u64);
             debug!(

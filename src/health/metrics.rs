@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::config::Config;
+use crate::store::conflicts::{self, Conflict};
 use crate::store::Store;
 
 /// Where an error happened, for `buzon_errors_total{component}`.
@@ -83,6 +84,12 @@ struct StateLabel {
     state: String,
 }
 
+/// `40P01` or `40001`, for `buzon_database_conflicts_total{code}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MailboxLabel {
     mailbox: String,
@@ -97,6 +104,7 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabel, Counter>,
     errors: Family<ComponentLabel, Counter>,
     ack_latency: Histogram,
+    conflicts: Family<CodeLabel, Counter>,
     inbound: Family<StateLabel, Gauge>,
     outbox: Family<StateLabel, Gauge>,
     last_sync: Family<MailboxLabel, Gauge>,
@@ -120,6 +128,7 @@ impl Metrics {
             errors: Family::default(),
             // 0.1 s to about 14 min, doubling.
             ack_latency: Histogram::new(exponential_buckets(0.1, 2.0, 14)),
+            conflicts: Family::default(),
             inbound: Family::default(),
             outbox: Family::default(),
             last_sync: Family::default(),
@@ -145,6 +154,8 @@ impl Metrics {
         let latency =
             "From a new case's mail being fetched to its acknowledgement being accepted by SMTP";
         r.register("ack_latency_seconds", latency, self.ack_latency.clone());
+        let conflicts = "Transactions PostgreSQL aborted to settle a conflict between processes, retried: deadlocks (40P01) and serialization failures (40001)";
+        r.register("database_conflicts", conflicts, self.conflicts.clone());
     }
 
     /// What is read from the database at each scrape.
@@ -217,6 +228,13 @@ impl Metrics {
             self.last_sync
                 .get_or_create(&label)
                 .set(m.last_sync_unix.unwrap_or(0));
+        }
+        // Counted by the store as they happen; brought up to date here.
+        for conflict in Conflict::ALL {
+            let counter = self.conflicts.get_or_create(&CodeLabel {
+                code: conflict.code(),
+            });
+            counter.inc_by(conflicts::met(conflict).saturating_sub(counter.get()));
         }
         let mut text = String::new();
         // Writing to a String cannot fail.

@@ -88,8 +88,35 @@ impl Store {
         uidvalidity: u32,
         mails: &[FetchedMail],
     ) -> Result<usize> {
+        self.record_fetched_under(None, mailbox, uidvalidity, mails)
+            .await
+    }
+
+    /// [`Store::record_fetched`], committed only while this process holds the fetch lease
+    /// named `lease` (PostgreSQL): the lease row stays locked until the commit, so no other
+    /// process can take the mailbox over in between and store the same mail.
+    pub async fn record_fetched_under(
+        &self,
+        lease: Option<&str>,
+        mailbox: &str,
+        uidvalidity: u32,
+        mails: &[FetchedMail],
+    ) -> Result<usize> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        if let Some(lease) = lease {
+            let held = sqlx::query(
+                "SELECT owner FROM fetch_leases WHERE mailbox = $1 AND owner = $2 AND lease_until > $3 FOR SHARE",
+            )
+            .bind(lease)
+            .bind(super::lease_owner())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if held.is_none() {
+                return Err(super::StoreError::FetchLeaseLost(lease.to_string()));
+            }
+        }
         let mut new = 0;
         for mail in mails {
             let done = sqlx::query(

@@ -6,6 +6,7 @@ mod apply_tx;
 mod case_lists;
 mod case_reads;
 mod cases;
+pub mod conflicts;
 mod desk;
 mod desk_time;
 mod digest;
@@ -15,6 +16,7 @@ mod health;
 mod ids;
 mod inbound;
 mod large_blobs;
+mod leases;
 mod outbox;
 mod proofs;
 mod small_blobs;
@@ -36,6 +38,8 @@ pub use directory::{AgentRow, CustomerRow, OrgRow};
 pub use health::OldestPending;
 pub use inbound::{FetchedMail, InboundRow};
 pub use large_blobs::PART;
+pub(crate) use leases::lease_owner;
+pub use leases::FETCH_LEASE_MS;
 pub use outbox::{OutboxJob, OutboxState};
 pub use proofs::ProfileRequest;
 pub use tokens::{TokenFailure, TokenRow};
@@ -49,11 +53,22 @@ pub enum Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Invalid(String),
+    /// Fetched mail was not committed: this process no longer holds the mailbox's fetch
+    /// lease (it was paused or cut off past the lease; another process watches it now).
+    #[error("the fetch lease of mailbox {0} is no longer this process's")]
+    FetchLeaseLost(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        conflicts::count(&e);
+        StoreError::Database(e)
+    }
 }
 
 impl StoreError {
@@ -226,65 +241,6 @@ impl Store {
     pub(crate) async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-/// This process, as written on the leases it takes: `host/pid/start-ms`.
-pub(crate) fn lease_owner() -> &'static str {
-    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    OWNER.get_or_init(|| format!("{}/{}/{}", host_name(), std::process::id(), now_ms()))
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// Whether the process named in a lease owner on this host is gone.
-fn owner_is_dead(owner: &str, host: &str) -> bool {
-    let mut parts = owner.split('/');
-    let (Some(h), Some(pid)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    h == host
-        && pid != std::process::id().to_string()
-        && !std::path::Path::new("/proc").join(pid).exists()
-}
-
-impl Store {
-    /// Take back the leases that crashed processes on this machine still hold, so their work
-    /// is redone now rather than when the leases run out. Returns how many were released.
-    pub(crate) async fn release_orphaned_leases(&self) -> Result<u64> {
-        let _turn = self.write_turn().await;
-        let host = host_name();
-        let now = now_ms();
-        let mut released = 0;
-        for table in ["inbound_mail", "outbox"] {
-            let sql = match table {
-                "inbound_mail" => "SELECT DISTINCT lease_owner FROM inbound_mail WHERE lease_owner IS NOT NULL AND lease_until > $1",
-                _ => "SELECT DISTINCT lease_owner FROM outbox WHERE lease_owner IS NOT NULL AND lease_until > $1",
-            };
-            let owners: Vec<String> = sqlx::query(sql)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| get(r, "lease_owner"))
-                .collect::<Result<_>>()?;
-            for owner in owners.iter().filter(|o| owner_is_dead(o, &host)) {
-                let sql = match table {
-                    "inbound_mail" => "UPDATE inbound_mail SET lease_until = NULL WHERE lease_owner = $1 AND state = 'pending'",
-                    _ => "UPDATE outbox SET lease_until = NULL WHERE lease_owner = $1 AND state = 'pending'",
-                };
-                released += sqlx::query(sql)
-                    .bind(owner)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-            }
-        }
-        Ok(released)
     }
 }
 

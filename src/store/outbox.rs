@@ -248,12 +248,17 @@ impl Store {
         get(&row, "n")
     }
 
-    /// Milliseconds until the next pending message is due (None: nothing pending).
+    /// Milliseconds until the next pending message is due and free to lease (None: nothing
+    /// pending).
     pub async fn next_outbox_due_in(&self) -> Result<Option<i64>> {
-        let row =
-            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
+        // A message another worker is sending is due, at the earliest, when its lease runs
+        // out: counting it as due now made idle workers poll in a tight loop.
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) AS due
+             FROM outbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let due: Option<i64> = get(&row, "due")?;
         Ok(due.map(|d| (d - now_ms()).max(0)))
     }

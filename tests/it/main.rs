@@ -8,6 +8,7 @@ mod answers;
 mod answers_cli;
 mod blobs;
 mod cli;
+mod cluster;
 mod conversation;
 mod crash_only;
 mod customer_mail;
