@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use harness::Cluster;
 
+use crate::support::Queue;
+
 /// SPEC.md: another process takes a dead watcher's mailbox over within this.
 const TAKEOVER: Duration = Duration::from_secs(15);
 
@@ -27,14 +29,24 @@ async fn three_processes_drain_a_backlog_and_send_every_acknowledgement() {
     assert_eq!(duplicates, 0, "nobody was killed: no duplicate");
 }
 
-/// Issue 18 item 4: the watcher is killed with SIGKILL mid-drain. Nothing is lost, no mail
+/// Issue 18 item 4, with two mailboxes: the watcher of the first is killed with SIGKILL
+/// mid-drain. Nothing is lost, no mail
 /// makes two cases, its mailbox and its leases are taken over within 15 s, more mail
 /// arriving after the kill is fetched by the new watcher, and the killed process, restarted,
 /// rejoins: once the other two stop, it alone drains the last mail.
 #[tokio::test]
 async fn killing_the_watcher_mid_drain_loses_nothing() {
     const N: usize = 600;
-    let mut cluster = Cluster::new("failover", 3).await;
+    let queues = ["soporte", "ventas"]
+        .map(|name| Queue {
+            name,
+            display_name: "Soporte",
+            language: "es",
+            products: &["Harmony"],
+            agents: None,
+        })
+        .to_vec();
+    let mut cluster = Cluster::with_mailboxes("failover", 3, queues).await;
     for n in 0..3 {
         cluster.start(n);
     }

@@ -1,8 +1,7 @@
 //! The cluster harness: one desk on PostgreSQL run by several real `buzon run` processes.
 //!
-//! It watches the single `[imap]` mailbox (`default`). The helpers take a list of support
-//! mailboxes so that a second one (`[[mailboxes]]`) is one more entry in
-//! `Cluster::mailboxes`: the backlog is spread over them and every check looks at all.
+//! It watches the single `[imap]` mailbox (`default`), or the `[[mailboxes]]` it is given
+//! (`Cluster::with_mailboxes`): the backlog is spread over them and every check looks at all.
 
 use std::collections::HashMap;
 use std::process::Child;
@@ -28,6 +27,11 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     pub async fn new(test: &str, processes: usize) -> Cluster {
+        Cluster::with_mailboxes(test, processes, Vec::new()).await
+    }
+
+    /// A cluster whose desk has these `[[mailboxes]]` (none: the one `[imap]` mailbox).
+    pub async fn with_mailboxes(test: &str, processes: usize, queues: Vec<Queue>) -> Cluster {
         let server = PrivateServer::start();
         let desk = Desk::with(
             test,
@@ -37,6 +41,7 @@ impl Cluster {
                 extra: MANY.into(),
                 // Short polls, so that a process that lost its lease notices soon.
                 poll_interval_secs: 5,
+                mailboxes: queues.clone(),
                 ..Default::default()
             },
         )
@@ -47,7 +52,13 @@ impl Cluster {
         for customer in &customers {
             desk.customer(customer, None).await;
         }
-        let mailboxes = vec![("default".to_string(), desk.names.support())];
+        let mailboxes = match queues.is_empty() {
+            true => vec![("default".to_string(), desk.names.support())],
+            false => queues
+                .iter()
+                .map(|q| (q.name.to_string(), desk.names.addr(q.name)))
+                .collect(),
+        };
         Cluster {
             server,
             desk,
