@@ -104,7 +104,7 @@ pub fn parse(new_text: &str, products: &[String]) -> ReplyCommands {
 }
 
 /// `Name: value` when the folded name is one of `names`.
-fn field(line: &str, names: &[&str]) -> Option<String> {
+pub(crate) fn field(line: &str, names: &[&str]) -> Option<String> {
     let (name, value) = line.split_once(':')?;
     let name = fold_words(name);
     let name = name.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());

@@ -6,9 +6,9 @@
 
 use crate::apply::{ApplyError, Batch, Processor};
 use crate::compose::AttachmentFacts;
-use crate::domain::{CaseId, Direction, Language};
+use crate::domain::{CaseId, Language};
 use crate::parse::InboundMessage;
-use crate::store::{InboundRow, NewEmail};
+use crate::store::InboundRow;
 
 /// The history entry naming a mail's damaged attachments.
 pub(super) const ATTACHMENTS_DAMAGED: &str = "attachments_damaged";
@@ -67,21 +67,16 @@ impl Processor {
             .map(|f| f.filename.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        tx.add_email(&NewEmail {
-            case_id: Some(case_id),
-            from_inbound: false,
-            direction: Direction::In,
-            kind: ATTACHMENTS_DAMAGED,
-            from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
-            to_addrs: &names,
-            subject: &message.subject,
-            message_id: None,
-            body_text: Some(&body),
-            raw_hash: &row.raw_hash,
-            raw_size: row.raw_size as usize,
-        })
-        .await?;
-        Ok(())
+        super::record::note_about_mail(
+            tx,
+            row,
+            message,
+            case_id,
+            ATTACHMENTS_DAMAGED,
+            &names,
+            &body,
+        )
+        .await
     }
 }
 

@@ -14,7 +14,7 @@ use crate::compose::MailKind;
 use crate::domain::EmailAddress;
 use crate::domain::{CaseId, Direction, Role};
 use crate::parse::InboundMessage;
-use crate::store::{EmailRow, InboundRow, NewEmail};
+use crate::store::{EmailRow, InboundRow};
 
 /// The history entry naming addresses a mail brought that the case did not take.
 pub(super) const PARTICIPANTS_LIMITED: &str = "participants_limited";
@@ -120,21 +120,16 @@ impl Processor {
             "Not added as participants (limits.max_participants_per_mail = {}, limits.max_participants_per_case = {}): {list}",
             limits.max_participants_per_mail, limits.max_participants_per_case
         );
-        tx.add_email(&NewEmail {
-            case_id: Some(case_id),
-            from_inbound: false,
-            direction: Direction::In,
-            kind: PARTICIPANTS_LIMITED,
-            from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
-            to_addrs: &list,
-            subject: &message.subject,
-            message_id: None,
-            body_text: Some(&body),
-            raw_hash: &row.raw_hash,
-            raw_size: row.raw_size as usize,
-        })
-        .await?;
-        Ok(())
+        super::record::note_about_mail(
+            tx,
+            row,
+            message,
+            case_id,
+            PARTICIPANTS_LIMITED,
+            &list,
+            &body,
+        )
+        .await
     }
 }
 

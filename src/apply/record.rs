@@ -155,3 +155,32 @@ fn files_of<'a>(message: &'a InboundMessage, hashes: &'a [BlobHash]) -> Vec<NewA
         })
         .collect()
 }
+
+/// A note buzon adds to a case's history about a received mail (files kept damaged,
+/// participants left out): "from" the mail's sender, naming `to` in its address column,
+/// with the raw mail as its bytes, so the note opens onto the mail it is about.
+pub(super) async fn note_about_mail(
+    tx: &mut Batch,
+    row: &InboundRow,
+    message: &InboundMessage,
+    case_id: CaseId,
+    kind: &str,
+    to: &str,
+    body: &str,
+) -> Result<(), ApplyError> {
+    tx.add_email(&NewEmail {
+        case_id: Some(case_id),
+        from_inbound: false,
+        direction: Direction::In,
+        kind,
+        from_addr: message.from.as_ref().map_or("", |m| m.address.as_str()),
+        to_addrs: to,
+        subject: &message.subject,
+        message_id: None,
+        body_text: Some(body),
+        raw_hash: &row.raw_hash,
+        raw_size: row.raw_size as usize,
+    })
+    .await?;
+    Ok(())
+}

@@ -56,12 +56,7 @@ impl Processor {
         let history = tx.case_emails(case.id).await?;
         let new_text = new_words(&message.text, &history);
         let commands = commands::parse(&new_text, &self.mailbox_of(tx).products);
-        let participants = tx
-            .case_participants(case.id)
-            .await?
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect();
+        let participants = tx.case_addresses_of_people(case.id).await?;
         let context = CaseContext {
             case: case.clone(),
             participants,

@@ -2,6 +2,7 @@
 //! lines alone, like customers' `cerrar`, in Spanish or English, any case, with or without
 //! accents. Pure. Read only in agents' mail; taken out of what is relayed to the customer.
 
+use super::field;
 use crate::domain::{CaseNumber, EmailAddress};
 use crate::text::fold_words;
 
@@ -70,17 +71,6 @@ pub fn parse(text: &str) -> AgentCommands {
     }
     commands.comment = kept.join("\n").trim().to_string();
     commands
-}
-
-/// `Name: value` when the folded name is one of `names`.
-fn field(line: &str, names: &[&str]) -> Option<String> {
-    let (name, value) = line.split_once(':')?;
-    let name = fold_words(name);
-    let name = name.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());
-    names
-        .contains(&name)
-        .then(|| value.trim().trim_matches('*').trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// `#12`, `12`, `Caso #12`.

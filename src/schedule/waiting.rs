@@ -93,12 +93,7 @@ impl Scheduler {
         kind: MailKind,
     ) -> Result<(), ApplyError> {
         let language: Language = case.language.parse().unwrap_or_default();
-        let participants: Vec<String> = tx
-            .case_participants(case.id)
-            .await?
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect();
+        let participants: Vec<String> = tx.case_addresses_of_people(case.id).await?;
         let history = tx.case_emails(case.id).await?;
         let mut facts = facts_of(case, &participants, Vec::new());
         if kind == MailKind::CaseClosedInactive {

@@ -29,6 +29,12 @@ const URGENT_FIRST: &str =
     " ORDER BY severity ASC, production_down DESC, created_at ASC, number ASC";
 
 impl ApplyTx {
+    /// The addresses of a case's people, whatever their role.
+    pub async fn case_addresses_of_people(&mut self, case_id: CaseId) -> Result<Vec<String>> {
+        let people = self.case_participants(case_id).await?;
+        Ok(people.into_iter().map(|(email, _)| email).collect())
+    }
+
     /// The open cases `list` names, at most `limit` of them, and how many there are.
     pub(crate) async fn desk_cases(&mut self, list: &DeskList, limit: i64) -> Result<DeskCases> {
         self.write_before_reading().await?;

@@ -36,12 +36,7 @@ impl Processor {
     ) -> Result<Value, ApplyError> {
         let language = self.mailbox_of(tx).language;
         let zone = &self.config.support.timezone;
-        let participants: Vec<String> = tx
-            .case_participants(case.id)
-            .await?
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect();
+        let participants: Vec<String> = tx.case_addresses_of_people(case.id).await?;
         let mut data = self.case_data(tx, &facts_of(case, &participants, vec![]), language);
         data["requester"] = json!({ "name": case.requester_name, "email": case.requester });
         // The subject names what happened, without each sentence's full stop.

@@ -194,12 +194,7 @@ impl Processor {
         if !tx.merge_case(case.id, target.id).await? {
             return Ok(Err(Refused::AlreadyClosed));
         }
-        let present: Vec<String> = tx
-            .case_participants(target.id)
-            .await?
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect();
+        let present: Vec<String> = tx.case_addresses_of_people(target.id).await?;
         let joining: Vec<_> = context
             .participants
             .iter()
