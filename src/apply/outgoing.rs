@@ -42,6 +42,9 @@ pub(crate) struct Outgoing {
     /// An agent's own answer as sanitised HTML, shown in place of `comment` in the HTML
     /// part; the text part stays the template's text.
     pub html_comment: Option<String>,
+    /// The display name it goes out under, when not its mailbox's own: an agent's answer
+    /// comes from "Ana (Soporte)", the desk's address with the agent's first name.
+    pub from_name: Option<String>,
 }
 
 impl Outgoing {
@@ -63,6 +66,7 @@ impl Outgoing {
             attachments: Vec::new(),
             held: false,
             html_comment: None,
+            from_name: None,
         }
     }
 
@@ -114,7 +118,10 @@ impl Processor {
         to: &[Mailbox],
         held: bool,
     ) -> Result<String, ApplyError> {
-        let from = self.mailbox_of(tx).sender();
+        let mut from = self.mailbox_of(tx).sender();
+        if let Some(name) = &out.from_name {
+            from.name = Some(name.clone());
+        }
         let mut mail = self
             .composer
             .compose_from(

@@ -202,7 +202,8 @@ async fn an_agent_reply_is_relayed_with_its_attachment() {
     );
     assert_eq!(
         header(&mails[1], "From").unwrap(),
-        format!("\"Soporte Test\" <{}>", desk.names.support())
+        format!("\"Pepe (Soporte Test)\" <{}>", desk.names.support()),
+        "the desk's address under the agent's first name (SPEC: customers see the desk)"
     );
     let original_id = format!("open-{}@cliente.test", desk.names.tag);
     assert_eq!(

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::status::ChangedBy;
 use super::{case_language, CaseContext, CommentMade};
 use crate::apply::agent_mail::agent_files;
 use crate::apply::outgoing::{attachment_facts, facts_of, who, CaseRef, Outgoing};
@@ -41,6 +42,8 @@ impl Processor {
         )
         .answering(threading);
         relay.held = self.relays_over_limit(&context.history, tx.now());
+        // The desk answers, under the agent's first name; never the agent's own address.
+        relay.from_name = Some(self.shown(tx, &ChangedBy::Agent(answer.sender)).await?);
         relay.html_comment = agent_html(message, &answer.commands.comment);
         relay.attachments = message
             .attachments
