@@ -274,6 +274,16 @@ impl Store {
     /// sender was provisioned. False when there is no such mail with that id.
     pub async fn retry_inbound(&self, id: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
+        // A mail held after it claimed its dedupe key (a flood limit found once it was
+        // claimed) changed nothing else: the key is its own and goes with it, or the
+        // retried mail would find it taken and count itself a duplicate of itself.
+        sqlx::query(
+            "DELETE FROM processed_keys WHERE inbound_id = $1
+               AND inbound_id IN (SELECT id FROM inbound_mail WHERE id = $1 AND state IN ('failed', 'quarantined'))",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let replay = sqlx::query(
             "DELETE FROM processed_keys WHERE inbound_id = $1
                AND inbound_id IN (SELECT id FROM inbound_mail WHERE id = $1 AND state = 'done' AND outcome IN ('access_denied', 'access_denied_quiet'))",

@@ -139,6 +139,19 @@ async fn a_flood_of_new_cases_is_stopped_at_the_door() {
     assert!(notes
         .iter()
         .any(|n| parsed(n).text.contains("limits.new_cases_per_hour")));
+
+    // Held, not dropped: an admin's retry opens the case (not "duplicate": the key the
+    // held mail had claimed goes with the retry), and it is acknowledged.
+    let held = desk.store().failed_inbound().await.unwrap();
+    assert!(desk.store().retry_inbound(held[0].id).await.unwrap());
+    desk.start();
+    eventually("the retried mail opens case #4", || async {
+        desk.store().case_by_number(4).await.unwrap().is_some()
+    })
+    .await;
+    wait_for_mail(&customer, 4).await;
+    desk.stop().await;
+    assert_eq!(desk.store().failed_inbound().await.unwrap().len(), 1);
 }
 
 /// Issue 13's customer in mutt: past `limits.auto_replies_per_hour` an answer is held, never

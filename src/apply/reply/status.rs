@@ -144,7 +144,11 @@ impl Processor {
     /// How the others read the author of the change: a customer by the name in their
     /// profile (else the one their mail gave, else their address), an agent as
     /// [`ChangedBy::agent_shown`].
-    pub(super) async fn shown(&self, tx: &mut Batch, by: &ChangedBy<'_>) -> Result<String, ApplyError> {
+    pub(super) async fn shown(
+        &self,
+        tx: &mut Batch,
+        by: &ChangedBy<'_>,
+    ) -> Result<String, ApplyError> {
         Ok(match by {
             ChangedBy::Customer(m) => {
                 let (_, profile_name) = self.profile_of(tx, &m.address).await?;
