@@ -146,19 +146,10 @@ impl Processor {
                 .attachments(&hashes),
         )
         .await?;
+        let facts = opened_facts(number, case, &participants, message);
         let opened = Opened {
             reference,
-            facts: CaseFacts {
-                number,
-                subject: case.subject.clone(),
-                description: case.description.clone(),
-                product: known_product(case).map(str::to_string),
-                severity: case.severity.level(),
-                production_down: case.production_down,
-                status: CaseStatus::Open,
-                participants: participants.iter().map(|p| p.to_string()).collect(),
-                attachments: attachment_facts(message),
-            },
+            facts,
             requester,
             language,
             related: related.map(|r| r.number),
@@ -339,5 +330,25 @@ pub(crate) fn empty_case() -> CaseFacts {
         status: CaseStatus::Open,
         participants: vec![],
         attachments: vec![],
+    }
+}
+
+/// What the templates know of a case just opened.
+fn opened_facts(
+    number: i64,
+    case: &NewCase,
+    participants: &[EmailAddress],
+    message: &InboundMessage,
+) -> CaseFacts {
+    CaseFacts {
+        number,
+        subject: case.subject.clone(),
+        description: case.description.clone(),
+        product: known_product(case).map(str::to_string),
+        severity: case.severity.level(),
+        production_down: case.production_down,
+        status: CaseStatus::Open,
+        participants: participants.iter().map(|p| p.to_string()).collect(),
+        attachments: attachment_facts(message),
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{format_time, say, terminal};
 use crate::daemon::App;
 use crate::domain::Role;
-use crate::store::{CaseFilter, EmailRow};
+use crate::store::{AttachmentRow, CaseFilter, CaseRow, CaseTiming, EmailRow};
 use crate::text::fold_words;
 
 /// What `buzon cases`' flags ask for.
@@ -83,30 +83,53 @@ pub async fn cases(app: &App, filter: CaseFilter, json: bool) -> anyhow::Result<
     Ok(())
 }
 
+/// Everything `buzon case N` shows of a case, read once.
+struct CaseView {
+    case: CaseRow,
+    participants: Vec<(String, Role)>,
+    attachments: Vec<AttachmentRow>,
+    history: Vec<EmailRow>,
+    addresses: Vec<String>,
+    merged_into: Option<i64>,
+    timing: Option<CaseTiming>,
+}
+
+impl CaseView {
+    async fn read(app: &App, number: i64) -> anyhow::Result<Option<CaseView>> {
+        let Some(case) = app.store.case_by_number(number).await? else {
+            return Ok(None);
+        };
+        let merged_into = match case.merged_into {
+            Some(id) => app.store.case_number_of(id).await?,
+            None => None,
+        };
+        Ok(Some(CaseView {
+            participants: app.store.case_participants(case.id).await?,
+            attachments: app.store.case_attachments(case.id).await?,
+            history: app.store.case_emails(case.id).await?,
+            addresses: app.store.case_addresses(case.id).await?,
+            timing: app.store.case_timing(number).await?,
+            merged_into,
+            case,
+        }))
+    }
+}
+
 pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitCode> {
-    let Some(case) = app.store.case_by_number(number).await? else {
+    let Some(view) = CaseView::read(app, number).await? else {
         eprintln!("buzon: no case #{number}");
         return Ok(ExitCode::from(1));
     };
-    let participants = app.store.case_participants(case.id).await?;
-    let attachments = app.store.case_attachments(case.id).await?;
-    let history = app.store.case_emails(case.id).await?;
-    let addresses = app.store.case_addresses(case.id).await?;
-    let merged_into = match case.merged_into {
-        Some(id) => app.store.case_number_of(id).await?,
-        None => None,
-    };
-    let timing = app.store.case_timing(number).await?;
     let now = app.clock.now();
     if as_json {
         let value = json!({
-            "case": case,
-            "addresses": addresses,
-            "merged_into": merged_into,
-            "sla": timing.as_ref().map(|t| super::sla_view::sla_json(t, now)),
-            "participants": participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>(),
-            "attachments": attachments,
-            "history": history,
+            "case": view.case,
+            "addresses": view.addresses,
+            "merged_into": view.merged_into,
+            "sla": view.timing.as_ref().map(|t| super::sla_view::sla_json(t, now)),
+            "participants": view.participants.iter().map(|(e, r)| json!({"email": e, "role": r})).collect::<Vec<_>>(),
+            "attachments": view.attachments,
+            "history": view.history,
         });
         say(format_args!(
             "{}",
@@ -116,27 +139,43 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
     }
     let mut out = terminal::stdout();
     let zone = &app.config.support.timezone;
+    print_card(&mut out, &view, zone)?;
+    if let Some(timing) = &view.timing {
+        super::sla_view::print_sla(&mut out, timing, now, zone)?;
+    }
+    for a in &view.attachments {
+        writeln!(
+            out,
+            "  attachment: {} ({}, {} bytes) from email {}",
+            a.filename, a.content_type, a.size, a.email_id
+        )?;
+    }
+    writeln!(out, "\nDescription:\n{}\n\nHistory:", view.case.description)?;
+    print_history(&mut out, &view.history, zone)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The case's fields, one a line.
+fn print_card(
+    out: &mut impl Write,
+    view: &CaseView,
+    zone: &jiff::tz::TimeZone,
+) -> std::io::Result<()> {
+    let case = &view.case;
     writeln!(out, "Caso #{}  {}", case.number, case.subject)?;
     writeln!(out, "  status:     {}", case.status)?;
     writeln!(out, "  mailbox:    {}", case.mailbox)?;
-    if !addresses.is_empty() {
-        writeln!(out, "  written to: {}", addresses.join(", "))?;
+    if !view.addresses.is_empty() {
+        writeln!(out, "  written to: {}", view.addresses.join(", "))?;
     }
-    writeln!(
-        out,
-        "  product:    {}",
-        case.product.as_deref().unwrap_or("-")
-    )?;
-    writeln!(
-        out,
-        "  severity:   {}{}",
-        case.severity,
-        if case.production_down {
-            " (Producción Caída)"
-        } else {
-            ""
-        }
-    )?;
+    let product = case.product.as_deref().unwrap_or("-");
+    writeln!(out, "  product:    {product}")?;
+    let down = if case.production_down {
+        " (Producción Caída)"
+    } else {
+        ""
+    };
+    writeln!(out, "  severity:   {}{down}", case.severity)?;
     writeln!(out, "  requester:  {}", case.requester)?;
     writeln!(
         out,
@@ -144,33 +183,21 @@ pub async fn case(app: &App, number: i64, as_json: bool) -> anyhow::Result<ExitC
         case.owner.as_deref().unwrap_or("-")
     )?;
     if let Some(since) = case.waiting_since {
-        writeln!(
-            out,
-            "  waiting:    on the customer since {}",
-            format_time(since, zone)
-        )?;
+        let since = format_time(since, zone);
+        writeln!(out, "  waiting:    on the customer since {since}")?;
     }
-    if let Some(into) = merged_into {
+    if let Some(into) = view.merged_into {
         writeln!(out, "  merged:     into case #{into}")?;
     }
-    for (email, role) in participants.iter().filter(|(_, r)| *r != Role::Requester) {
+    for (email, role) in view
+        .participants
+        .iter()
+        .filter(|(_, r)| *r != Role::Requester)
+    {
         writeln!(out, "  {role}: {email}")?;
     }
     writeln!(out, "  opened:     {}", format_time(case.created_at, zone))?;
-    writeln!(out, "  activity:   {}", format_time(case.updated_at, zone))?;
-    if let Some(timing) = &timing {
-        super::sla_view::print_sla(&mut out, timing, now, zone)?;
-    }
-    for a in &attachments {
-        writeln!(
-            out,
-            "  attachment: {} ({}, {} bytes) from email {}",
-            a.filename, a.content_type, a.size, a.email_id
-        )?;
-    }
-    writeln!(out, "\nDescription:\n{}\n\nHistory:", case.description)?;
-    print_history(&mut out, &history, zone)?;
-    Ok(ExitCode::SUCCESS)
+    writeln!(out, "  activity:   {}", format_time(case.updated_at, zone))
 }
 
 /// Each history entry on a line, with its stored text (the new words of a reply) under it.

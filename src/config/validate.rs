@@ -20,18 +20,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         .map(|m| m.imap.poll_interval)
         .max()
         .unwrap_or(Duration::from_secs(30));
-    let database_url = raw
-        .database
-        .url
-        .unwrap_or_else(|| "sqlite://buzon.db".to_string());
-    if !(database_url.starts_with("sqlite:")
-        || database_url.starts_with("postgres://")
-        || database_url.starts_with("postgresql://"))
-    {
-        p.push(format!(
-            "database.url: '{database_url}' is neither sqlite:// nor postgres://"
-        ));
-    }
+    let database_url = validate_database_url(raw.database.url, &mut p);
     let storage = StorageConfig {
         dir: raw.storage.dir.unwrap_or_else(|| PathBuf::from("data")),
         fsync: raw.storage.fsync.unwrap_or(true),
@@ -41,17 +30,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let oauth2 = raw
         .oauth2
         .and_then(|o| super::oauth2::validate_oauth2(o, &mut p));
-    if let (Some(first), Some(smtp), Some(support)) = (mailboxes.first(), &mut smtp, &support) {
-        super::oauth2::one_oauth2_login(&first.imap, smtp, support, &oauth2, &mut p);
-    }
-    if mailboxes
-        .iter()
-        .skip(1)
-        .any(|m| m.imap.auth == AuthMethod::OAuth2)
-        && oauth2.is_none()
-    {
-        p.push("mailboxes: auth = \"oauth2\" needs an [oauth2] section".into());
-    }
+    oauth2_logins(&mailboxes, &mut smtp, &support, &oauth2, &mut p);
     let log = ops::validate_log(raw.log, &mut p);
     let http = ops::validate_http(raw.http, &mut p);
     let health = ops::validate_health(raw.health, poll_interval, &mut p);
@@ -77,6 +56,42 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             sla,
         }),
         _ => Err(ConfigErrors(p)),
+    }
+}
+
+/// `database.url`: SQLite or PostgreSQL, `sqlite://buzon.db` when not given.
+fn validate_database_url(raw: Option<String>, p: &mut Vec<String>) -> String {
+    let url = raw.unwrap_or_else(|| "sqlite://buzon.db".to_string());
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        p.push(format!(
+            "database.url: '{url}' is neither sqlite:// nor postgres://"
+        ));
+    }
+    url
+}
+
+/// The first mailbox shares its OAuth2 login with SMTP; any other mailbox logging in with
+/// OAuth2 needs the `[oauth2]` application too.
+fn oauth2_logins(
+    mailboxes: &[std::sync::Arc<MailboxConfig>],
+    smtp: &mut Option<SmtpConfig>,
+    support: &Option<SupportConfig>,
+    oauth2: &Option<OAuth2Config>,
+    p: &mut Vec<String>,
+) {
+    if let (Some(first), Some(smtp), Some(support)) = (mailboxes.first(), smtp, support) {
+        super::oauth2::one_oauth2_login(&first.imap, smtp, support, oauth2, p);
+    }
+    if mailboxes
+        .iter()
+        .skip(1)
+        .any(|m| m.imap.auth == AuthMethod::OAuth2)
+        && oauth2.is_none()
+    {
+        p.push("mailboxes: auth = \"oauth2\" needs an [oauth2] section".into());
     }
 }
 

@@ -204,20 +204,12 @@ fn start_stages(
         synced: Arc::new(Notify::new()),
         busy_since: Arc::new(0.into()),
     };
-    for mailbox in &app.config.mailboxes {
-        let fetcher = Fetcher {
-            config: app.config.clone(),
-            mailbox: mailbox.clone(),
-            store: app.store.clone(),
-            blobs: app.blobs.clone(),
-            stored: stored.clone(),
-            processed: processed.clone(),
-            synced: progress.synced.clone(),
-            metrics: app.metrics.clone(),
-            tokens: mailbox_login(app, mailbox),
-        };
-        tasks.spawn(fetcher.run(shutdown.clone()));
-    }
+    start_fetchers(
+        app,
+        (&stored, &processed, &progress.synced),
+        shutdown,
+        tasks,
+    );
     let processing_current = current.clone();
     let processing = process::ProcessLoop {
         current,
@@ -257,6 +249,31 @@ fn start_stages(
     ready.notify_one();
     tasks.spawn(sender.run(shutdown.clone()));
     progress
+}
+
+/// One fetcher per mailbox; `pokes` are what they wake: (mail stored, mail processed,
+/// a full sync done).
+fn start_fetchers(
+    app: &App,
+    pokes: (&Arc<Notify>, &Arc<Notify>, &Arc<Notify>),
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
+    let (stored, processed, synced) = pokes;
+    for mailbox in &app.config.mailboxes {
+        let fetcher = Fetcher {
+            config: app.config.clone(),
+            mailbox: mailbox.clone(),
+            store: app.store.clone(),
+            blobs: app.blobs.clone(),
+            stored: stored.clone(),
+            processed: processed.clone(),
+            synced: synced.clone(),
+            metrics: app.metrics.clone(),
+            tokens: mailbox_login(app, mailbox),
+        };
+        tasks.spawn(fetcher.run(shutdown.clone()));
+    }
 }
 
 /// The OAuth2 login a mailbox's fetcher uses: the desk's own when it is that account's,

@@ -30,7 +30,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};
 
 pub use apply_tx::{ApplyTx, BatchKeys, BatchMode, Window};
-pub use cases::{CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEmail};
+pub use cases::{
+    AttachmentRow, CaseFilter, CaseRow, EmailRow, NewAttachment, NewCaseRow, NewEmail,
+};
 pub use desk::{DeskCases, DeskList};
 pub use desk_time::CaseTiming;
 pub use digest::{DigestCase, DigestFacts};
